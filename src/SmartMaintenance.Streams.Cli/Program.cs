@@ -15,6 +15,7 @@ internal static class Program
         root.Subcommands.Add(NotifyCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(SimulateCommand.Create());
         try
         {
             return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -81,8 +81,9 @@ public sealed class EmbeddedKafkaBrokerTests(KafkaFixture kafka)
 
         var counts = await Task.Run(() =>
         {
-            using var a = kafka.CreateConsumer(group);
-            using var b = kafka.CreateConsumer(group);
+            // The mock completes a rebalance only after session.timeout.ms: keep it short here.
+            using var a = kafka.CreateConsumer(group, FastRebalance);
+            using var b = kafka.CreateConsumer(group, FastRebalance);
             a.Subscribe(topic);
             b.Subscribe(topic);
             var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -174,5 +175,11 @@ public sealed class EmbeddedKafkaBrokerTests(KafkaFixture kafka)
         Assert.Equal(6, metadata.Topics.Single(t => t.Topic == Topics.Alerts).Partitions.Count);
         Assert.Equal(3, metadata.Topics.Single(t => t.Topic == Topics.AlertsDlq).Partitions.Count);
         Assert.Equal(3, broker.BootstrapServers.Split(',').Length);
+    }
+
+    private static void FastRebalance(ConsumerConfig config)
+    {
+        config.SessionTimeoutMs = 3000;
+        config.HeartbeatIntervalMs = 300;
     }
 }

@@ -12,6 +12,7 @@ internal static class Program
         // One line per command; each command lives in Commands/ and owns its options.
         root.Subcommands.Add(BrokerCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
         try
         {
             return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -17,6 +17,7 @@ internal static class Program
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(SimulateCommand.Create());
         root.Subcommands.Add(DbCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
         try
         {
             return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -32,7 +32,10 @@ public interface IDetector<TState> where TState : struct
 }
 
 /// <summary>The shared robust estimate of a sensor's level and scale before the current reading.</summary>
-public readonly record struct LevelEstimate(double Mean, double Scale, double DiffScale, long Count);
+/// <param name="High">Upper edge of the decaying envelope of recent values.</param>
+/// <param name="Low">Lower edge of the decaying envelope of recent values.</param>
+/// <param name="MaxDiff">Decaying maximum of recent absolute first differences.</param>
+public readonly record struct LevelEstimate(double Mean, double Scale, double DiffScale, long Count, double High, double Low, double MaxDiff);
 
 internal static class ScoreMath
 {

@@ -91,6 +91,11 @@ public sealed class DetectorSet
         r.Context = _wContext > 0 ? _context.Update(ref s.Context, timestamp, value, level) : DetectorScore.None(timestamp);
         r.Range = _range.Score(timestamp, value);
         s.Count++;
+        if (s.Count == Options.WarmupReadings)
+        {
+            // What accumulated while the level was still being learned is not evidence of a shift.
+            s.Shift = default;
+        }
 
         var best = 0.0;
         var winner = RangeIndex;

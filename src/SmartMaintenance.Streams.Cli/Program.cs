@@ -11,6 +11,7 @@ internal static class Program
         var root = new RootCommand("smstream: stream processing for predictive maintenance (Kafka → validate → window → score → TimescaleDB → alerts).");
         // One line per command; each command lives in Commands/ and owns its options.
         root.Subcommands.Add(BrokerCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(NotifyCommand.Create());
         try
         {

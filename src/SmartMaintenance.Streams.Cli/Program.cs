@@ -13,6 +13,8 @@ internal static class Program
         root.Subcommands.Add(BrokerCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(NotifyCommand.Create());
+        root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
         try
         {
             return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -54,12 +54,16 @@ public sealed class ReadingDecoder
 
     public StringPool Pool { get; }
 
+    /// <summary>Whether the last decoded message was a batch envelope (its readings have no bytes of their own).</summary>
+    public bool LastWasEnvelope { get; private set; }
+
     /// <summary>Decodes <paramref name="value"/>, appending valid readings and rejections.</summary>
     /// <returns>Number of readings the message carried (valid + rejected), or 0 if the whole message was rejected.</returns>
     public int Decode(ReadOnlySpan<byte> value, SourcePosition position, List<SensorReading> readings, List<Rejection> rejects)
     {
         ArgumentNullException.ThrowIfNull(readings);
         ArgumentNullException.ThrowIfNull(rejects);
+        LastWasEnvelope = false;
         if (value.Length == 0)
         {
             rejects.Add(new Rejection(RejectReason.MalformedJson, "empty message (null or zero-length value)", -1, 0, 0));
@@ -92,6 +96,7 @@ public sealed class ReadingDecoder
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.StartArray)
                     {
+                        LastWasEnvelope = true;
                         envelopeCount = ReadEnvelope(ref reader, value, position, nowMs, readings, rejects);
                         if (envelopeCount < 0)
                         {

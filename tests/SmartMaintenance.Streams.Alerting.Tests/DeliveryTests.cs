@@ -6,22 +6,35 @@ using System.Text.Json;
 using SmartMaintenance.Streams.Alerting.Notifier;
 using SmartMaintenance.Streams.Alerting.Tests.Receivers;
 using SmartMaintenance.Streams.Contracts;
+using SmartMaintenance.Streams.Testing;
 using Xunit;
 using static SmartMaintenance.Streams.Alerting.Tests.NotifierTestKit;
 
 namespace SmartMaintenance.Streams.Alerting.Tests;
 
-/// <summary>The delivery pipeline against real receivers: Kestrel for webhook/Slack, a loopback SMTP server for e-mail.</summary>
-public sealed class DeliveryTests : IAsyncLifetime
+/// <summary>The delivery pipeline against real receivers (Kestrel for webhook/Slack, a loopback SMTP server for
+/// e-mail) with the delivery log in a real PostgreSQL database.</summary>
+[Collection(ServicesCollection.Name)]
+public sealed class DeliveryTests(PostgresFixture postgres) : IAsyncLifetime
 {
     private const string Secret = "s3cr3t-shared";
     private HttpReceiver _http = null!;
-    private readonly ProcessDeliveryLog _log = new();
+    private TestDatabase _db = null!;
+    private PostgresDeliveryLog _log = null!;
     private readonly RecordingDeadLetters _dlq = new();
 
-    public async Task InitializeAsync() => _http = await HttpReceiver.StartAsync();
+    public async Task InitializeAsync()
+    {
+        _http = await HttpReceiver.StartAsync();
+        _db = await TestDatabase.CreateAsync(postgres);
+        _log = new PostgresDeliveryLog(_db.DataSource);
+    }
 
-    public async Task DisposeAsync() => await _http.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _http.DisposeAsync();
+        await _db.DisposeAsync();
+    }
 
     private Dictionary<string, ChannelOptions> Webhook(string name = "hook") => new()
     {
@@ -52,7 +65,7 @@ public sealed class DeliveryTests : IAsyncLifetime
         Assert.All(requests, r => Assert.True(VerifiesLikeAReceiver(r), "signature must verify"));
         Assert.All(requests, r => Assert.Equal(alert.EventKey, r.Headers["Idempotency-Key"]));
         Assert.Equal(1, _http.Effects[alert.EventKey]);
-        Assert.Equal(DeliveryOutcomes.Delivered, _log.Outcome(alert.EventKey, "hook"));
+        Assert.Equal(DeliveryOutcomes.Delivered, await _db.OutcomeAsync(alert.EventKey, "hook"));
         Assert.Empty(_dlq.Letters);
 
         using var body = JsonDocument.Parse(requests[^1].Body);
@@ -94,7 +107,7 @@ public sealed class DeliveryTests : IAsyncLifetime
         Assert.Equal(RejectReason.Undeliverable, letter.Reason);
         Assert.StartsWith("channel=hook retries exhausted after 3 attempt(s): http error", letter.Detail, StringComparison.Ordinal);
         Assert.Same(record, letter.Source);
-        Assert.Equal(DeliveryOutcomes.DeadLettered, _log.Outcome(alert.EventKey, "hook"));
+        Assert.Equal(DeliveryOutcomes.DeadLettered, await _db.OutcomeAsync(alert.EventKey, "hook"));
     }
 
     [Fact]
@@ -154,7 +167,7 @@ public sealed class DeliveryTests : IAsyncLifetime
         Assert.Equal("[high] alert open: s<b> (zscore)", message.Subject);
         Assert.Contains("Sensor: s<b>", message.TextBody, StringComparison.Ordinal);
         Assert.Contains("s&lt;b&gt;", message.HtmlBody, StringComparison.Ordinal);
-        Assert.Equal(DeliveryOutcomes.Delivered, _log.Outcome(alert.EventKey, "mail"));
+        Assert.Equal(DeliveryOutcomes.Delivered, await _db.OutcomeAsync(alert.EventKey, "mail"));
     }
 
     [Fact]
@@ -209,7 +222,7 @@ public sealed class DeliveryTests : IAsyncLifetime
         }
         await dispatcher.FlushDigestsAsync(force: false, CancellationToken.None);
         Assert.Single(_http.Requests);
-        Assert.Equal(DeliveryOutcomes.Held, _log.Outcome(alerts[1].EventKey, "hook"));
+        Assert.Equal(DeliveryOutcomes.Held, await _db.OutcomeAsync(alerts[1].EventKey, "hook"));
 
         await Task.Delay(350);
         await dispatcher.FlushDigestsAsync(force: false, CancellationToken.None);
@@ -220,7 +233,7 @@ public sealed class DeliveryTests : IAsyncLifetime
         Assert.Equal([alerts[1].EventKey, alerts[2].EventKey], body.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("event_key").GetString()));
         Assert.StartsWith("digest:hook:", digest.Headers["Idempotency-Key"], StringComparison.Ordinal);
         Assert.True(VerifiesLikeAReceiver(digest));
-        Assert.Equal(DeliveryOutcomes.Digested, _log.Outcome(alerts[2].EventKey, "hook"));
+        Assert.Equal(DeliveryOutcomes.Digested, await _db.OutcomeAsync(alerts[2].EventKey, "hook"));
 
         await dispatcher.FlushDigestsAsync(force: true, CancellationToken.None);
         Assert.Equal(2, _http.Requests.Count);
@@ -248,7 +261,7 @@ public sealed class DeliveryTests : IAsyncLifetime
         await dispatcher.ProcessAsync(Record(alert), CancellationToken.None);
 
         Assert.Equal(alert.EventKey, Assert.Single(_http.Requests).Headers["Idempotency-Key"]);
-        Assert.Equal(DeliveryOutcomes.Delivered, _log.Outcome(alert.EventKey, "hook"));
+        Assert.Equal(DeliveryOutcomes.Delivered, await _db.OutcomeAsync(alert.EventKey, "hook"));
     }
 
     private static int FreePort()

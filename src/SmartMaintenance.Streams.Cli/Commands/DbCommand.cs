@@ -18,6 +18,7 @@ internal static class DbCommand
         cmd.Subcommands.Add(Down());
         cmd.Subcommands.Add(Migrate());
         cmd.Subcommands.Add(Status());
+        cmd.Subcommands.Add(Bench());
         return cmd;
     }
 
@@ -41,10 +42,30 @@ internal static class DbCommand
         cmd.Options.Add(port);
         cmd.SetAction(async (parse, ct) =>
         {
-            var cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = parse.GetValue(dataDir)!, Port = parse.GetValue(port) });
-            var cs = await cluster.StartAsync(ct).ConfigureAwait(false);
-            await Console.Out.WriteLineAsync($"connection: {cs}").ConfigureAwait(false);
-            return 0;
+            try
+            {
+                var cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = parse.GetValue(dataDir)!, Port = parse.GetValue(port) });
+                if (await cluster.IsRunningAsync(ct).ConfigureAwait(false))
+                {
+                    await Console.Error.WriteLineAsync($"smstream: a server is already running on {cluster.DataDirectory}").ConfigureAwait(false);
+                }
+                else
+                {
+                    await cluster.StartAsync(ct).ConfigureAwait(false);
+                }
+                await Console.Out.WriteLineAsync($"connection: {cluster.ConnectionString}").ConfigureAwait(false);
+                return 0;
+            }
+            catch (PostgresNotInstalledException ex)
+            {
+                await Console.Error.WriteLineAsync($"smstream: PostgreSQL server binaries not found; install them with: {ex.Message}").ConfigureAwait(false);
+                return 1;
+            }
+            catch (InvalidOperationException ex)
+            {
+                await Console.Error.WriteLineAsync($"smstream: {ex.Message}").ConfigureAwait(false);
+                return 1;
+            }
         });
         return cmd;
     }
@@ -151,6 +172,76 @@ internal static class DbCommand
         });
         return cmd;
     }
+
+    private static Command Bench()
+    {
+        var database = new Option<string?>("--database") { Description = "Database to measure (its tables are TRUNCATED); default: a throwaway cluster in a temp directory." };
+        var rows = new Option<int>("--rows") { Description = "Readings written per run.", DefaultValueFactory = _ => 300_000 };
+        var batchRows = new Option<string>("--batch-rows") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1000,5000,20000,50000" };
+        var writers = new Option<string>("--writers") { Description = "Comma-separated writer connection counts.", DefaultValueFactory = _ => "1,2" };
+        var rounds = new Option<int>("--rounds") { Description = "Interleaved bare/sink rounds per configuration (medians are reported).", DefaultValueFactory = _ => 3 };
+        var aggregates = new Option<int>("--aggregates") { Description = "Window aggregates for the upsert measurement (0 skips it).", DefaultValueFactory = _ => 100_000 };
+        var cmd = new Command("bench", "Measure write throughput: bare binary COPY vs the sink (readings + offsets), by batch size and writers; aggregates upsert.");
+        foreach (var o in new Option[] { database, rows, batchRows, writers, rounds, aggregates })
+        {
+            cmd.Options.Add(o);
+        }
+        cmd.SetAction(async (parse, ct) =>
+        {
+            PostgresCluster? cluster = null;
+            var cs = parse.GetValue(database);
+            try
+            {
+                if (string.IsNullOrWhiteSpace(cs))
+                {
+                    cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = Path.Combine(Path.GetTempPath(), $"smstream-bench-{Guid.NewGuid():N}") });
+                    cs = await cluster.StartAsync(ct).ConfigureAwait(false);
+                }
+                var options = new StorageOptions { ConnectionString = cs, UseTimescaleDb = false };
+                await SchemaMigrator.MigrateAsync(cs, options, ct).ConfigureAwait(false);
+                await using var dataSource = PostgresSink.CreateDataSource(options);
+                var readings = StorageBench.Readings(parse.GetValue(rows), DateTimeOffset.UtcNow.AddHours(-1));
+                var o = Console.Out;
+                await o.WriteLineAsync(Inv($"{readings.Length:N0} readings per run, {parse.GetValue(rounds)} interleaved rounds, medians")).ConfigureAwait(false);
+                await o.WriteLineAsync("| batch rows | writers | bare COPY rows/s | sink rows/s | sink / bare |").ConfigureAwait(false);
+                await o.WriteLineAsync("|---:|---:|---:|---:|---:|").ConfigureAwait(false);
+                foreach (var b in Ints(parse.GetValue(batchRows)!))
+                {
+                    foreach (var w in Ints(parse.GetValue(writers)!))
+                    {
+                        var r = await StorageBench.CompareAsync(dataSource, options, readings, b, w, parse.GetValue(rounds), ct).ConfigureAwait(false);
+                        await o.WriteLineAsync(Inv($"| {r.BatchRows:N0} | {r.Writers} | {r.BareRowsPerSecond:N0} | {r.SinkRowsPerSecond:N0} | {r.MedianRatio:F2} |")).ConfigureAwait(false);
+                    }
+                }
+                if (parse.GetValue(aggregates) > 0)
+                {
+                    foreach (var b in new[] { 5_000, 20_000 })
+                    {
+                        var (insert, update) = await StorageBench.AggregatesAsync(dataSource, options, parse.GetValue(aggregates), b, DateTimeOffset.UtcNow.AddHours(-6), ct).ConfigureAwait(false);
+                        await o.WriteLineAsync(Inv($"aggregates upsert, batch {b:N0}: insert {insert:N0} rows/s, update (newer revision) {update:N0} rows/s")).ConfigureAwait(false);
+                    }
+                }
+                return 0;
+            }
+            catch (StorageException ex)
+            {
+                await Console.Error.WriteLineAsync($"smstream: {ex.Message}").ConfigureAwait(false);
+                return 1;
+            }
+            finally
+            {
+                if (cluster is not null)
+                {
+                    Npgsql.NpgsqlConnection.ClearAllPools();
+                    await cluster.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+        });
+        return cmd;
+    }
+
+    private static IEnumerable<int> Ints(string csv) =>
+        csv.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture));
 
     /// <summary>High watermark per (topic, partition) of the stored offsets; empty without a bootstrap server.</summary>
     private static Dictionary<(string, int), long> LagByPartition(string? bootstrap, IReadOnlyList<StoredOffset> offsets)

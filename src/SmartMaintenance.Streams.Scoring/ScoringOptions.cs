@@ -76,7 +76,7 @@ public sealed class DetectorOptions
     public double ClipZ { get; set; } = 3;
 
     [Setting("Per-reading decay of the envelopes of recent values and changes towards the level; smaller remembers longer.", Min = 0, Max = 1)]
-    public double EnvelopeDecay { get; set; } = 0.001;
+    public double EnvelopeDecay { get; set; } = 0.0003;
 
     [Setting("A change scores 0.5 as a spike only when it also reaches this multiple of the largest recent change.", Min = 0, Max = 100)]
     public double SpikeEnvelopeFactor { get; set; } = 1.5;
@@ -85,7 +85,7 @@ public sealed class DetectorOptions
     public double SpikeAlpha { get; set; } = 0.01;
 
     [Setting("Absolute first difference, in typical differences, at which the spike detector can score 0.5.", Min = 0.01, Max = 1000)]
-    public double SpikeZThreshold { get; set; } = 8;
+    public double SpikeZThreshold { get; set; } = 6;
 
     [Setting("CUSUM slack: standardized deviations below this many scales do not accumulate.", Min = 0, Max = 100)]
     public double ShiftK { get; set; } = 1.5;

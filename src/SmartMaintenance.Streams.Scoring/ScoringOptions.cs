@@ -76,7 +76,7 @@ public sealed class DetectorOptions
     public double ClipZ { get; set; } = 3;
 
     [Setting("Per-reading decay of the envelopes of recent values and changes towards the level; smaller remembers longer.", Min = 0, Max = 1)]
-    public double EnvelopeDecay { get; set; } = 0.001;
+    public double EnvelopeDecay { get; set; } = 0.0003;
 
     [Setting("A change scores 0.5 as a spike only when it also reaches this multiple of the largest recent change.", Min = 0, Max = 100)]
     public double SpikeEnvelopeFactor { get; set; } = 1.5;
@@ -85,7 +85,7 @@ public sealed class DetectorOptions
     public double SpikeAlpha { get; set; } = 0.01;
 
     [Setting("Absolute first difference, in typical differences, at which the spike detector can score 0.5.", Min = 0.01, Max = 1000)]
-    public double SpikeZThreshold { get; set; } = 8;
+    public double SpikeZThreshold { get; set; } = 6;
 
     [Setting("CUSUM slack: standardized deviations below this many scales do not accumulate.", Min = 0, Max = 100)]
     public double ShiftK { get; set; } = 1.5;
@@ -111,6 +111,12 @@ public sealed class DetectorOptions
     [Setting("Scale floor relative to the level's magnitude, so near-constant signals do not produce infinite z-scores.", Min = 0, Max = 1)]
     public double MinRelativeScale { get; set; } = 1e-4;
 
+    [Setting("A detector must exceed this multiple of the largest ratio it produced recently to score above 0.5 (0 disables habituation).", Min = 0, Max = 100)]
+    public double HabituationFactor { get; set; } = 1;
+
+    [Setting("Per-reading decay of the remembered largest ratio per detector (habituation memory).", Min = 0, Max = 1)]
+    public double HabituationDecay { get; set; } = 0.0005;
+
     [Setting("Weight of the robust level detector in the ensemble (0 disables it).", Min = 0, Max = 10)]
     public double LevelWeight { get; set; } = 1;
 
@@ -129,8 +135,11 @@ public sealed class DetectorOptions
     [Setting("Readings in one context (the recent shape compared against history).", Unit = "readings", Min = 2, Max = 64)]
     public int ContextLength { get; set; } = 8;
 
+    [Setting("Readings averaged into one context point; the nearest-neighbour search runs once per stride.", Unit = "readings", Min = 1, Max = 1024)]
+    public int ContextStride { get; set; } = 4;
+
     [Setting("Past contexts kept per sensor for the nearest-neighbour search.", Unit = "contexts", Min = 4, Max = 65_536)]
-    public int ContextHistory { get; set; } = 512;
+    public int ContextHistory { get; set; } = 256;
 
     [Setting("Nearest-neighbour distance, in multiples of its running typical value, at which the context detector scores 0.5.", Min = 0.1, Max = 1000)]
     public double ContextThreshold { get; set; } = 4;

@@ -75,7 +75,7 @@ public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<Rob
         s.High = Math.Max(value, s.High - (_decay * (s.High - s.Mean)));
         s.Low = Math.Min(value, s.Low + (_decay * (s.Mean - s.Low)));
         s.MaxDiff = Math.Max(Math.Abs(diff), s.MaxDiff * (1 - _decay));
-        return new DetectorScore(ScoreMath.FromRatio(excess / _z), excess, level.Mean, scale, timestamp);
+        return new DetectorScore(excess / _z, excess, level.Mean, scale, timestamp);
     }
 
     public void Write(in RobustLevelState s, BinaryWriter writer)

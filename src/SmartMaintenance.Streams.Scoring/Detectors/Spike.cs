@@ -32,7 +32,7 @@ public sealed class SpikeDetector(DetectorOptions options) : IDetector<SpikeStat
         // Both must be exceeded: the typical change by SpikeZThreshold and the largest recent change by the envelope factor.
         var reference = Math.Max(_z * level.DiffScale, _envelope * level.MaxDiff);
         var ratio = Math.Abs(diff) / reference;
-        return new DetectorScore(ScoreMath.FromRatio(ratio), diff / level.DiffScale, expected, reference, timestamp);
+        return new DetectorScore(ratio, diff / level.DiffScale, expected, reference, timestamp);
     }
 
     public void Write(in SpikeState s, BinaryWriter writer)

@@ -29,6 +29,11 @@ internal sealed class HttpReceiver : IAsyncDisposable
 
     public ConcurrentQueue<ReceivedRequest> Requests { get; } = new();
 
+    private int _arrivals;
+
+    /// <summary>Requests that reached the handler, including ones still held.</summary>
+    public int Arrivals => Volatile.Read(ref _arrivals);
+
     public Uri BaseUrl { get; private set; } = null!;
 
     /// <summary>Idempotency keys that produced an effect (first successful receipt), with the count of receipts.</summary>
@@ -60,6 +65,7 @@ internal sealed class HttpReceiver : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext ctx)
     {
+        Interlocked.Increment(ref _arrivals);
         using var ms = new MemoryStream();
         await ctx.Request.Body.CopyToAsync(ms);
         var headers = ctx.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);

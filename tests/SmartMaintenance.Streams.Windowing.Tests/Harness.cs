@@ -25,6 +25,9 @@ internal sealed class Harness : IDisposable
                 case StreamEventKind.Watermark:
                     Watermarks.Add(e.Timestamp);
                     break;
+                default:
+                    Control.Add((e.Kind, e.Partition));
+                    break;
             }
         }, ex => Error = ex);
     }
@@ -32,6 +35,7 @@ internal sealed class Harness : IDisposable
     public List<(WindowAggregate Aggregate, FiringKind Firing)> Aggregates { get; } = [];
     public List<RejectedReading> Rejected { get; } = [];
     public List<long> Watermarks { get; } = [];
+    public List<(StreamEventKind Kind, int Partition)> Control { get; } = [];
     public Exception? Error { get; private set; }
 
     public void Push(StreamEvent<SensorReading> e) => _input.OnNext(e);

@@ -335,20 +335,31 @@ internal sealed class CombineWatermarksOperator<T>(IObservable<StreamEvent<T>>[]
         private void Recompute()
         {
             var min = long.MaxValue;
+            var maxIdle = long.MinValue;
             var any = false;
             foreach (var id in _channels.Partitions())
             {
                 _channels.TryGet(id, out var c);
-                if (c.Present && !c.Idle)
+                if (!c.Present)
+                {
+                    continue;
+                }
+                if (c.Idle)
+                {
+                    maxIdle = Math.Max(maxIdle, c.Watermark);
+                }
+                else
                 {
                     any = true;
                     min = Math.Min(min, c.Watermark);
                 }
             }
-            if (any && min > _combined)
+            // All idle: nothing holds time back any more, so windows up to the furthest partition may close.
+            var next = any ? min : maxIdle;
+            if (next > _combined)
             {
-                _combined = min;
-                downstream.OnNext(StreamEvent<T>.Watermark(min));
+                _combined = next;
+                downstream.OnNext(StreamEvent<T>.Watermark(next));
             }
         }
 

@@ -69,6 +69,8 @@ internal sealed class TcpForwarder : IAsyncDisposable
                 {
                     return;
                 }
+                // E.g. out of file descriptors: back off instead of spinning.
+                await Task.Delay(10, CancellationToken.None).ConfigureAwait(false);
                 continue;
             }
             _ = HandleAsync(client, ct);

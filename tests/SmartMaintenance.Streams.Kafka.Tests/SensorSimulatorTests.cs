@@ -88,6 +88,21 @@ public sealed class SensorSimulatorTests(KafkaFixture kafka)
     }
 
     [Fact]
+    public async Task An_open_ended_run_stops_on_cancellation_and_reports_exactly_what_it_published()
+    {
+        var topic = kafka.CreateUniqueTopic("sim-open", 3);
+        var options = new SimulatorOptions { Sensors = 8, Rate = 500, Duration = TimeSpan.Zero, Batch = 3, Seed = 4, Topic = topic };
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+
+        var summary = await SensorSimulator.RunAsync(options, kafka.BootstrapServers, cts.Token);
+        var received = await kafka.ConsumeAllAsync(topic);
+
+        Assert.InRange(summary.Readings, 1, 5000);
+        Assert.Equal(summary.Messages, received.Count);
+        Assert.Equal(summary.Readings, received.Sum(m => System.Text.Json.JsonDocument.Parse(m.Value).RootElement.GetProperty("readings").GetArrayLength()));
+    }
+
+    [Fact]
     public void The_malformed_fraction_follows_the_bad_rate()
     {
         var options = new SimulatorOptions { Sensors = 50, Rate = 0, MaxReadings = 20000, BadRate = 0.05, Seed = 11, StartTime = Start };

@@ -203,6 +203,25 @@ public sealed class SensorSimulatorTests(KafkaFixture kafka)
         Assert.InRange(summary.AnomalousReadings, summary.AnomaliesInjected, summary.Readings);
     }
 
+    [Fact]
+    public void Unpaced_event_time_ends_near_now_and_needs_a_count()
+    {
+        var ex = Assert.Throws<SmartMaintenance.Streams.Contracts.ConfigurationException>(() =>
+            new SimulatorOptions { Rate = 0, Duration = TimeSpan.FromSeconds(10) }.Validate());
+        Assert.Equal("Simulator:MaxReadings", ex.Setting);
+
+        var now = DateTimeOffset.UtcNow;
+        var options = new SimulatorOptions { Sensors = 10, Rate = 0, MaxReadings = 100_000 };
+        var generator = new SensorDataGenerator(options, 1, options.EffectiveStartTime(now));
+        long lastTs = 0;
+        while (generator.TryNext(out var m))
+        {
+            var ts = JsonDocument.Parse(m.Value).RootElement.GetProperty("ts");
+            lastTs = ts.ValueKind == JsonValueKind.Number ? ts.GetInt64() : DateTimeOffset.Parse(ts.GetString()!, CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+        }
+        Assert.InRange(lastTs, now.AddSeconds(-5).ToUnixTimeMilliseconds(), now.ToUnixTimeMilliseconds());
+    }
+
     private static List<string> Collect(SensorDataGenerator generator)
     {
         var result = new List<string>();

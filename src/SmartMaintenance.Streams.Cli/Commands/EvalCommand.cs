@@ -1,0 +1,51 @@
+using System.CommandLine;
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using SmartMaintenance.Streams.Scoring;
+using SmartMaintenance.Streams.Scoring.Nab;
+
+namespace SmartMaintenance.Streams.Cli.Commands;
+
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<DirectoryInfo>("--data") { Description = "Corpus in NAB's layout: data/<folder>/<name>.csv, labels/combined_windows.json, profiles.json.", Required = true };
+        var output = new Option<DirectoryInfo?>("--out") { Description = "Folder for per-row scores and detections (series/*.csv), results.csv and summary.md." };
+        var config = new Option<FileInfo?>("--config") { Description = "JSON file with a \"Scoring\" section (the engine's configuration); defaults otherwise." };
+        var nab = new Command("nab", "Replay every series through the engine's detectors and compute the NAB score (three profiles, per series and total).");
+        nab.Options.Add(data);
+        nab.Options.Add(output);
+        nab.Options.Add(config);
+        nab.SetAction(async (parse, ct) =>
+        {
+            var options = LoadOptions(parse.GetValue(config));
+            var outDir = parse.GetValue(output)?.FullName;
+            if (outDir is not null)
+            {
+                Directory.CreateDirectory(outDir);
+            }
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            var report = NabEvaluator.Run(parse.GetValue(data)!.FullName, options, outDir);
+            await Console.Out.WriteAsync(NabEvaluator.Markdown(report)).ConfigureAwait(false);
+            await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"\n{report.Rows} rows in {started.Elapsed.TotalSeconds:0.0} s{(outDir is null ? "" : $"; output in {outDir}")}")).ConfigureAwait(false);
+            return 0;
+        });
+        var cmd = new Command("eval", "Evaluate the detectors on labelled data.");
+        cmd.Subcommands.Add(nab);
+        return cmd;
+    }
+
+    internal static ScoringOptions LoadOptions(FileInfo? file)
+    {
+        var options = new ScoringOptions();
+        if (file is not null)
+        {
+            var configuration = new ConfigurationBuilder().AddJsonFile(file.FullName, optional: false).Build();
+            configuration.GetSection("Scoring").Bind(options);
+        }
+        options.Validate();
+        return options;
+    }
+}

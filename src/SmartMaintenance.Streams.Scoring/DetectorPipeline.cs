@@ -1,0 +1,242 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using SmartMaintenance.Streams.Contracts;
+using SmartMaintenance.Streams.Scoring.Detectors;
+using SmartMaintenance.Streams.Scoring.Models;
+
+namespace SmartMaintenance.Streams.Scoring;
+
+/// <summary>
+/// The engine-facing scorer. Called synchronously, per reading, on the consume loop (not thread-safe: one
+/// pipeline per loop). Per-sensor state is a struct in a dictionary accessed by ref, so a reading that does
+/// not fire allocates nothing; the <see cref="Anomaly"/> and its evidence JSON are built only on firing.
+/// </summary>
+public sealed class DetectorPipeline
+{
+    private const int SnapshotMagic = 0x44534D53; // "SMSD"
+    private const int SnapshotVersion = 1;
+    /// <summary>Prefix of detector names for window-aggregate findings, so their alert ids differ from reading ones.</summary>
+    public const string WindowDetectorPrefix = "window/";
+    public const string ModelDetectorName = "model";
+
+    private readonly ScoringOptions _options;
+    private readonly DetectorSet _defaultSet;
+    private readonly Dictionary<string, DetectorSet> _sets = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SensorState> _sensors = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Sensor, string Kind), SensorState> _windows = [];
+    private readonly ModelProvider? _models;
+    private readonly float[] _features = new float[WindowFeatures.Count];
+
+    public DetectorPipeline(ScoringOptions options, ModelProvider? models = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _models = models;
+        _defaultSet = new DetectorSet(options.Defaults);
+        var warmup = options.Defaults.WarmupReadings;
+        foreach (var (type, o) in options.SensorTypes)
+        {
+            _sets[type] = new DetectorSet(o);
+            warmup = Math.Max(warmup, o.WarmupReadings);
+        }
+        WarmupReadings = warmup;
+    }
+
+    /// <summary>Readings of history a sensor needs before it can fire (the largest over sensor types): replay this much after a restart.</summary>
+    public int WarmupReadings { get; }
+
+    /// <summary>Sensors with reading state.</summary>
+    public int SensorCount => _sensors.Count;
+
+    /// <summary>Warm-up of one sensor type.</summary>
+    public int WarmupReadingsFor(string? sensorType) => SetFor(sensorType).WarmupReadings;
+
+    /// <summary>Scores one reading; true (and the anomaly) when a detector fired.</summary>
+    public bool Process(in SensorReading reading, out Anomaly? anomaly)
+    {
+        Score(reading, out var result, out anomaly);
+        return result.Fired;
+    }
+
+    /// <summary>Scores one reading and returns the ensemble's output score (what NAB evaluation replays) with the full result.</summary>
+    public double Score(in SensorReading reading, out EnsembleResult result, out Anomaly? anomaly)
+    {
+        ArgumentNullException.ThrowIfNull(reading.SensorId);
+        ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(_sensors, reading.SensorId, out var exists);
+        if (!exists || s.Set is null)
+        {
+            s.Set = SetFor(reading.SensorType);
+            s.SensorType = reading.SensorType;
+        }
+        s.AssetId ??= reading.AssetId;
+        var set = s.Set;
+        set.Update(ref s, reading.Timestamp, reading.Value, out result);
+        anomaly = result.Fired ? set.CreateAnomaly(reading.SensorId, s, reading.Timestamp, reading.Value, result) : null;
+        return result.Output;
+    }
+
+    /// <summary>
+    /// Scores a closed (or revised) window aggregate: the window's mean runs through its own detector state per
+    /// (sensor, window kind), min/max through the range rule, and when a model for the sensor type is loaded its
+    /// score joins the ensemble. Without a model this is the statistical ensemble alone (the fallback).
+    /// </summary>
+    public bool ProcessWindow(WindowAggregate aggregate, out Anomaly? anomaly)
+    {
+        ArgumentNullException.ThrowIfNull(aggregate);
+        ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(_windows, (aggregate.SensorId, aggregate.WindowKind), out var exists);
+        if (!exists || s.Set is null)
+        {
+            s.Set = SetFor(aggregate.SensorType);
+            s.SensorType = aggregate.SensorType;
+        }
+        s.AssetId ??= aggregate.AssetId;
+        var set = s.Set;
+        set.Update(ref s, aggregate.WindowEnd, aggregate.Mean, out var result);
+        anomaly = null;
+
+        var rangeValue = aggregate.Min;
+        var range = set.Range;
+        if (range.Enabled)
+        {
+            var lo = range.Score(aggregate.WindowEnd, aggregate.Min);
+            var hi = range.Score(aggregate.WindowEnd, aggregate.Max);
+            if (hi.Score > lo.Score)
+            {
+                lo = hi;
+                rangeValue = aggregate.Max;
+            }
+            if (lo.Score >= set.Options.FireThreshold)
+            {
+                result.Range = lo;
+                result.Winner = DetectorSet.RangeIndex;
+                result.Output = result.Raw = 1;
+                result.Fired = true;
+                anomaly = set.CreateAnomaly(aggregate.SensorId, s, aggregate.WindowEnd, rangeValue, result, WindowDetectorPrefix) with
+                {
+                    WindowStart = aggregate.WindowStart,
+                };
+                return true;
+            }
+        }
+
+        if (_models is not null && _models.TryGetScorer(aggregate.SensorType, out var scorer))
+        {
+            WindowFeatures.Fill(aggregate, _features);
+            Span<float> score = stackalloc float[1];
+            scorer.Score(_features, 1, score);
+            if (score[0] >= _options.ModelThreshold)
+            {
+                var evidence = $$"""{"detector":"model","model":"{{scorer.ModelId}}","score":{{score[0].ToString("R", System.Globalization.CultureInfo.InvariantCulture)}},"mean":{{aggregate.Mean.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}}}""";
+                var severity = Math.Clamp(1 + (int)(4 * (score[0] - _options.ModelThreshold) / Math.Max(1e-9, 1 - _options.ModelThreshold)), 1, 5);
+                anomaly = new Anomaly(aggregate.SensorId, s.AssetId, s.SensorType, WindowDetectorPrefix + ModelDetectorName, aggregate.WindowEnd,
+                    aggregate.Mean, Math.Clamp(score[0], 0, 1), _options.ModelThreshold, severity, aggregate.WindowStart, aggregate.WindowEnd, evidence);
+                return true;
+            }
+        }
+
+        if (result.Fired)
+        {
+            var found = set.CreateAnomaly(aggregate.SensorId, s, aggregate.WindowEnd, aggregate.Mean, result, WindowDetectorPrefix);
+            anomaly = found with { WindowStart = Math.Min(found.WindowStart, aggregate.WindowStart) };
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Forgets a sensor (e.g. its partition was revoked).</summary>
+    public bool Remove(string sensorId) => _sensors.Remove(sensorId);
+
+    /// <summary>Writes the state of every sensor (readings and windows) to <paramref name="stream"/>.</summary>
+    public void Snapshot(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+        w.Write(SnapshotMagic);
+        w.Write(SnapshotVersion);
+        w.Write(_sensors.Count);
+        foreach (var (id, s) in _sensors)
+        {
+            w.Write(id);
+            WriteSensor(w, s);
+        }
+        w.Write(_windows.Count);
+        foreach (var ((id, kind), s) in _windows)
+        {
+            w.Write(id);
+            w.Write(kind);
+            WriteSensor(w, s);
+        }
+    }
+
+    /// <summary>Replaces the state with a snapshot taken by <see cref="Snapshot"/> under the same detector configuration.</summary>
+    /// <exception cref="InvalidDataException">Not a snapshot, another version, or taken under an incompatible configuration.</exception>
+    public void Restore(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using var r = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
+        if (r.ReadInt32() != SnapshotMagic)
+        {
+            throw new InvalidDataException("Not a detector snapshot.");
+        }
+        var version = r.ReadInt32();
+        if (version != SnapshotVersion)
+        {
+            throw new InvalidDataException($"Detector snapshot version {version} is not supported (expected {SnapshotVersion}).");
+        }
+        var sensors = new Dictionary<string, SensorState>(StringComparer.Ordinal);
+        var count = r.ReadInt32();
+        for (var i = 0; i < count; i++)
+        {
+            var id = r.ReadString();
+            sensors[id] = ReadSensor(r);
+        }
+        var windows = new Dictionary<(string, string), SensorState>();
+        count = r.ReadInt32();
+        for (var i = 0; i < count; i++)
+        {
+            var id = r.ReadString();
+            var kind = r.ReadString();
+            windows[(id, kind)] = ReadSensor(r);
+        }
+        _sensors.Clear();
+        foreach (var (k, v) in sensors)
+        {
+            _sensors[k] = v;
+        }
+        _windows.Clear();
+        foreach (var (k, v) in windows)
+        {
+            _windows[k] = v;
+        }
+    }
+
+    private static void WriteSensor(BinaryWriter w, in SensorState s)
+    {
+        WriteNullable(w, s.SensorType);
+        WriteNullable(w, s.AssetId);
+        s.Set!.Write(s, w);
+    }
+
+    private SensorState ReadSensor(BinaryReader r)
+    {
+        var s = new SensorState { SensorType = ReadNullable(r), AssetId = ReadNullable(r) };
+        s.Set = SetFor(s.SensorType);
+        s.Set.Read(ref s, r);
+        return s;
+    }
+
+    private static void WriteNullable(BinaryWriter w, string? value)
+    {
+        w.Write(value is not null);
+        if (value is not null)
+        {
+            w.Write(value);
+        }
+    }
+
+    private static string? ReadNullable(BinaryReader r) => r.ReadBoolean() ? string.Intern(r.ReadString()) : null;
+
+    private DetectorSet SetFor(string? sensorType) =>
+        sensorType is not null && _sets.TryGetValue(sensorType, out var set) ? set : _defaultSet;
+}

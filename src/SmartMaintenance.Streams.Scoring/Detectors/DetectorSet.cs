@@ -1,0 +1,255 @@
+using System.Buffers;
+using System.Text.Json;
+using SmartMaintenance.Streams.Contracts;
+
+namespace SmartMaintenance.Streams.Scoring.Detectors;
+
+/// <summary>All per-sensor memory of the statistical detectors: one compact struct, kept by value in a dictionary.</summary>
+public struct SensorState
+{
+    internal DetectorSet? Set;
+    internal string? AssetId;
+    internal string? SensorType;
+    internal long Count;
+    internal long SuppressRemaining;
+    internal double SuppressScore;
+    internal RobustLevelState Level;
+    internal SpikeState Spike;
+    internal LevelShiftState Shift;
+    internal FlatlineState Flatline;
+    internal ContextState Context;
+    /// <summary>Decaying maxima of each detector's ratio since warm-up (habituation).</summary>
+    internal double SeenLevel, SeenSpike, SeenShift, SeenFlatline, SeenContext;
+
+    /// <summary>Readings this sensor has contributed (warm-up is complete when it passes the set's warm-up).</summary>
+    public readonly long Readings => Count;
+}
+
+/// <summary>What the ensemble concluded about one reading.</summary>
+public struct EnsembleResult
+{
+    public DetectorScore Level;
+    public DetectorScore Spike;
+    public DetectorScore Shift;
+    public DetectorScore Flatline;
+    public DetectorScore Context;
+    public DetectorScore Range;
+    /// <summary>Combined score before suppression.</summary>
+    public double Raw;
+    /// <summary>Score after warm-up and suppression: what is compared with the fire threshold and what NAB replays.</summary>
+    public double Output;
+    public int Winner;
+    public bool Fired;
+}
+
+/// <summary>
+/// The ensemble for one sensor type: robust level, spike, CUSUM level shift, flatline, context novelty and the
+/// range rule. Combined score = max of the weighted detector scores. After a firing, the sensor is quiet for
+/// <c>SuppressReadings</c> unless a score escalates by <c>EscalationMargin</c>: one event, one alert.
+/// </summary>
+public sealed class DetectorSet
+{
+    internal const int LevelIndex = 0, SpikeIndex = 1, ShiftIndex = 2, FlatlineIndex = 3, ContextIndex = 4, RangeIndex = 5;
+    private static readonly string[] Names = ["level", "spike", "level_shift", "flatline", "context", "range"];
+
+    private readonly RobustLevelDetector _level;
+    private readonly SpikeDetector _spike;
+    private readonly LevelShiftDetector _shift;
+    private readonly FlatlineDetector _flatline;
+    private readonly ContextDetector _context;
+    private readonly RangeRule _range;
+    private readonly double _wLevel, _wSpike, _wShift, _wFlat, _wContext;
+    private readonly double _habituation, _forget;
+
+    public DetectorSet(DetectorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Options = options;
+        _level = new RobustLevelDetector(options);
+        _spike = new SpikeDetector(options);
+        _shift = new LevelShiftDetector(options);
+        _flatline = new FlatlineDetector(options);
+        _context = new ContextDetector(options);
+        _range = new RangeRule(options);
+        (_wLevel, _wSpike, _wShift, _wFlat, _wContext) = (options.LevelWeight, options.SpikeWeight, options.ShiftWeight, options.FlatlineWeight, options.ContextWeight);
+        _habituation = options.HabituationFactor;
+        _forget = 1 - options.HabituationDecay;
+    }
+
+    public DetectorOptions Options { get; }
+
+    public int WarmupReadings => Options.WarmupReadings;
+
+    public RangeRule Range => _range;
+
+    public static string DetectorName(int index) => Names[index];
+
+    /// <summary>Consumes one reading of the sensor whose state is <paramref name="s"/>.</summary>
+    public void Update(ref SensorState s, long timestamp, double value, out EnsembleResult r)
+    {
+        r = default;
+        var level = _level.Estimate(s.Level);
+        r.Level = _level.Update(ref s.Level, timestamp, value, level);
+        r.Spike = _wSpike > 0 ? _spike.Update(ref s.Spike, timestamp, value, level) : DetectorScore.None(timestamp);
+        r.Shift = _wShift > 0 ? _shift.Update(ref s.Shift, timestamp, value, level) : DetectorScore.None(timestamp);
+        r.Flatline = _wFlat > 0 ? _flatline.Update(ref s.Flatline, timestamp, value, level) : DetectorScore.None(timestamp);
+        r.Context = _wContext > 0 ? _context.Update(ref s.Context, timestamp, value, level) : DetectorScore.None(timestamp);
+        r.Range = _range.Score(timestamp, value);
+        s.Count++;
+        if (s.Count == Options.WarmupReadings)
+        {
+            // What accumulated while the level was still being learned is not evidence of a shift.
+            s.Shift = default;
+        }
+
+        var bestRatio = 0.0;
+        var winner = RangeIndex;
+        if (s.Count > Options.WarmupReadings)
+        {
+            Consider(Habituate(r.Level.Ratio, ref s.SeenLevel) * _wLevel, LevelIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Spike.Ratio, ref s.SeenSpike) * _wSpike, SpikeIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Shift.Ratio, ref s.SeenShift) * _wShift, ShiftIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Flatline.Ratio, ref s.SeenFlatline) * _wFlat, FlatlineIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Context.Ratio, ref s.SeenContext) * _wContext, ContextIndex, ref bestRatio, ref winner);
+        }
+        Consider(r.Range.Ratio, RangeIndex, ref bestRatio, ref winner);
+        var best = ScoreMath.FromRatio(bestRatio);
+        r.Raw = best;
+        r.Winner = winner;
+
+        var threshold = Options.FireThreshold;
+        if (s.SuppressRemaining > 0)
+        {
+            s.SuppressRemaining--;
+            if (best >= threshold && best >= s.SuppressScore + Options.EscalationMargin)
+            {
+                Fire(ref s, ref r, best);
+            }
+            return;
+        }
+        r.Output = best;
+        if (best >= threshold)
+        {
+            Fire(ref s, ref r, best);
+        }
+    }
+
+    private void Fire(ref SensorState s, ref EnsembleResult r, double score)
+    {
+        r.Output = score;
+        r.Fired = true;
+        s.SuppressRemaining = Options.SuppressReadings;
+        s.SuppressScore = score;
+    }
+
+    /// <summary>
+    /// Habituation: a detector's ratio is measured against the largest ratio it produced recently (decaying
+    /// maximum) times <c>HabituationFactor</c>, so a sensor whose normal life contains recurring excursions of
+    /// one kind is judged by what is new for it, not by what is new for an idealized Gaussian signal.
+    /// </summary>
+    private double Habituate(double ratio, ref double seen)
+    {
+        var reference = Math.Max(1, _habituation * seen);
+        seen = Math.Max(ratio, seen * _forget);
+        return ratio / reference;
+    }
+
+    private static void Consider(double score, int index, ref double best, ref int winner)
+    {
+        if (score > best)
+        {
+            best = score;
+            winner = index;
+        }
+    }
+
+    /// <summary>Builds the anomaly record for a fired result (allocates: only called when something fired).</summary>
+    public Anomaly CreateAnomaly(string sensorId, in SensorState s, long timestamp, double value, in EnsembleResult r, string? detectorPrefix = null)
+    {
+        var w = WinnerScore(r);
+        var severity = r.Winner == RangeIndex
+            ? 5
+            : Math.Clamp(1 + (int)(4 * (r.Output - Options.FireThreshold) / Math.Max(1e-9, 1 - Options.FireThreshold)), 1, 5);
+        var name = detectorPrefix is null ? Names[r.Winner] : detectorPrefix + Names[r.Winner];
+        return new Anomaly(sensorId, s.AssetId, s.SensorType, name, timestamp, value, r.Output, Options.FireThreshold, severity,
+            Math.Min(w.Since, timestamp), timestamp, Evidence(s, value, r, w));
+    }
+
+    private static DetectorScore WinnerScore(in EnsembleResult r) => r.Winner switch
+    {
+        LevelIndex => r.Level,
+        SpikeIndex => r.Spike,
+        ShiftIndex => r.Shift,
+        FlatlineIndex => r.Flatline,
+        ContextIndex => r.Context,
+        _ => r.Range,
+    };
+
+    private static string Evidence(in SensorState s, double value, in EnsembleResult r, DetectorScore w)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("detector", Names[r.Winner]);
+            json.WriteNumber("value", value);
+            WriteFinite(json, "expected", w.Expected);
+            WriteFinite(json, "scale", w.Scale);
+            WriteFinite(json, "statistic", w.Statistic);
+            json.WriteNumber("since", w.Since);
+            json.WriteNumber("readings", s.Count);
+            json.WriteStartObject("scores");
+            WriteFinite(json, Names[LevelIndex], r.Level.Score);
+            WriteFinite(json, Names[SpikeIndex], r.Spike.Score);
+            WriteFinite(json, Names[ShiftIndex], r.Shift.Score);
+            WriteFinite(json, Names[FlatlineIndex], r.Flatline.Score);
+            WriteFinite(json, Names[ContextIndex], r.Context.Score);
+            WriteFinite(json, Names[RangeIndex], r.Range.Score);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static void WriteFinite(Utf8JsonWriter json, string name, double v)
+    {
+        if (double.IsFinite(v))
+        {
+            json.WriteNumber(name, Math.Round(v, 6));
+        }
+    }
+
+    internal void Write(in SensorState s, BinaryWriter w)
+    {
+        w.Write(s.Count);
+        w.Write(s.SuppressRemaining);
+        w.Write(s.SuppressScore);
+        _level.Write(s.Level, w);
+        _spike.Write(s.Spike, w);
+        _shift.Write(s.Shift, w);
+        _flatline.Write(s.Flatline, w);
+        _context.Write(s.Context, w);
+        w.Write(s.SeenLevel);
+        w.Write(s.SeenSpike);
+        w.Write(s.SeenShift);
+        w.Write(s.SeenFlatline);
+        w.Write(s.SeenContext);
+    }
+
+    internal void Read(ref SensorState s, BinaryReader r)
+    {
+        s.Count = r.ReadInt64();
+        s.SuppressRemaining = r.ReadInt64();
+        s.SuppressScore = r.ReadDouble();
+        s.Level = _level.Read(r);
+        s.Spike = _spike.Read(r);
+        s.Shift = _shift.Read(r);
+        s.Flatline = _flatline.Read(r);
+        s.Context = _context.Read(r);
+        s.SeenLevel = r.ReadDouble();
+        s.SeenSpike = r.ReadDouble();
+        s.SeenShift = r.ReadDouble();
+        s.SeenFlatline = r.ReadDouble();
+        s.SeenContext = r.ReadDouble();
+    }
+}

@@ -141,6 +141,7 @@ public sealed class PostgresSink : IStorageSink
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         _dataSource = dataSource;
         _options = options;
         _logger = logger ?? NullLogger.Instance;
@@ -163,6 +164,7 @@ public sealed class PostgresSink : IStorageSink
     public static NpgsqlDataSource CreateDataSource(StorageOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         var builder = new NpgsqlDataSourceBuilder(options.ConnectionString);
         var cs = builder.ConnectionStringBuilder;
         cs.ApplicationName ??= options.ApplicationName;

@@ -132,7 +132,7 @@ public sealed class DetectorOptions
     [Setting("Weight of the context (online nearest-neighbour shape novelty) detector in the ensemble (0 disables it).", Min = 0, Max = 10)]
     public double ContextWeight { get; set; } = 1;
 
-    [Setting("Readings in one context (the recent shape compared against history).", Unit = "readings", Min = 2, Max = 64)]
+    [Setting("Points in one context (the recent shape compared against history); each point is the mean of ContextStride readings.", Unit = "points", Min = 2, Max = 64)]
     public int ContextLength { get; set; } = 8;
 
     [Setting("Readings averaged into one context point; the nearest-neighbour search runs once per stride.", Unit = "readings", Min = 1, Max = 1024)]

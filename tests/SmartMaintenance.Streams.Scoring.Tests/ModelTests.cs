@@ -135,6 +135,23 @@ public sealed class ModelTests : IDisposable
     }
 
     [Fact]
+    public void Provider_does_not_retry_a_rejected_model_until_its_files_change()
+    {
+        var trainer = new ModelTrainer();
+        var v1 = trainer.TrainAndWrite(ModelKinds.Pca, Data(300, false), "m", 1, "pump", _dir);
+        File.WriteAllText(v1.ModelPath, "garbage");
+        File.WriteAllText(Path.Combine(_dir, "broken.meta.json"), "{");
+        using var provider = new ModelProvider(_dir);
+        Assert.False(provider.TryGetScorer("pump", out _));
+        Assert.Equal(0, provider.Poll()); // nothing changed: no new transition, no repeated warning
+        Assert.Equal(0, provider.Poll());
+
+        trainer.TrainAndWrite(ModelKinds.Pca, Data(300, false), "m", 1, "pump", _dir); // same version, fixed file
+        Assert.Equal(1, provider.Poll());
+        Assert.True(provider.TryGetScorer("pump", out _));
+    }
+
+    [Fact]
     public void Provider_timer_picks_up_a_model_dropped_in_while_running()
     {
         using var provider = new ModelProvider(_dir, pollInterval: TimeSpan.FromMilliseconds(50));

@@ -36,7 +36,8 @@ public sealed partial class ModelProvider : IDisposable
     private readonly ILogger _logger;
     private readonly Timer? _timer;
     private readonly Lock _pollLock = new();
-    private readonly Dictionary<string, (string File, DateTime Written, long Length)> _rejected = new(StringComparer.Ordinal);
+    /// <summary>Rejected metadata files with the stamps of both files at rejection: not retried until one changes.</summary>
+    private readonly Dictionary<string, (string Stamp, string ModelPath)> _rejected = new(StringComparer.Ordinal);
     private readonly List<IModelScorer> _retired = [];
     private FrozenDictionary<string, Active> _active = FrozenDictionary<string, Active>.Empty;
     private bool _disposed;
@@ -97,6 +98,10 @@ public sealed partial class ModelProvider : IDisposable
             {
                 foreach (var metaPath in Directory.EnumerateFiles(_directory, "*" + ModelMetadata.Suffix))
                 {
+                    if (IsKnownBad(metaPath, metaPath))
+                    {
+                        continue;
+                    }
                     ModelMetadata meta;
                     try
                     {
@@ -157,10 +162,10 @@ public sealed partial class ModelProvider : IDisposable
                     }
                 }
             }
-            // Types whose model files disappeared fall back to the statistical detectors.
+            // Types whose model files disappeared (and got no replacement) fall back to the statistical detectors.
             foreach (var (key, active) in current)
             {
-                if (!candidates.ContainsKey(key) || !File.Exists(active.Path))
+                if (next.TryGetValue(key, out var still) && ReferenceEquals(still, active) && (!candidates.ContainsKey(key) || !File.Exists(active.Path)))
                 {
                     next.Remove(key);
                     _retired.Add(active.Scorer);
@@ -175,20 +180,20 @@ public sealed partial class ModelProvider : IDisposable
         }
     }
 
-    private bool IsKnownBad(string metaPath, string modelPath)
+    private bool IsKnownBad(string metaPath, string modelPath) =>
+        _rejected.TryGetValue(metaPath, out var bad) && bad.ModelPath == modelPath && bad.Stamp == Stamp(metaPath, modelPath);
+
+    private static string Stamp(string metaPath, string modelPath)
     {
-        if (!_rejected.TryGetValue(metaPath, out var bad))
-        {
-            return false;
-        }
-        var info = new FileInfo(modelPath);
-        return info.Exists && bad.File == modelPath && bad.Written == info.LastWriteTimeUtc && bad.Length == info.Length;
+        var meta = new FileInfo(metaPath);
+        var model = new FileInfo(modelPath);
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{(meta.Exists ? meta.LastWriteTimeUtc.Ticks : -1)}:{(meta.Exists ? meta.Length : -1)}:{(model.Exists ? model.LastWriteTimeUtc.Ticks : -1)}:{(model.Exists ? model.Length : -1)}");
     }
 
     private void Reject(string key, string metaPath, string modelPath, string reason)
     {
-        var info = new FileInfo(modelPath);
-        _rejected[metaPath] = (modelPath, info.Exists ? info.LastWriteTimeUtc : default, info.Exists ? info.Length : -1);
+        _rejected[metaPath] = (Stamp(metaPath, modelPath), modelPath);
         LogRejected(_logger, key, modelPath, reason);
         Transitions.WithLabels(key, "rejected").Inc();
     }

@@ -7,7 +7,7 @@ namespace SmartMaintenance.Streams.Scoring.Models;
 
 /// <summary>
 /// Hot-reloading model source. Polls a directory for <c>*.meta.json</c> files; per sensor type the newest
-/// version that loads and validates is active. A new version that fails to load or validate is rejected and
+/// model (created_at, then version) that loads and validates is active. A new version that fails to load or validate is rejected and
 /// the previous one stays; with no model for a sensor type, callers fall back to the statistical detectors.
 /// Every transition is logged and counted.
 /// </summary>
@@ -126,13 +126,13 @@ public sealed partial class ModelProvider : IDisposable
             var transitions = 0;
             foreach (var (key, list) in candidates)
             {
-                list.Sort((a, b) => b.Meta.Version.CompareTo(a.Meta.Version));
+                list.Sort((a, b) => Compare(b.Meta, a.Meta));
                 current.TryGetValue(key, out var active);
                 foreach (var (meta, metaPath) in list)
                 {
                     var modelPath = Path.Combine(Path.GetDirectoryName(metaPath)!, meta.File);
-                    if (active is not null && (meta.Version < active.Meta.Version
-                        || (meta.Version == active.Meta.Version && string.Equals(active.Path, modelPath, StringComparison.Ordinal))))
+                    var order = active is null ? 1 : Compare(meta, active.Meta);
+                    if (order < 0 || (order == 0 && string.Equals(active!.Path, modelPath, StringComparison.Ordinal)))
                     {
                         break; // nothing newer than what is active
                     }
@@ -178,6 +178,17 @@ public sealed partial class ModelProvider : IDisposable
             Volatile.Write(ref _active, next.ToFrozenDictionary(StringComparer.Ordinal));
             return transitions;
         }
+    }
+
+    /// <summary>Which model is newer for a sensor type: later created_at, then higher version, then name (deterministic).</summary>
+    private static int Compare(ModelMetadata a, ModelMetadata b)
+    {
+        var c = a.CreatedAt.CompareTo(b.CreatedAt);
+        if (c == 0)
+        {
+            c = a.Version.CompareTo(b.Version);
+        }
+        return c != 0 ? c : string.CompareOrdinal(a.Name, b.Name);
     }
 
     private bool IsKnownBad(string metaPath, string modelPath) =>

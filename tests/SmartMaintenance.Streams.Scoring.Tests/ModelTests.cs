@@ -188,6 +188,43 @@ public sealed class ModelTests : IDisposable
         Assert.False(pipeline.ProcessWindow(Window(51, 50, 1, "fan") with { Max = 80 }, out _));
     }
 
+    [Fact]
+    public void Batch_window_scoring_gives_the_same_anomalies_as_one_at_a_time()
+    {
+        new ModelTrainer().TrainAndWrite(ModelKinds.Pca, Data(1000, false), "pump-pca", 1, "pump", _dir);
+        using var provider = new ModelProvider(_dir);
+        var options = new ScoringOptions();
+        options.Defaults.WarmupReadings = 20;
+        options.SensorTypes["fan"] = new DetectorOptions { WarmupReadings = 20, RangeMax = 70 };
+        var single = new DetectorPipeline(options, provider);
+        var batched = new DetectorPipeline(options, provider);
+        var rng = new Random(2);
+        var windows = new List<WindowAggregate>();
+        for (var i = 0; i < 60; i++)
+        {
+            windows.Add(Window(i, 50 + rng.NextDouble(), 1, "pump") with { SensorId = "p1" });
+            windows.Add(Window(i, 50 + rng.NextDouble(), 1, "fan") with { SensorId = "f1" });
+        }
+        windows[80] = windows[80] with { Max = 80 }; // pump (even index): model fires
+        windows[91] = windows[91] with { Max = 80 }; // fan (odd index): range rule fires
+        var expected = new List<Anomaly>();
+        foreach (var w in windows)
+        {
+            if (single.ProcessWindow(w, out var a))
+            {
+                expected.Add(a!);
+            }
+        }
+        var actual = new List<Anomaly>();
+        for (var i = 0; i < windows.Count; i += 40)
+        {
+            batched.ProcessWindows(windows.GetRange(i, 40), actual);
+        }
+        Assert.Equal(expected, actual);
+        Assert.Contains(actual, a => a.Detector == "window/model" && a.SensorId == "p1");
+        Assert.Contains(actual, a => a.Detector == "window/range" && a.SensorId == "f1");
+    }
+
     private static WindowAggregate Window(int i, double mean, double sd, string type)
     {
         var f = Features(mean, sd, 0);

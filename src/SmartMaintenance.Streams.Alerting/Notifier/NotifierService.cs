@@ -1,0 +1,168 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+
+namespace SmartMaintenance.Streams.Alerting.Notifier;
+
+/// <summary>
+/// The notifier's consume loop: reads <c>maintenance-alerts</c> as group <c>smstream-notifier</c>, hands each record
+/// to <see cref="AlertDispatcher"/> and stores its offset only when the dispatcher is done with it (delivered, held
+/// for a digest or dead-lettered). While a delivery is in flight (retries can take minutes) the partitions are paused
+/// and the loop keeps polling, so the consumer never exceeds max.poll.interval.ms.
+/// </summary>
+public sealed class NotifierService
+{
+    private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan MaxProcessingBackoff = TimeSpan.FromSeconds(30);
+
+    private readonly NotifierOptions _options;
+    private readonly AlertDispatcher _dispatcher;
+    private readonly ILogger _logger;
+
+    public NotifierService(NotifierOptions options, AlertDispatcher dispatcher, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(dispatcher);
+        ArgumentNullException.ThrowIfNull(logger);
+        _options = options;
+        _dispatcher = dispatcher;
+        _logger = logger;
+    }
+
+    /// <summary>Consumer settings: manual offset store, auto-commit of stored offsets, earliest reset.</summary>
+    public static ConsumerConfig ConsumerConfig(NotifierOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var cfg = new ConsumerConfig(new Dictionary<string, string>(options.Kafka))
+        {
+            BootstrapServers = options.BootstrapServers,
+            GroupId = options.GroupId,
+            EnableAutoCommit = true,
+            EnableAutoOffsetStore = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+        };
+        return cfg;
+    }
+
+    /// <summary>Producer settings of the DLQ producer.</summary>
+    public static ProducerConfig ProducerConfig(NotifierOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new ProducerConfig(new Dictionary<string, string>(options.Kafka)) { BootstrapServers = options.BootstrapServers };
+    }
+
+    /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled; then closes the consumer (committing
+    /// stored offsets). A record whose delivery was cut short is not stored and is processed again next time.</summary>
+    public Task RunAsync(CancellationToken cancellationToken) =>
+        Task.Factory.StartNew(() => Run(cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Run(CancellationToken ct)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]>(ConsumerConfig(_options))
+            .SetErrorHandler((_, e) => NotifierLog.ConsumerError(_logger, e.Reason))
+            .Build();
+        consumer.Subscribe(_options.Topic);
+        NotifierLog.Started(_logger, _options.Topic, _options.GroupId, _options.Channels.Count);
+        var backlog = new Queue<ConsumeResult<byte[]?, byte[]>>();
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var cr = backlog.Count > 0 ? backlog.Dequeue() : consumer.Consume(PollTimeout);
+                if (cr is null || cr.IsPartitionEOF)
+                {
+                    Await(consumer, _dispatcher.FlushDigestsAsync(force: false, ct), backlog, ct);
+                    continue;
+                }
+                Handle(consumer, cr, backlog, ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Shutdown: whatever was in flight stays unstored and is redelivered (same idempotency key) next run.
+        }
+        finally
+        {
+            consumer.Close();
+        }
+    }
+
+    private void Handle(IConsumer<byte[]?, byte[]> consumer, ConsumeResult<byte[]?, byte[]> cr, Queue<ConsumeResult<byte[]?, byte[]>> backlog, CancellationToken ct)
+    {
+        var record = ToRecord(cr);
+        var backoff = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            try
+            {
+                Await(consumer, _dispatcher.ProcessAsync(record, ct), backlog, ct);
+                break;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Delivery log or DLQ unreachable: nothing about this record is final, so retry it rather than skip it.
+                NotifierLog.ProcessingFailed(_logger, ex, record.Topic, record.Partition, record.Offset, backoff);
+                Await(consumer, Task.Delay(backoff, ct), backlog, ct);
+                backoff = TimeSpan.FromTicks(Math.Min(MaxProcessingBackoff.Ticks, backoff.Ticks * 2));
+            }
+        }
+        try
+        {
+            consumer.StoreOffset(cr);
+        }
+        catch (KafkaException ex)
+        {
+            // Revoked while delivering: the new owner re-reads it and the delivery log turns it into a no-op.
+            NotifierLog.StoreFailed(_logger, cr.Topic, cr.Partition.Value, cr.Offset.Value, ex.Error.Reason);
+        }
+    }
+
+    /// <summary>Waits for <paramref name="task"/> while keeping the consumer alive: partitions paused, polling on.</summary>
+    private static void Await(IConsumer<byte[]?, byte[]> consumer, Task task, Queue<ConsumeResult<byte[]?, byte[]>> backlog, CancellationToken ct)
+    {
+        if (!task.IsCompleted)
+        {
+            List<TopicPartition>? paused = null;
+            try
+            {
+                while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(50))
+                {
+                    if (paused is null)
+                    {
+                        paused = [.. consumer.Assignment];
+                        consumer.Pause(paused);
+                    }
+                    // Serves rebalance callbacks and resets the poll interval; a message fetched before the pause
+                    // took effect is kept, in order, for after the current one.
+                    var extra = consumer.Consume(TimeSpan.Zero);
+                    if (extra is not null && !extra.IsPartitionEOF)
+                    {
+                        backlog.Enqueue(extra);
+                    }
+                }
+            }
+            finally
+            {
+                if (paused is not null)
+                {
+                    var still = consumer.Assignment;
+                    consumer.Resume(paused.FindAll(still.Contains));
+                }
+            }
+        }
+        ct.ThrowIfCancellationRequested();
+        task.GetAwaiter().GetResult();
+    }
+
+    private static AlertRecord ToRecord(ConsumeResult<byte[]?, byte[]> cr)
+    {
+        var headers = new List<KeyValuePair<string, byte[]>>(cr.Message.Headers?.Count ?? 0);
+        if (cr.Message.Headers is { } hs)
+        {
+            foreach (var h in hs)
+            {
+                headers.Add(new(h.Key, h.GetValueBytes()));
+            }
+        }
+        return new AlertRecord(cr.Topic, cr.Partition.Value, cr.Offset.Value, cr.Message.Key, cr.Message.Value ?? [], headers);
+    }
+}

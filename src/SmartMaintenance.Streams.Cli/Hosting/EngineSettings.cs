@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Configuration;
+using SmartMaintenance.Streams.Alerting;
+using SmartMaintenance.Streams.Engine;
+using SmartMaintenance.Streams.Engine.Stages;
+using SmartMaintenance.Streams.Ingest;
+using SmartMaintenance.Streams.Kafka;
+using SmartMaintenance.Streams.Scoring;
+using SmartMaintenance.Streams.Storage;
+
+namespace SmartMaintenance.Streams.Cli.Hosting;
+
+/// <summary>Every options section the engine needs, bound and validated at start-up (fail fast, naming the setting).</summary>
+internal sealed record EngineSettings(EngineOptions Engine, KafkaOptions Kafka, TopicNames Topics, StorageOptions Storage, ValidationOptions Validation,
+    ScoringOptions Scoring, AlertOptions Alerts)
+{
+    public static EngineSettings Load(IConfiguration configuration)
+    {
+        var settings = new EngineSettings(
+            AppConfiguration.Bind<EngineOptions>(configuration, "Engine"),
+            AppConfiguration.Bind<KafkaOptions>(configuration, "Kafka"),
+            AppConfiguration.Bind<TopicNames>(configuration, "Topics"),
+            AppConfiguration.Bind<StorageOptions>(configuration, "Storage"),
+            AppConfiguration.Bind<ValidationOptions>(configuration, "Validation"),
+            AppConfiguration.Bind<ScoringOptions>(configuration, "Scoring"),
+            AppConfiguration.Bind<AlertOptions>(configuration, "Alerts"));
+        settings.Engine.Validate();
+        settings.Kafka.Validate();
+        settings.Topics.Validate();
+        settings.Storage.Validate();
+        settings.Validation.Validate();
+        settings.Scoring.Validate();
+        settings.Alerts.Validate();
+        return settings;
+    }
+
+    /// <summary>The processing stages (window → score → alert) these settings describe.</summary>
+    public IProcessingStages CreateStages() =>
+        new PipelineStages(new BasicTumblingWindows(), new DetectorPipeline(Scoring), new AlertTracker(Alerts));
+}

@@ -1,0 +1,29 @@
+using SmartMaintenance.Streams.Contracts;
+
+namespace SmartMaintenance.Streams.Engine;
+
+/// <summary>How the engine consumes, batches and applies backpressure.</summary>
+[SettingsSection("Engine")]
+public sealed class EngineOptions
+{
+    [Setting("Consumer group of the engine instances; offsets of record are stored per group in the database.")]
+    public string ConsumerGroup { get; set; } = Topics.EngineGroup;
+
+    [Setting("Batches queued for the writer before the consumer pauses its partitions (backpressure).", Unit = "batches", Min = 1, Max = 1024)]
+    public int MaxQueuedBatches { get; set; } = 3;
+
+    [Setting("How long a partition revocation waits for queued batches to commit before giving the partition up anyway.", Unit = "ms", Min = 0)]
+    public TimeSpan RevokeDrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    [Setting("How long a graceful shutdown waits for the last batch to commit.", Unit = "ms", Min = 0)]
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public void Validate(string section = "Engine")
+    {
+        SettingsValidator.Validate(this, section);
+        if (string.IsNullOrWhiteSpace(ConsumerGroup))
+        {
+            throw new ConfigurationException($"{section}:ConsumerGroup", "must not be empty");
+        }
+    }
+}

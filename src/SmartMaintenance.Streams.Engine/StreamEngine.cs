@@ -1,0 +1,675 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SmartMaintenance.Streams.Contracts;
+using SmartMaintenance.Streams.Engine.Stages;
+using SmartMaintenance.Streams.Ingest;
+using SmartMaintenance.Streams.Kafka;
+using SmartMaintenance.Streams.Storage;
+
+namespace SmartMaintenance.Streams.Engine;
+
+/// <summary>
+/// One engine instance: a consume loop (decode → validate → window → score → alert) on its own thread and a
+/// writer task that commits each batch's rows together with the offsets they cover.
+/// </summary>
+/// <remarks>
+/// Exactly-once effects: the database's stream_offsets are the offsets of record. On assignment the engine seeks to
+/// the stored replay point; messages below the stored next offset only rebuild state (their rows, DLQ records and
+/// alerts were already made durable before that offset was committed). Kafka's committed offsets follow the
+/// database's, for lag monitoring only.
+/// Backpressure: batches queue for the writer in a bounded channel; when it is full the consumer pauses its
+/// partitions and keeps polling (so it stays in the group) until the writer drains.
+/// </remarks>
+public sealed class StreamEngine
+{
+    private readonly EngineOptions _options;
+    private readonly StorageOptions _storageOptions;
+    private readonly KafkaOptions _kafka;
+    private readonly TopicNames _topics;
+    private readonly IStorageSink _sink;
+    private readonly IProcessingStages _stages;
+    private readonly ReadingDecoder _decoder;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+
+    private readonly Channel<PendingBatch> _queue;
+    private readonly ConcurrentQueue<PendingBatch> _committed = new();
+    private readonly ConcurrentBag<PendingBatch> _pool = [];
+    private readonly Queue<PendingBatch> _overflow = new();
+    private readonly Dictionary<int, PartitionState> _partitions = [];
+    private readonly StageOutputs _outputs = new();
+    private readonly List<SensorReading> _decoded = [];
+    private readonly List<Rejection> _rejects = [];
+
+    private IConsumer<byte[], byte[]>? _consumer;
+    private IProducer<byte[], byte[]>? _producer;
+    private PendingBatch _batch;
+    private int _inFlight;
+    private bool _paused;
+    private volatile Exception? _fatal;
+    private volatile Exception? _produceError;
+
+    public StreamEngine(EngineOptions options, StorageOptions storageOptions, KafkaOptions kafka, TopicNames topics, ValidationOptions validation,
+        IStorageSink sink, IProcessingStages stages, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(storageOptions);
+        ArgumentNullException.ThrowIfNull(kafka);
+        ArgumentNullException.ThrowIfNull(topics);
+        ArgumentNullException.ThrowIfNull(validation);
+        ArgumentNullException.ThrowIfNull(sink);
+        ArgumentNullException.ThrowIfNull(stages);
+        options.Validate();
+        _options = options;
+        _storageOptions = storageOptions;
+        _kafka = kafka;
+        _topics = topics;
+        _sink = sink;
+        _time = time ?? TimeProvider.System;
+        _stages = stages;
+        _decoder = new ReadingDecoder(validation, _time);
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SmartMaintenance.Streams.Engine");
+        _queue = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(options.MaxQueuedBatches)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _batch = new PendingBatch();
+    }
+
+    public EngineCounters Counters { get; } = new();
+
+    /// <summary>Partitions currently assigned to this instance (for health checks and tests).</summary>
+    public int[] AssignedPartitions
+    {
+        get
+        {
+            lock (_partitions)
+            {
+                return [.. _partitions.Keys];
+            }
+        }
+    }
+
+    /// <summary>Runs until <paramref name="ct"/> is cancelled (graceful: flush, commit, leave the group) or a fatal error.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        EngineLog.Starting(_logger, _options.ConsumerGroup, _topics.Readings);
+        using var stopWriter = new CancellationTokenSource();
+        var writer = Task.Run(() => WriterAsync(stopWriter.Token), CancellationToken.None);
+        var loopDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                ConsumeLoop(ct);
+                loopDone.SetResult();
+            }
+            catch (Exception ex)
+            {
+                loopDone.SetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "smstream-consume",
+        };
+        thread.Start();
+        try
+        {
+            await loopDone.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            _queue.Writer.TryComplete();
+            // The loop already waited for the writer to drain; if it gave up, stop writing now.
+            await stopWriter.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await writer.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            EngineLog.Stopped(_logger, Counters.Messages, Counters.Stored, Counters.RejectedTotal);
+        }
+        if (_fatal is { } fatal)
+        {
+            throw new EngineFatalException(fatal.Message, fatal);
+        }
+    }
+
+    private void ConsumeLoop(CancellationToken ct)
+    {
+        using var producer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildProducerConfig())
+            .SetErrorHandler((_, e) => EngineLog.KafkaError(_logger, e.Reason))
+            .Build();
+        _producer = producer;
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(_kafka.BuildConsumerConfig(_options.ConsumerGroup))
+            .SetErrorHandler((_, e) =>
+            {
+                EngineLog.KafkaError(_logger, e.Reason);
+                if (e.IsFatal)
+                {
+                    _fatal ??= new KafkaException(e);
+                }
+            })
+            .SetPartitionsAssignedHandler(OnAssigned)
+            .SetPartitionsRevokedHandler(OnRevoked)
+            .SetPartitionsLostHandler(OnLost)
+            .Build();
+        _consumer = consumer;
+        consumer.Subscribe(_topics.Readings);
+        var maxDelayMs = (long)_storageOptions.BatchMaxDelay.TotalMilliseconds;
+        try
+        {
+            while (!ct.IsCancellationRequested && _fatal is null)
+            {
+                StoreCommittedOffsets();
+                TryDrainOverflow();
+                ConsumeResult<byte[], byte[]>? cr;
+                try
+                {
+                    cr = consumer.Consume(TimeSpan.FromMilliseconds(50));
+                }
+                catch (ConsumeException ex)
+                {
+                    EngineLog.KafkaError(_logger, ex.Error.Reason);
+                    if (ex.Error.IsFatal)
+                    {
+                        _fatal ??= ex;
+                    }
+                    continue;
+                }
+                if (cr is not null && !cr.IsPartitionEOF)
+                {
+                    Process(cr);
+                    if (_batch.Rows >= _storageOptions.BatchMaxRows || _batch.Bytes >= _storageOptions.BatchMaxBytes)
+                    {
+                        Handoff();
+                    }
+                }
+                if (_batch.HasWork && Environment.TickCount64 - _batch.StartedTicks >= maxDelayMs)
+                {
+                    Handoff();
+                }
+            }
+            if (_fatal is null)
+            {
+                // Graceful stop: commit what was consumed, then leave the group.
+                if (_batch.HasWork)
+                {
+                    Handoff();
+                }
+                WaitForWriter(_options.ShutdownTimeout);
+                StoreCommittedOffsets();
+            }
+        }
+        finally
+        {
+            try
+            {
+                consumer.Close();
+            }
+            catch (KafkaException ex)
+            {
+                EngineLog.KafkaError(_logger, ex.Error.Reason);
+            }
+            producer.Flush(TimeSpan.FromSeconds(10));
+            _consumer = null;
+        }
+    }
+
+    private void Process(ConsumeResult<byte[], byte[]> cr)
+    {
+        var partition = cr.Partition.Value;
+        var offset = cr.Offset.Value;
+        if (!_partitions.TryGetValue(partition, out var ps))
+        {
+            return;
+        }
+        var replaying = offset < ps.StoredNext;
+        var value = cr.Message.Value ?? [];
+        _decoded.Clear();
+        _rejects.Clear();
+        var carried = _decoder.Decode(value, new SourcePosition(partition, offset, 0), _decoded, _rejects);
+
+        if (!replaying)
+        {
+            Counters.AddMessage();
+            // A message rejected whole counts as one record; an envelope counts its readings.
+            Counters.AddReadings(carried == 0 ? 1 : carried);
+            for (var i = 0; i < _rejects.Count; i++)
+            {
+                var rj = _rejects[i];
+                var bytes = rj.IsWholeMessage ? value : value.AsSpan(rj.Start, rj.Length).ToArray();
+                DeadLetter(cr, bytes, rj.Reason, rj.Detail, rj.Index);
+            }
+        }
+        else
+        {
+            Counters.AddReplayed(1);
+        }
+
+        for (var i = 0; i < _decoded.Count; i++)
+        {
+            var reading = _decoded[i];
+            RejectReason reason;
+            string? detail;
+            try
+            {
+                reason = _stages.OnReading(reading, replaying, _outputs, out detail);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // A failing stage costs one reading (to the DLQ with the error), never the consume loop.
+                reason = RejectReason.ProcessingError;
+                detail = ex.GetType().Name + ": " + ex.Message;
+            }
+            if (replaying)
+            {
+                continue;
+            }
+            if (reason == RejectReason.None)
+            {
+                _batch.Storage.Readings.Add(reading);
+            }
+            else
+            {
+                var bytes = _decoder.LastWasEnvelope ? SerializeReading(reading) : value;
+                DeadLetter(cr, bytes, reason, detail ?? "", _decoder.LastWasEnvelope ? reading.Position.Index : -1);
+            }
+        }
+
+        if (!replaying)
+        {
+            _batch.Bytes += value.Length;
+            _batch.Rows += Math.Max(1, _decoded.Count);
+            _batch.NextOffsets[partition] = offset + 1;
+            ps.NextOffset = offset + 1;
+            if (!_batch.HasWork)
+            {
+                _batch.StartedTicks = Environment.TickCount64;
+            }
+            _batch.HasWork = true;
+        }
+        else if (offset + 1 >= ps.StoredNext)
+        {
+            EngineLog.ReplayDone(_logger, partition, ps.ReplayFrom, ps.StoredNext, Stopwatch.GetElapsedTime(ps.AssignedAt));
+        }
+    }
+
+    private void DeadLetter(ConsumeResult<byte[], byte[]> cr, byte[] value, RejectReason reason, string detail, int index)
+    {
+        Counters.AddRejected(reason);
+        var headers = new Headers();
+        if (cr.Message.Headers is { } original)
+        {
+            foreach (var h in original)
+            {
+                headers.Add(h.Key, h.GetValueBytes());
+            }
+        }
+        headers.Add(DlqHeaders.Reason, Encoding.UTF8.GetBytes(reason.ToCode()));
+        headers.Add(DlqHeaders.Detail, Encoding.UTF8.GetBytes(detail));
+        headers.Add(DlqHeaders.SourceTopic, Encoding.UTF8.GetBytes(cr.Topic));
+        headers.Add(DlqHeaders.SourcePartition, Encoding.UTF8.GetBytes(cr.Partition.Value.ToString(CultureInfo.InvariantCulture)));
+        headers.Add(DlqHeaders.SourceOffset, Encoding.UTF8.GetBytes(cr.Offset.Value.ToString(CultureInfo.InvariantCulture)));
+        if (index >= 0)
+        {
+            headers.Add(DlqHeaders.SourceIndex, Encoding.UTF8.GetBytes(index.ToString(CultureInfo.InvariantCulture)));
+        }
+        headers.Add(DlqHeaders.Time, Encoding.UTF8.GetBytes(_time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)));
+        Produce(_topics.ReadingsDlq, new Message<byte[], byte[]> { Key = cr.Message.Key, Value = value, Headers = headers });
+    }
+
+    private void Produce(string topic, Message<byte[], byte[]> message)
+    {
+        while (true)
+        {
+            try
+            {
+                _producer!.Produce(topic, message, OnDelivered);
+                return;
+            }
+            catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                // The local queue is full: let librdkafka deliver some, then retry. Nothing is dropped.
+                _producer!.Poll(TimeSpan.FromMilliseconds(10));
+            }
+        }
+    }
+
+    private void OnDelivered(DeliveryReport<byte[], byte[]> report)
+    {
+        if (report.Error.IsError)
+        {
+            // The idempotent producer already retried for message.timeout.ms; failing the batch keeps the offsets
+            // uncommitted, so the records are produced again after restart.
+            _produceError ??= new KafkaException(report.Error);
+        }
+    }
+
+    private static byte[] SerializeReading(in SensorReading r)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("sensor_id", r.SensorId);
+            w.WriteString("ts", r.Time);
+            w.WriteNumber("value", r.Value);
+            if (r.AssetId is not null)
+            {
+                w.WriteString("asset_id", r.AssetId);
+            }
+            if (r.SensorType is not null)
+            {
+                w.WriteString("sensor_type", r.SensorType);
+            }
+            if (r.Unit is not null)
+            {
+                w.WriteString("unit", r.Unit);
+            }
+            if (r.HasQuality)
+            {
+                w.WriteNumber("quality", r.Quality);
+            }
+            if (r.HasSeq)
+            {
+                w.WriteNumber("seq", r.Seq);
+            }
+            if (r.Attributes is not null)
+            {
+                w.WritePropertyName("attributes");
+                w.WriteRawValue(r.Attributes);
+            }
+            w.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Closes the current batch: window revisions, offsets of record, alerts published, queued for the writer.</summary>
+    private void Handoff()
+    {
+        _stages.OnBatchBoundary(_outputs);
+        var storage = _batch.Storage;
+        storage.Aggregates.AddRange(_outputs.Aggregates);
+        storage.Anomalies.AddRange(_outputs.Anomalies);
+        storage.Alerts.AddRange(_outputs.Alerts);
+        foreach (var (partition, next) in _batch.NextOffsets)
+        {
+            var needed = _stages.LowestNeededOffset(partition);
+            var replayFrom = needed is { } n && n < next ? n : next;
+            storage.Offsets.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, next, replayFrom));
+        }
+        foreach (var alert in _outputs.Alerts)
+        {
+            var payload = JsonSerializer.SerializeToUtf8Bytes(alert with { PublishedAt = _time.GetUtcNow() }, ContractsJsonContext.Default.AlertEvent);
+            Produce(_topics.Alerts, new Message<byte[], byte[]>
+            {
+                Key = Encoding.UTF8.GetBytes(alert.AssetId ?? alert.SensorId),
+                Value = payload,
+            });
+        }
+        _outputs.Clear();
+
+        Interlocked.Increment(ref _inFlight);
+        if (_overflow.Count > 0 || !_queue.Writer.TryWrite(_batch))
+        {
+            _overflow.Enqueue(_batch);
+            PauseAll();
+        }
+        _batch = _pool.TryTake(out var next1) ? next1 : new PendingBatch();
+    }
+
+    private void TryDrainOverflow()
+    {
+        while (_overflow.Count > 0 && _queue.Writer.TryWrite(_overflow.Peek()))
+        {
+            _overflow.Dequeue();
+        }
+        if (_overflow.Count == 0 && _paused)
+        {
+            ResumeAll();
+        }
+    }
+
+    private void PauseAll()
+    {
+        if (_paused || _consumer is null)
+        {
+            return;
+        }
+        var assignment = _consumer.Assignment;
+        _consumer.Pause(assignment);
+        _paused = true;
+        EngineMetrics.PausedPartitions.Set(assignment.Count);
+        EngineLog.Paused(_logger, _overflow.Count + _queue.Reader.Count, assignment.Count);
+    }
+
+    private void ResumeAll()
+    {
+        if (_consumer is null)
+        {
+            return;
+        }
+        var assignment = _consumer.Assignment;
+        _consumer.Resume(assignment);
+        _paused = false;
+        EngineMetrics.PausedPartitions.Set(0);
+        EngineLog.Resumed(_logger, assignment.Count);
+    }
+
+    private async Task WriterAsync(CancellationToken ct)
+    {
+        await foreach (var batch in _queue.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+        {
+            try
+            {
+                // DLQ records and alerts of this batch must be durable in Kafka before its offsets are in the database.
+                while (_producer is { } p && p.Flush(TimeSpan.FromSeconds(1)) > 0)
+                {
+                    ct.ThrowIfCancellationRequested();
+                }
+                if (_produceError is { } produceError)
+                {
+                    throw produceError;
+                }
+                var started = Stopwatch.GetTimestamp();
+                await _sink.WriteAsync(batch.Storage, ct).ConfigureAwait(false);
+                EngineMetrics.BatchSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+                EngineMetrics.StoredRows.Inc(batch.Storage.Readings.Count);
+                Counters.AddCommitted(batch.Storage.Readings.Count, batch.Storage.Aggregates.Count, batch.Storage.Anomalies.Count, batch.Storage.Alerts.Count);
+                _committed.Enqueue(batch);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception ex)
+            {
+                // Transient errors were already retried by the sink; what reaches here stops the engine, uncommitted.
+                EngineLog.Fatal(_logger, ex, ex.Message);
+                _fatal ??= ex;
+                return;
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
+        }
+    }
+
+    /// <summary>Tells Kafka about offsets the database has committed (lag monitoring only), recycling the batches.</summary>
+    private void StoreCommittedOffsets()
+    {
+        while (_committed.TryDequeue(out var batch))
+        {
+            if (_consumer is { } consumer)
+            {
+                foreach (var mark in batch.Storage.Offsets)
+                {
+                    if (_partitions.ContainsKey(mark.Partition))
+                    {
+                        try
+                        {
+                            consumer.StoreOffset(new TopicPartitionOffset(_topics.Readings, mark.Partition, mark.NextOffset));
+                        }
+                        catch (KafkaException ex)
+                        {
+                            // Expected while a rebalance is under way (ENVIRONMENT.md); the database holds the truth.
+                            EngineLog.KafkaError(_logger, ex.Error.Reason);
+                        }
+                    }
+                }
+            }
+            batch.Reset();
+            _pool.Add(batch);
+        }
+    }
+
+    private bool WaitForWriter(TimeSpan timeout)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (Volatile.Read(ref _inFlight) > 0 && _fatal is null)
+        {
+            TryDrainOverflow();
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                return false;
+            }
+            Thread.Sleep(5);
+        }
+        return _fatal is null;
+    }
+
+    private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[], byte[]> consumer, List<TopicPartition> assigned)
+    {
+        var stored = LoadOffsetsWithRetry();
+        var result = new List<TopicPartitionOffset>(assigned.Count);
+        var described = new StringBuilder();
+        lock (_partitions)
+        {
+            foreach (var tp in assigned)
+            {
+                var ps = new PartitionState { AssignedAt = Stopwatch.GetTimestamp() };
+                Offset start;
+                if (stored.TryGetValue(tp.Partition.Value, out var mark))
+                {
+                    ps.StoredNext = mark.NextOffset;
+                    ps.NextOffset = mark.NextOffset;
+                    ps.ReplayFrom = Math.Min(mark.ReplayFrom, mark.NextOffset);
+                    start = new Offset(ps.ReplayFrom);
+                }
+                else
+                {
+                    start = Offset.Beginning;
+                }
+                _partitions[tp.Partition.Value] = ps;
+                result.Add(new TopicPartitionOffset(tp, start));
+                described.Append(tp.Partition.Value).Append('→').Append(start.IsSpecial ? "beginning" : start.Value.ToString(CultureInfo.InvariantCulture)).Append(' ');
+            }
+        }
+        EngineLog.Assigned(_logger, string.Join(',', assigned.Select(a => a.Partition.Value)), described.ToString().TrimEnd());
+        if (_paused)
+        {
+            // New partitions join paused when the writer is behind.
+            consumer.Pause(assigned);
+        }
+        return result;
+    }
+
+    private IReadOnlyDictionary<int, OffsetMark> LoadOffsetsWithRetry()
+    {
+        var delay = TimeSpan.FromMilliseconds(200);
+        while (true)
+        {
+            try
+            {
+                return _sink.LoadOffsetsAsync(_options.ConsumerGroup, _topics.Readings, CancellationToken.None).GetAwaiter().GetResult();
+            }
+            catch (StorageException ex) when (ex.IsTransient && _fatal is null)
+            {
+                EngineLog.KafkaError(_logger, "database unavailable while loading offsets: " + ex.Message);
+                Thread.Sleep(delay);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+            }
+        }
+    }
+
+    private void OnRevoked(IConsumer<byte[], byte[]> consumer, List<TopicPartitionOffset> revoked)
+    {
+        EngineLog.Revoked(_logger, string.Join(',', revoked.Select(r => r.Partition.Value)));
+        // Commit what was consumed from these partitions before another instance takes them over.
+        if (_batch.HasWork)
+        {
+            Handoff();
+        }
+        if (!WaitForWriter(_options.RevokeDrainTimeout))
+        {
+            EngineLog.RevokeTimeout(_logger, Volatile.Read(ref _inFlight), _options.RevokeDrainTimeout);
+        }
+        StoreCommittedOffsets();
+        Forget(revoked);
+    }
+
+    private void OnLost(IConsumer<byte[], byte[]> consumer, List<TopicPartitionOffset> lost)
+    {
+        EngineLog.Lost(_logger, string.Join(',', lost.Select(r => r.Partition.Value)));
+        Forget(lost);
+    }
+
+    private void Forget(List<TopicPartitionOffset> partitions)
+    {
+        var ids = new List<int>(partitions.Count);
+        lock (_partitions)
+        {
+            foreach (var tp in partitions)
+            {
+                _partitions.Remove(tp.Partition.Value);
+                ids.Add(tp.Partition.Value);
+            }
+        }
+        _stages.DropPartitions(ids);
+    }
+
+    private sealed class PartitionState
+    {
+        /// <summary>First offset not yet stored in the database when the partition was assigned: below it, replay only.</summary>
+        public long StoredNext;
+        public long ReplayFrom;
+        public long NextOffset;
+        public long AssignedAt;
+    }
+
+    private sealed class PendingBatch
+    {
+        public StorageBatch Storage { get; } = new();
+        public Dictionary<int, long> NextOffsets { get; } = [];
+        public long Rows;
+        public long Bytes;
+        public long StartedTicks;
+        public bool HasWork;
+
+        public void Reset()
+        {
+            Storage.Clear();
+            NextOffsets.Clear();
+            Rows = 0;
+            Bytes = 0;
+            HasWork = false;
+        }
+    }
+}
+
+/// <summary>The engine stopped on an error that retrying cannot fix; nothing after the last commit was committed.</summary>
+public sealed class EngineFatalException(string message, Exception inner) : Exception(message, inner);

@@ -1,0 +1,338 @@
+using System.Globalization;
+
+namespace SmartMaintenance.Streams.Storage;
+
+/// <summary>How time-series tables are partitioned; fixed by the first migration and recorded with it.</summary>
+public enum StorageMode
+{
+    /// <summary>PostgreSQL declarative range partitioning, maintained by <see cref="PartitionMaintenance"/>.</summary>
+    NativePartitions,
+    /// <summary>TimescaleDB hypertables, continuous aggregates, compression and retention policies.</summary>
+    TimescaleDb,
+}
+
+/// <summary>One schema version: statements applied in one transaction, then recorded in schema_migrations.</summary>
+public sealed record Migration(int Version, string Name, IReadOnlyList<string> Statements);
+
+/// <summary>The ordered schema migrations; the SQL depends on the storage mode and the options.</summary>
+/// <remarks>Append new versions at the end; never edit an applied one (databases record only the number).</remarks>
+public static class Schema
+{
+    public const string ReadingsTable = "readings";
+    public const string AggregatesTable = "window_aggregates";
+    public const string AnomaliesTable = "anomalies";
+    public const string HourlyRollup = "window_rollups_hourly";
+    public const string DailyRollup = "window_rollups_daily";
+
+    /// <summary>Time-partitioned tables and their partitioning column.</summary>
+    public static IReadOnlyList<(string Table, string TimeColumn)> TimeSeriesTables { get; } =
+    [
+        (ReadingsTable, "ts"),
+        (AggregatesTable, "window_start"),
+        (AnomaliesTable, "ts"),
+    ];
+
+    public static int LatestVersion => 4;
+
+    public static IReadOnlyList<Migration> Plan(StorageOptions options, StorageMode mode)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var ts = mode == StorageMode.TimescaleDb;
+        return
+        [
+            new(1, "core tables", CoreTables(options, ts)),
+            new(2, "query indexes", Indexes()),
+            new(3, "hourly and daily rollups", ts ? TimescaleRollups(options) : NativeRollups()),
+            new(4, "compression and retention", ts ? TimescalePolicies(options) : []),
+        ];
+    }
+
+    /// <summary>A PostgreSQL interval literal ("INTERVAL '2 days'") for <paramref name="span"/>.</summary>
+    public static string Interval(TimeSpan span)
+    {
+        string text;
+        if (span.Ticks % TimeSpan.TicksPerDay == 0)
+        {
+            text = string.Create(CultureInfo.InvariantCulture, $"{span.Ticks / TimeSpan.TicksPerDay} days");
+        }
+        else if (span.Ticks % TimeSpan.TicksPerHour == 0)
+        {
+            text = string.Create(CultureInfo.InvariantCulture, $"{span.Ticks / TimeSpan.TicksPerHour} hours");
+        }
+        else if (span.Ticks % TimeSpan.TicksPerSecond == 0)
+        {
+            text = string.Create(CultureInfo.InvariantCulture, $"{span.Ticks / TimeSpan.TicksPerSecond} seconds");
+        }
+        else
+        {
+            text = string.Create(CultureInfo.InvariantCulture, $"{span.TotalMilliseconds} milliseconds");
+        }
+        return $"INTERVAL '{text}'";
+    }
+
+    /// <summary>A SQL string literal.</summary>
+    public static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
+
+    private static List<string> CoreTables(StorageOptions o, bool ts)
+    {
+        // Natively partitioned tables get a DEFAULT partition so a row outside every range is kept, never rejected.
+        string Partitioned(string column) => ts ? "" : $" PARTITION BY RANGE ({column})";
+        var list = new List<string>();
+        if (ts)
+        {
+            list.Add("CREATE EXTENSION IF NOT EXISTS timescaledb");
+        }
+        list.Add($"""
+            CREATE TABLE readings (
+                sensor_id       text             NOT NULL,
+                ts              timestamptz      NOT NULL,
+                value           double precision NOT NULL,
+                asset_id        text,
+                sensor_type     text,
+                unit            text,
+                quality         real,
+                seq             bigint,
+                attributes      jsonb,
+                kafka_partition int,
+                kafka_offset    bigint,
+                kafka_index     int
+            ){Partitioned("ts")}
+            """);
+        list.Add($"""
+            CREATE TABLE window_aggregates (
+                sensor_id    text             NOT NULL,
+                window_kind  text             NOT NULL,
+                window_start timestamptz      NOT NULL,
+                window_end   timestamptz      NOT NULL,
+                count        bigint           NOT NULL,
+                sum          double precision,
+                min          double precision,
+                max          double precision,
+                mean         double precision,
+                stddev       double precision,
+                first        double precision,
+                last         double precision,
+                p50          double precision,
+                p95          double precision,
+                p99          double precision,
+                revision     int              NOT NULL DEFAULT 0,
+                is_final     boolean          NOT NULL DEFAULT false,
+                asset_id     text,
+                sensor_type  text,
+                updated_at   timestamptz      NOT NULL DEFAULT now(),
+                CONSTRAINT window_aggregates_window_check CHECK (window_end > window_start),
+                CONSTRAINT window_aggregates_count_check CHECK (count >= 0),
+                CONSTRAINT window_aggregates_revision_check CHECK (revision >= 0),
+                PRIMARY KEY (sensor_id, window_kind, window_start)
+            ){Partitioned("window_start")}
+            """);
+        list.Add($"""
+            CREATE TABLE anomalies (
+                sensor_id    text             NOT NULL,
+                detector     text             NOT NULL,
+                ts           timestamptz      NOT NULL,
+                value        double precision NOT NULL,
+                score        double precision NOT NULL,
+                threshold    double precision NOT NULL,
+                severity     smallint         NOT NULL,
+                window_start timestamptz,
+                window_end   timestamptz,
+                evidence     jsonb,
+                asset_id     text,
+                sensor_type  text,
+                CONSTRAINT anomalies_severity_check CHECK (severity BETWEEN 1 AND 5),
+                PRIMARY KEY (sensor_id, detector, ts)
+            ){Partitioned("ts")}
+            """);
+        if (ts)
+        {
+            foreach (var (table, column) in TimeSeriesTables)
+            {
+                list.Add($"SELECT create_hypertable({Literal(table)}, by_range({Literal(column)}, {Interval(o.ChunkInterval)}), if_not_exists => TRUE)");
+            }
+        }
+        else
+        {
+            foreach (var (table, _) in TimeSeriesTables)
+            {
+                list.Add($"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT");
+            }
+        }
+        list.Add("""
+            CREATE TABLE alerts (
+                alert_id     text PRIMARY KEY,
+                status       text             NOT NULL,
+                revision     int              NOT NULL,
+                severity     smallint         NOT NULL,
+                sensor_id    text             NOT NULL,
+                asset_id     text,
+                sensor_type  text,
+                detector     text             NOT NULL,
+                score        double precision,
+                threshold    double precision,
+                value        double precision,
+                window_start timestamptz,
+                window_end   timestamptz,
+                first_seen   timestamptz,
+                last_seen    timestamptz,
+                published_at timestamptz,
+                payload      jsonb,
+                updated_at   timestamptz      NOT NULL DEFAULT now()
+            )
+            """);
+        list.Add("""
+            CREATE TABLE alert_deliveries (
+                event_key    text        NOT NULL,
+                channel      text        NOT NULL,
+                outcome      text        NOT NULL,
+                delivered_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (event_key, channel)
+            )
+            """);
+        list.Add("""
+            CREATE TABLE stream_offsets (
+                consumer_group text        NOT NULL,
+                topic          text        NOT NULL,
+                partition      int         NOT NULL,
+                next_offset    bigint      NOT NULL,
+                replay_from    bigint      NOT NULL,
+                updated_at     timestamptz NOT NULL DEFAULT now(),
+                CONSTRAINT stream_offsets_replay_check CHECK (replay_from <= next_offset),
+                PRIMARY KEY (consumer_group, topic, partition)
+            )
+            """);
+        list.Add("""
+            CREATE TABLE dlq_replays (
+                topic        text        NOT NULL,
+                partition    int         NOT NULL,
+                kafka_offset bigint      NOT NULL,
+                kafka_index  int         NOT NULL,
+                replayed_at  timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (topic, partition, kafka_offset, kafka_index)
+            )
+            """);
+        list.Add("""
+            CREATE TABLE model_registry (
+                model_id      text PRIMARY KEY,
+                name          text        NOT NULL,
+                version       int         NOT NULL,
+                kind          text        NOT NULL,
+                sensor_type   text,
+                features      jsonb,
+                metrics       jsonb,
+                training_from timestamptz,
+                training_to   timestamptz,
+                data_hash     text,
+                onnx_path     text,
+                created_at    timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (name, version)
+            )
+            """);
+        return list;
+    }
+
+    private static List<string> Indexes() =>
+    [
+        // Latest reading per sensor and a sensor's recent history: backward scan per sensor.
+        "CREATE INDEX readings_sensor_ts_idx ON readings (sensor_id, ts DESC)",
+        // A sensor's last 24 h of aggregates is served by the primary key (sensor_id, window_kind, window_start).
+        // Recent anomalies of an asset.
+        "CREATE INDEX anomalies_asset_ts_idx ON anomalies (asset_id, ts DESC)",
+        // Open alerts of an asset: partial, so resolved history does not bloat it.
+        "CREATE INDEX alerts_open_asset_idx ON alerts (asset_id, last_seen DESC) WHERE status <> 'resolved'",
+        "CREATE INDEX alert_deliveries_delivered_idx ON alert_deliveries (delivered_at)",
+    ];
+
+    // Combined standard deviation from per-window (count, mean, sample stddev) via the sum of squares.
+    private const string SumSquares = "sum((count - 1) * coalesce(stddev, 0) * coalesce(stddev, 0) + count * mean * mean)";
+    private const string RollupColumns = """
+            sensor_id    text             NOT NULL,
+            bucket       timestamptz      NOT NULL,
+            count        bigint           NOT NULL,
+            sum          double precision,
+            sum_sq       double precision,
+            min          double precision,
+            max          double precision,
+            mean         double precision,
+            stddev       double precision,
+            first        double precision,
+            last         double precision,
+            asset_id     text,
+            sensor_type  text,
+            updated_at   timestamptz      NOT NULL DEFAULT now(),
+            PRIMARY KEY (sensor_id, bucket)
+        """;
+
+    private static List<string> NativeRollups() =>
+    [
+        $"CREATE TABLE {HourlyRollup} (\n{RollupColumns}\n)",
+        $"CREATE TABLE {DailyRollup} (\n{RollupColumns}\n)",
+        $"CREATE INDEX {HourlyRollup}_bucket_idx ON {HourlyRollup} (bucket)",
+        $"CREATE INDEX {DailyRollup}_bucket_idx ON {DailyRollup} (bucket)",
+    ];
+
+    private static List<string> TimescaleRollups(StorageOptions o) =>
+    [
+        // Real-time aggregation (materialized_only = false) so the newest, not yet refreshed hour is visible.
+        $"""
+        CREATE MATERIALIZED VIEW {HourlyRollup}
+        WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+        SELECT sensor_id,
+               time_bucket(INTERVAL '1 hour', window_start) AS bucket,
+               sum(count)::bigint AS count,
+               sum(sum) AS sum,
+               {SumSquares} AS sum_sq,
+               min(min) AS min,
+               max(max) AS max,
+               sum(sum) / nullif(sum(count), 0) AS mean,
+               first(first, window_start) AS first,
+               last(last, window_start) AS last,
+               last(asset_id, window_start) AS asset_id,
+               last(sensor_type, window_start) AS sensor_type
+        FROM window_aggregates
+        WHERE window_kind = {Literal(o.RollupSourceWindowKind)}
+        GROUP BY sensor_id, time_bucket(INTERVAL '1 hour', window_start)
+        WITH NO DATA
+        """,
+        // Hierarchical: the daily rollup reads the hourly one, not the 1-minute rows.
+        $"""
+        CREATE MATERIALIZED VIEW {DailyRollup}
+        WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+        SELECT sensor_id,
+               time_bucket(INTERVAL '1 day', bucket) AS bucket,
+               sum(count)::bigint AS count,
+               sum(sum) AS sum,
+               sum(sum_sq) AS sum_sq,
+               min(min) AS min,
+               max(max) AS max,
+               sum(sum) / nullif(sum(count), 0) AS mean,
+               first(first, bucket) AS first,
+               last(last, bucket) AS last,
+               last(asset_id, bucket) AS asset_id,
+               last(sensor_type, bucket) AS sensor_type
+        FROM {HourlyRollup}
+        GROUP BY sensor_id, time_bucket(INTERVAL '1 day', bucket)
+        WITH NO DATA
+        """,
+        $"SELECT add_continuous_aggregate_policy({Literal(HourlyRollup)}, start_offset => INTERVAL '1 day', end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '15 minutes', if_not_exists => TRUE)",
+        $"SELECT add_continuous_aggregate_policy({Literal(DailyRollup)}, start_offset => INTERVAL '7 days', end_offset => INTERVAL '1 day', schedule_interval => INTERVAL '1 hour', if_not_exists => TRUE)",
+    ];
+
+    private static List<string> TimescalePolicies(StorageOptions o)
+    {
+        // Compression API of TimescaleDB 2.x (still supported after 2.18's columnstore renaming):
+        // segment by sensor so a sensor's time range decompresses alone, newest first.
+        var list = new List<string>
+        {
+            "ALTER TABLE readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'sensor_id', timescaledb.compress_orderby = 'ts DESC')",
+            "ALTER TABLE window_aggregates SET (timescaledb.compress, timescaledb.compress_segmentby = 'sensor_id, window_kind', timescaledb.compress_orderby = 'window_start DESC')",
+            $"SELECT add_compression_policy('readings', compress_after => {Interval(o.CompressAfter)}, if_not_exists => TRUE)",
+            $"SELECT add_compression_policy('window_aggregates', compress_after => {Interval(o.CompressAfter)}, if_not_exists => TRUE)",
+        };
+        foreach (var (table, _) in TimeSeriesTables)
+        {
+            list.Add($"SELECT add_retention_policy({Literal(table)}, drop_after => {Interval(o.Retention)}, if_not_exists => TRUE)");
+        }
+        return list;
+    }
+}

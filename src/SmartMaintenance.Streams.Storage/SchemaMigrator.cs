@@ -1,0 +1,130 @@
+using Npgsql;
+
+namespace SmartMaintenance.Streams.Storage;
+
+/// <summary>Outcome of <see cref="SchemaMigrator.MigrateAsync(string, StorageOptions, CancellationToken)"/>.</summary>
+public sealed record MigrationResult(int FromVersion, int ToVersion, StorageMode Mode, IReadOnlyList<Migration> Applied);
+
+/// <summary>Applies the versioned migrations of <see cref="Schema"/>; idempotent and safe to run concurrently.</summary>
+public static class SchemaMigrator
+{
+    // Any constant works; it only has to be the same for every engine migrating this database.
+    private const long MigrationLockKey = 0x736d_7374_7265_616d; // "smstream"
+
+    /// <summary>Migrates to the latest version, then creates the partitions ahead (native mode).</summary>
+    public static Task<MigrationResult> MigrateAsync(string connectionString, StorageOptions options, CancellationToken ct = default) =>
+        MigrateAsync(connectionString, options, Schema.LatestVersion, ct);
+
+    /// <summary>Migrates up to <paramref name="targetVersion"/> (never down).</summary>
+    public static async Task<MigrationResult> MigrateAsync(string connectionString, StorageOptions options, int targetVersion, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfNegative(targetVersion);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(targetVersion, Schema.LatestVersion);
+        try
+        {
+            await using var conn = new NpgsqlConnection(connectionString);
+            await conn.OpenAsync(ct).ConfigureAwait(false);
+            await ExecAsync(conn, null, $"SELECT pg_advisory_lock({MigrationLockKey})", options, ct).ConfigureAwait(false);
+            try
+            {
+                await ExecAsync(conn, null, """
+                    CREATE TABLE IF NOT EXISTS schema_migrations (
+                        version      int PRIMARY KEY,
+                        name         text        NOT NULL,
+                        storage_mode text        NOT NULL,
+                        applied_at   timestamptz NOT NULL DEFAULT now()
+                    )
+                    """, options, ct).ConfigureAwait(false);
+                var (current, recorded) = await ReadVersionAsync(conn, ct).ConfigureAwait(false);
+                var mode = recorded ?? await DetectModeAsync(conn, options, ct).ConfigureAwait(false);
+                var applied = new List<Migration>();
+                foreach (var m in Schema.Plan(options, mode))
+                {
+                    if (m.Version <= current || m.Version > targetVersion)
+                    {
+                        continue;
+                    }
+                    await using var tx = await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
+                    foreach (var sql in m.Statements)
+                    {
+                        await ExecAsync(conn, tx, sql, options, ct).ConfigureAwait(false);
+                    }
+                    await using (var record = new NpgsqlCommand("INSERT INTO schema_migrations (version, name, storage_mode) VALUES ($1, $2, $3)", conn, tx))
+                    {
+                        record.Parameters.Add(new NpgsqlParameter<int> { TypedValue = m.Version });
+                        record.Parameters.Add(new NpgsqlParameter<string> { TypedValue = m.Name });
+                        record.Parameters.Add(new NpgsqlParameter<string> { TypedValue = ModeName(mode) });
+                        await record.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                    }
+                    await tx.CommitAsync(ct).ConfigureAwait(false);
+                    applied.Add(m);
+                }
+                var to = Math.Max(current, applied.Count > 0 ? applied[^1].Version : current);
+                if (to >= 1 && mode == StorageMode.NativePartitions)
+                {
+                    await PartitionMaintenance.EnsureAheadAsync(conn, options, DateTimeOffset.UtcNow, ct).ConfigureAwait(false);
+                }
+                return new MigrationResult(current, to, mode, applied);
+            }
+            finally
+            {
+                if (conn.State == System.Data.ConnectionState.Open)
+                {
+                    await ExecAsync(conn, null, $"SELECT pg_advisory_unlock({MigrationLockKey})", options, CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception ex) when (StorageErrors.Classify(ex) is StorageException se && !ReferenceEquals(se, ex))
+        {
+            throw se;
+        }
+    }
+
+    /// <summary>Current schema version (0 when never migrated) and the recorded storage mode.</summary>
+    public static async Task<(int Version, StorageMode? Mode)> ReadVersionAsync(NpgsqlConnection conn, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(conn);
+        await using (var exists = new NpgsqlCommand("SELECT to_regclass('schema_migrations') IS NOT NULL", conn))
+        {
+            if (!(bool)(await exists.ExecuteScalarAsync(ct).ConfigureAwait(false))!)
+            {
+                return (0, null);
+            }
+        }
+        await using var cmd = new NpgsqlCommand("SELECT coalesce(max(version), 0), min(storage_mode) FROM schema_migrations", conn);
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        await reader.ReadAsync(ct).ConfigureAwait(false);
+        var version = reader.GetInt32(0);
+        StorageMode? mode = reader.IsDBNull(1) ? null : ParseMode(reader.GetString(1));
+        return (version, mode);
+    }
+
+    /// <summary>TimescaleDB when it is installed or installable here and allowed by the options.</summary>
+    public static async Task<StorageMode> DetectModeAsync(NpgsqlConnection conn, StorageOptions options, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(conn);
+        ArgumentNullException.ThrowIfNull(options);
+        if (!options.UseTimescaleDb)
+        {
+            return StorageMode.NativePartitions;
+        }
+        await using var cmd = new NpgsqlCommand("""
+            SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
+                OR EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
+            """, conn);
+        return (bool)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))! ? StorageMode.TimescaleDb : StorageMode.NativePartitions;
+    }
+
+    public static string ModeName(StorageMode mode) => mode == StorageMode.TimescaleDb ? "timescaledb" : "native";
+
+    public static StorageMode ParseMode(string name) =>
+        string.Equals(name, "timescaledb", StringComparison.Ordinal) ? StorageMode.TimescaleDb : StorageMode.NativePartitions;
+
+    private static async Task ExecAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, string sql, StorageOptions options, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn, tx) { CommandTimeout = options.CommandTimeout };
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,79 @@
+using SmartMaintenance.Streams.Contracts;
+
+namespace SmartMaintenance.Streams.Storage;
+
+/// <summary>Stored progress of one partition: offsets below <see cref="NextOffset"/> are durably stored;
+/// <see cref="ReplayFrom"/> (≤ NextOffset) is the lowest offset still needed to rebuild open window/detector state.</summary>
+public readonly record struct OffsetMark(string ConsumerGroup, string Topic, int Partition, long NextOffset, long ReplayFrom);
+
+/// <summary>Everything one sink transaction writes. Reusable: <see cref="Clear"/> keeps the lists' capacity.</summary>
+/// <remarks>Readings carry their Kafka position; a reading whose partition has an <see cref="OffsetMark"/> in the
+/// batch and whose offset is below that partition's stored next offset is skipped (already stored).
+/// Row and byte counters are maintained incrementally, also for items added to the lists directly.</remarks>
+public sealed class StorageBatch
+{
+    // Per-row overhead of the binary COPY format (row header + 4-byte length per field) plus fixed-width fields.
+    private const int ReadingFixedBytes = 2 + (12 * 4) + 8 + 8 + 4 + 8 + 4 + 8 + 4;
+    private const int AggregateFixedBytes = 2 + (19 * 4) + (3 * 8) + (11 * 8) + 4 + 1 + 8;
+    private const int AnomalyFixedBytes = 2 + (12 * 4) + (8 * 3) + (8 * 3) + 2;
+    private const int AlertBytes = 1024;
+
+    private int _countedReadings;
+    private int _countedAggregates;
+    private int _countedAnomalies;
+    private int _countedAlerts;
+    private long _bytes;
+
+    public List<SensorReading> Readings { get; } = [];
+    public List<WindowAggregate> Aggregates { get; } = [];
+    public List<Anomaly> Anomalies { get; } = [];
+    public List<AlertEvent> Alerts { get; } = [];
+    public List<OffsetMark> Offsets { get; } = [];
+
+    /// <summary>Readings + aggregates + anomalies + alerts.</summary>
+    public int RowCount => Readings.Count + Aggregates.Count + Anomalies.Count + Alerts.Count;
+
+    public bool IsEmpty => RowCount == 0 && Offsets.Count == 0;
+
+    /// <summary>Approximate size on the wire (binary COPY), for the writer's BatchMaxBytes trigger.</summary>
+    public long EstimatedBytes
+    {
+        get
+        {
+            for (; _countedReadings < Readings.Count; _countedReadings++)
+            {
+                var r = Readings[_countedReadings];
+                _bytes += ReadingFixedBytes + Len(r.SensorId) + Len(r.AssetId) + Len(r.SensorType) + Len(r.Unit) + Len(r.Attributes);
+            }
+            for (; _countedAggregates < Aggregates.Count; _countedAggregates++)
+            {
+                var a = Aggregates[_countedAggregates];
+                _bytes += AggregateFixedBytes + Len(a.SensorId) + Len(a.WindowKind) + Len(a.AssetId) + Len(a.SensorType);
+            }
+            for (; _countedAnomalies < Anomalies.Count; _countedAnomalies++)
+            {
+                var a = Anomalies[_countedAnomalies];
+                _bytes += AnomalyFixedBytes + Len(a.SensorId) + Len(a.Detector) + Len(a.Evidence) + Len(a.AssetId) + Len(a.SensorType);
+            }
+            for (; _countedAlerts < Alerts.Count; _countedAlerts++)
+            {
+                _bytes += AlertBytes;
+            }
+            return _bytes;
+        }
+    }
+
+    /// <summary>Empties the batch for reuse (capacity kept).</summary>
+    public void Clear()
+    {
+        Readings.Clear();
+        Aggregates.Clear();
+        Anomalies.Clear();
+        Alerts.Clear();
+        Offsets.Clear();
+        _countedReadings = _countedAggregates = _countedAnomalies = _countedAlerts = 0;
+        _bytes = 0;
+    }
+
+    private static int Len(string? s) => s?.Length ?? 0;
+}

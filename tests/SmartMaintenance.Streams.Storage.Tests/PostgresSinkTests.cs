@@ -1,0 +1,175 @@
+using System.Text.Json.Nodes;
+using SmartMaintenance.Streams.Contracts;
+using SmartMaintenance.Streams.Testing;
+using Xunit;
+
+namespace SmartMaintenance.Streams.Storage.Tests;
+
+[Collection(PostgresFixture.Collection)]
+public sealed class PostgresSinkTests(PostgresFixture fx)
+{
+    [Fact]
+    public async Task A_batch_stores_readings_with_optional_fields_aggregates_anomalies_alerts_and_offsets()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        await using var sink = new PostgresSink(TestData.Options(cs));
+        var batch = new StorageBatch();
+        TestData.AddReadings(batch, partition: 2, firstOffset: 100, count: 1000);
+        batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 0, 4.0));
+        batch.Anomalies.Add(new Anomaly("s-1", "asset-1", "vibration", "zscore", TestData.BaseMs + 5, 9.5, 0.97, 0.9, 4,
+            TestData.BaseMs, TestData.BaseMs + 60_000, """{"z":4.2}"""));
+        batch.Alerts.Add(new AlertEvent
+        {
+            AlertId = AlertIds.For("s-1", "zscore", TestData.BaseMs), Status = AlertStatus.Open, Revision = 0, Severity = 4,
+            SensorId = "s-1", AssetId = "asset-1", Detector = "zscore", Score = 0.97, Threshold = 0.9, Value = 9.5,
+            WindowStart = DateTimeOffset.FromUnixTimeMilliseconds(TestData.BaseMs), WindowEnd = DateTimeOffset.FromUnixTimeMilliseconds(TestData.BaseMs + 60_000),
+            FirstSeen = DateTimeOffset.FromUnixTimeMilliseconds(TestData.BaseMs), LastSeen = DateTimeOffset.FromUnixTimeMilliseconds(TestData.BaseMs + 5),
+            PublishedAt = DateTimeOffset.UtcNow, Evidence = new JsonObject { ["z"] = 4.2 },
+        });
+
+        await sink.WriteAsync(batch, default);
+
+        Assert.Equal(1000L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM readings"));
+        Assert.Equal(500L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM readings WHERE quality IS NULL"));
+        Assert.Equal(334L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM readings WHERE seq IS NOT NULL"));
+        Assert.Equal(200L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM readings WHERE attributes->>'fw' = '1.2'"));
+        Assert.Equal(TestData.BaseMs + 100, await TestData.ScalarAsync<long>(cs,
+            "SELECT (extract(epoch FROM ts) * 1000)::bigint FROM readings WHERE kafka_partition = 2 AND kafka_offset = 100 AND kafka_index = 0"));
+        Assert.Equal(0.9f, await TestData.ScalarAsync<float>(cs, "SELECT quality FROM readings WHERE kafka_offset = 100"));
+        Assert.Equal(4.0, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates WHERE sensor_id = 's-1'"));
+        Assert.Equal(4.2, await TestData.ScalarAsync<double>(cs, "SELECT (evidence->>'z')::float8 FROM anomalies"));
+        Assert.Equal("open", await TestData.ScalarAsync<string>(cs, "SELECT status FROM alerts"));
+        Assert.Equal("s-1", await TestData.ScalarAsync<string>(cs, "SELECT payload->>'sensor_id' FROM alerts"));
+        var offsets = await sink.LoadOffsetsAsync(TestData.Group, TestData.Topic, default);
+        Assert.Equal(new OffsetMark(TestData.Group, TestData.Topic, 2, 1100, 100), offsets[2]);
+        Assert.Equal(1000, sink.ReadingsWritten);
+        Assert.Equal(1, sink.BatchesCommitted);
+    }
+
+    [Fact]
+    public async Task A_batch_that_fails_midway_commits_nothing_and_leaves_offsets_unchanged()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        await using var sink = new PostgresSink(TestData.Options(cs));
+        var first = new StorageBatch();
+        TestData.AddReadings(first, 0, 0, 100);
+        await sink.WriteAsync(first, default);
+
+        var bad = new StorageBatch();
+        TestData.AddReadings(bad, 0, 100, 5000);
+        bad.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 0, 1.0));
+        bad.Aggregates.Add(TestData.Aggregate("s-2", TestData.BaseMs, 0, 1.0) with { WindowEnd = TestData.BaseMs - 1 }); // violates the CHECK
+        var error = await Assert.ThrowsAsync<StorageException>(() => sink.WriteAsync(bad, default));
+
+        Assert.False(error.IsTransient);
+        Assert.Equal("23514", error.SqlState);
+        Assert.Contains("window_aggregates", error.Message, StringComparison.Ordinal);
+        Assert.Equal(100L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM readings"));
+        Assert.Equal(0L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM window_aggregates"));
+        Assert.Equal(100L, (await sink.LoadOffsetsAsync(TestData.Group, TestData.Topic, default))[0].NextOffset);
+
+        // The sink is usable again afterwards (fresh connection, staging recreated).
+        bad.Aggregates.RemoveAt(1);
+        await sink.WriteAsync(bad, default);
+        Assert.Equal(5100L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM readings"));
+    }
+
+    [Fact]
+    public async Task Aggregate_upserts_converge_on_the_highest_revision_in_any_order()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        await using var sink = new PostgresSink(TestData.Options(cs));
+        var batch = new StorageBatch();
+        // Same window twice in one batch: the higher revision wins regardless of order.
+        batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 2, 20.0));
+        batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 1, 10.0));
+        batch.Aggregates.Add(TestData.Aggregate("s-2", TestData.BaseMs, 0, 5.0));
+        await sink.WriteAsync(batch, default);
+
+        batch.Clear();
+        batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 1, 11.0)); // stale correction: ignored
+        batch.Aggregates.Add(TestData.Aggregate("s-2", TestData.BaseMs, 3, 7.0) with { IsFinal = true }); // newer: applied
+        await sink.WriteAsync(batch, default);
+
+        Assert.Equal(20.0, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates WHERE sensor_id = 's-1'"));
+        Assert.Equal(2, await TestData.ScalarAsync<int>(cs, "SELECT revision FROM window_aggregates WHERE sensor_id = 's-1'"));
+        Assert.Equal(7.0, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates WHERE sensor_id = 's-2'"));
+        Assert.True(await TestData.ScalarAsync<bool>(cs, "SELECT is_final FROM window_aggregates WHERE sensor_id = 's-2'"));
+        Assert.Equal(2L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM window_aggregates"));
+    }
+
+    [Fact]
+    public async Task Offsets_round_trip_and_never_move_backwards()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        await using var sink = new PostgresSink(TestData.Options(cs));
+        var batch = new StorageBatch();
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 500, 450));
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 1, 70, 70));
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 400, 300)); // lower mark of the same partition: covered
+        batch.Offsets.Add(new OffsetMark("other-group", TestData.Topic, 0, 9, 1));
+        await sink.WriteAsync(batch, default);
+
+        batch.Clear();
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 1, 60, 60)); // behind what is stored
+        await sink.WriteAsync(batch, default);
+
+        var loaded = await sink.LoadOffsetsAsync(TestData.Group, TestData.Topic, default);
+        Assert.Equal(2, loaded.Count);
+        Assert.Equal(new OffsetMark(TestData.Group, TestData.Topic, 0, 500, 450), loaded[0]);
+        Assert.Equal(70, loaded[1].NextOffset);
+        Assert.True(loaded[1].ReplayFrom <= loaded[1].NextOffset);
+        Assert.Equal(9, (await sink.LoadOffsetsAsync("other-group", TestData.Topic, default))[0].NextOffset);
+        Assert.Empty(await sink.LoadOffsetsAsync(TestData.Group, "unknown-topic", default));
+    }
+
+    [Fact]
+    public async Task Writing_the_same_batch_again_stores_its_readings_once()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        await using var sink = new PostgresSink(TestData.Options(cs));
+        var batch = new StorageBatch();
+        TestData.AddReadings(batch, 3, 1000, 2000);
+        batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 0, 1.0));
+
+        await sink.WriteAsync(batch, default);
+        await sink.WriteAsync(batch, default); // e.g. a retry after the connection dropped during COMMIT
+
+        Assert.Equal(2000L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM readings"));
+        Assert.Equal(2000, sink.ReadingsSkipped);
+        Assert.Equal(1L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM window_aggregates"));
+    }
+
+    [Fact]
+    public async Task Writing_to_an_unmigrated_database_fails_fatally_with_the_migrate_hint()
+    {
+        var cs = await fx.CreateDatabaseAsync(migrated: false);
+        await using var sink = new RetryingSink(new PostgresSink(TestData.Options(cs)), TestData.Options(cs));
+        var batch = new StorageBatch();
+        TestData.AddReadings(batch, 0, 0, 10);
+
+        var error = await Assert.ThrowsAsync<StorageException>(() => sink.WriteAsync(batch, default));
+
+        Assert.False(error.IsTransient);
+        Assert.Equal("42P01", error.SqlState);
+        Assert.Contains("smstream db migrate", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, sink.RetryCount);
+    }
+
+    [Fact]
+    public void Batch_counters_track_rows_and_bytes_and_reset_on_clear()
+    {
+        var batch = new StorageBatch();
+        TestData.AddReadings(batch, 0, 0, 10);
+        var afterReadings = batch.EstimatedBytes;
+        batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 0, 1.0));
+
+        Assert.Equal(11, batch.RowCount);
+        Assert.True(afterReadings > 10 * 50);
+        Assert.True(batch.EstimatedBytes > afterReadings);
+
+        batch.Clear();
+        Assert.True(batch.IsEmpty);
+        Assert.Equal(0, batch.EstimatedBytes);
+    }
+}

@@ -17,9 +17,10 @@ internal static class TrainCommand
         var from = new Option<DateTimeOffset?>("--from") { Description = "Start of the training range (window_start, inclusive; default: 30 days before --to)." };
         var to = new Option<DateTimeOffset?>("--to") { Description = "End of the training range (exclusive; default: now)." };
         var labels = new Option<FileInfo?>("--labels") { Description = "Labelled anomaly windows {\"<sensor_id>\": [[start, end], ...]}; with labels a FastTree model is trained and exported to ONNX." };
+        var windowKind = new Option<string?>("--window-kind") { Description = "Learn from windows of this kind only (e.g. 1m); default: all kinds." };
         var rank = new Option<int>("--rank") { Description = "Rank of the PCA model.", DefaultValueFactory = _ => 3 };
-        var cmd = new Command("train", "Train anomaly models from window aggregates in the database (ML.NET randomized PCA per sensor type; FastTree → ONNX when labels exist), write them to the model directory and record them in model_registry.");
-        foreach (var o in new Option[] { connection, models, table, sensorType, from, to, labels, rank })
+        var cmd = new Command("train", "Train anomaly models from final window aggregates in the database (ML.NET randomized PCA per sensor type; FastTree → ONNX when labels exist), write them to the model directory and record them in model_registry.");
+        foreach (var o in new Option[] { connection, models, table, sensorType, windowKind, from, to, labels, rank })
         {
             cmd.Options.Add(o);
         }
@@ -35,12 +36,12 @@ internal static class TrainCommand
             var tableName = parse.GetValue(table)!;
             IReadOnlyList<string?> types = parse.GetValue(sensorType) is { } only
                 ? [only]
-                : await TrainingHistory.SensorTypesAsync(dataSource, tableName, start, end, ct).ConfigureAwait(false);
+                : await TrainingHistory.SensorTypesAsync(dataSource, tableName, start, end, parse.GetValue(windowKind), ct).ConfigureAwait(false);
             var trainer = new ModelTrainer();
             var trained = 0;
             foreach (var type in types)
             {
-                var history = await TrainingHistory.LoadAsync(dataSource, tableName, type, start, end, ct).ConfigureAwait(false);
+                var history = await TrainingHistory.LoadAsync(dataSource, tableName, type, start, end, parse.GetValue(windowKind), ct).ConfigureAwait(false);
                 if (history.Features.Count < 10)
                 {
                     await Console.Error.WriteLineAsync($"smstream train: sensor type '{type ?? "(none)"}' has {history.Features.Count} windows in range; skipped.").ConfigureAwait(false);

@@ -30,4 +30,10 @@ internal static partial class NotifierLog
 
     [LoggerMessage(9, LogLevel.Warning, "Kafka consumer error: {Reason}")]
     public static partial void ConsumerError(ILogger logger, string reason);
+
+    [LoggerMessage(10, LogLevel.Debug, "Kafka consumer error (librdkafka retries by itself): {Reason}")]
+    public static partial void ConsumerTransientError(ILogger logger, string reason);
+
+    [LoggerMessage(11, LogLevel.Critical, "Fatal Kafka consumer error: {Reason}")]
+    public static partial void ConsumerFatalError(ILogger logger, string reason);
 }

@@ -58,7 +58,7 @@ public sealed class NotifierService
     private void Run(CancellationToken ct)
     {
         using var consumer = new ConsumerBuilder<byte[]?, byte[]>(ConsumerConfig(_options))
-            .SetErrorHandler((_, e) => NotifierLog.ConsumerError(_logger, e.Reason))
+            .SetErrorHandler((_, e) => OnError(e))
             .Build();
         consumer.Subscribe(_options.Topic);
         NotifierLog.Started(_logger, _options.Topic, _options.GroupId, _options.Channels.Count);
@@ -83,6 +83,23 @@ public sealed class NotifierService
         finally
         {
             consumer.Close();
+        }
+    }
+
+    private void OnError(Error e)
+    {
+        // Connection failures repeat every reconnect backoff; only "all brokers down" is worth a warning.
+        if (e.IsFatal)
+        {
+            NotifierLog.ConsumerFatalError(_logger, e.Reason);
+        }
+        else if (e.Code == ErrorCode.Local_AllBrokersDown)
+        {
+            NotifierLog.ConsumerError(_logger, e.Reason);
+        }
+        else
+        {
+            NotifierLog.ConsumerTransientError(_logger, e.Reason);
         }
     }
 

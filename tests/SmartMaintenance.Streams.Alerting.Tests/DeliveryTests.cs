@@ -240,6 +240,30 @@ public sealed class DeliveryTests(PostgresFixture postgres) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Digest_owed_by_a_previous_process_is_sent_by_the_next_one_listing_event_keys()
+    {
+        foreach (var key in new[] { "al_x:open:0", "al_y:resolved:2" })
+        {
+            await _log.ClaimAsync(key, "hook", CancellationToken.None);
+            await _log.MarkAsync(key, "hook", DeliveryOutcomes.Held, CancellationToken.None);
+        }
+        var channels = Webhook();
+        channels["hook"].RateLimit = 5;
+        channels["hook"].RateLimitWindow = TimeSpan.FromMilliseconds(200);
+        var dispatcher = Dispatcher(Options(channels), _log, _dlq);
+
+        await dispatcher.FlushDigestsAsync(force: false, CancellationToken.None);
+        Assert.Empty(_http.Requests);
+        await Task.Delay(250);
+        await dispatcher.FlushDigestsAsync(force: false, CancellationToken.None);
+
+        using var body = JsonDocument.Parse(Assert.Single(_http.Requests).Body);
+        Assert.Equal(2, body.RootElement.GetProperty("count").GetInt32());
+        Assert.Contains("- al_y:resolved:2", body.RootElement.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(DeliveryOutcomes.Digested, await _db.OutcomeAsync("al_x:open:0", "hook"));
+    }
+
+    [Fact]
     public async Task Malformed_alert_record_is_dead_lettered_as_malformed_json()
     {
         var dispatcher = Dispatcher(Options(Webhook()), _log, _dlq);

@@ -118,19 +118,15 @@ public sealed class AlertDispatcher
     {
         foreach (var state in _channels.Values)
         {
-            if (state.Bucket is null)
-            {
-                continue;
-            }
             var now = _time.GetUtcNow();
             if (state.CheckStoredHeld)
             {
-                // Rows held by a previous process: their digest is still owed.
+                // Rows held by a previous process (even if its rate limit has since been removed): their digest is owed.
                 state.CheckStoredHeld = false;
                 var stored = await _log.ListHeldAsync(state.Channel.Name, cancellationToken).ConfigureAwait(false);
                 if (stored.Count > 0)
                 {
-                    state.HeldSince ??= now;
+                    state.HeldSince ??= state.Bucket is null ? now - state.Window : now;
                 }
             }
             if (state.HeldSince is not { } since || (!force && now < since + state.Window))

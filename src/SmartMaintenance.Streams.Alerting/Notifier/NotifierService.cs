@@ -17,6 +17,7 @@ public sealed class NotifierService
     private readonly NotifierOptions _options;
     private readonly AlertDispatcher _dispatcher;
     private readonly ILogger _logger;
+    private volatile string? _fatal;
 
     public NotifierService(NotifierOptions options, AlertDispatcher dispatcher, ILogger logger)
     {
@@ -51,7 +52,8 @@ public sealed class NotifierService
     }
 
     /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled; then closes the consumer (committing
-    /// stored offsets). A record whose delivery was cut short is not stored and is processed again next time.</summary>
+    /// stored offsets). A record whose delivery was cut short is not stored and is processed again next time.
+    /// Fails with <see cref="KafkaException"/> on a fatal consumer error.</summary>
     public Task RunAsync(CancellationToken cancellationToken) =>
         Task.Factory.StartNew(() => Run(cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
@@ -67,6 +69,10 @@ public sealed class NotifierService
         {
             while (!ct.IsCancellationRequested)
             {
+                if (_fatal is { } reason)
+                {
+                    throw new KafkaException(new Error(ErrorCode.Local_Fatal, reason, isFatal: true));
+                }
                 var cr = backlog.Count > 0 ? backlog.Dequeue() : consumer.Consume(PollTimeout);
                 if (cr is null || cr.IsPartitionEOF)
                 {
@@ -91,7 +97,9 @@ public sealed class NotifierService
         // Connection failures repeat every reconnect backoff; only "all brokers down" is worth a warning.
         if (e.IsFatal)
         {
+            // The consumer is unusable; RunAsync fails and the process supervisor restarts us.
             NotifierLog.ConsumerFatalError(_logger, e.Reason);
+            _fatal = e.Reason;
         }
         else if (e.Code == ErrorCode.Local_AllBrokersDown)
         {

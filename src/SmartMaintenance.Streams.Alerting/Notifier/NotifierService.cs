@@ -13,11 +13,13 @@ public sealed class NotifierService
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxProcessingBackoff = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan FlushBackoff = TimeSpan.FromSeconds(5);
 
     private readonly NotifierOptions _options;
     private readonly AlertDispatcher _dispatcher;
     private readonly ILogger _logger;
     private volatile string? _fatal;
+    private DateTime _nextFlush;
 
     public NotifierService(NotifierOptions options, AlertDispatcher dispatcher, ILogger logger)
     {
@@ -76,7 +78,7 @@ public sealed class NotifierService
                 var cr = backlog.Count > 0 ? backlog.Dequeue() : consumer.Consume(PollTimeout);
                 if (cr is null || cr.IsPartitionEOF)
                 {
-                    Await(consumer, _dispatcher.FlushDigestsAsync(force: false, ct), backlog, ct);
+                    FlushDigests(consumer, backlog, ct);
                     continue;
                 }
                 Handle(consumer, cr, backlog, ct);
@@ -89,6 +91,24 @@ public sealed class NotifierService
         finally
         {
             consumer.Close();
+        }
+    }
+
+    private void FlushDigests(IConsumer<byte[]?, byte[]> consumer, Queue<ConsumeResult<byte[]?, byte[]>> backlog, CancellationToken ct)
+    {
+        if (DateTime.UtcNow < _nextFlush)
+        {
+            return;
+        }
+        try
+        {
+            Await(consumer, _dispatcher.FlushDigestsAsync(force: false, ct), backlog, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Held rows stay held in the database; the digest is only late, so keep consuming and try again later.
+            NotifierLog.DigestFailed(_logger, ex, FlushBackoff);
+            _nextFlush = DateTime.UtcNow + FlushBackoff;
         }
     }
 

@@ -264,6 +264,29 @@ public sealed class DeliveryTests(PostgresFixture postgres) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Undeliverable_digest_is_dead_lettered_with_its_held_events()
+    {
+        var channels = Webhook();
+        channels["hook"].RateLimit = 1;
+        channels["hook"].RateLimitWindow = TimeSpan.FromMilliseconds(100);
+        var dispatcher = Dispatcher(Options(channels), _log, _dlq);
+        var held = Alert(sensor: "b");
+        await dispatcher.ProcessAsync(Record(Alert(sensor: "a")), CancellationToken.None);
+        await dispatcher.ProcessAsync(Record(held), CancellationToken.None);
+        _http.Script(new ScriptedReply(403));
+
+        await Task.Delay(150);
+        await dispatcher.FlushDigestsAsync(force: false, CancellationToken.None);
+
+        var letter = Assert.Single(_dlq.Letters);
+        Assert.Equal("channel=hook permanent failure: status 403 (digest of 1)", letter.Detail);
+        Assert.Equal("hook", Encoding.UTF8.GetString(letter.Source.Key!));
+        using var value = JsonDocument.Parse(letter.Source.Value);
+        Assert.Equal(held.EventKey, value.RootElement.GetProperty("events")[0].GetProperty("event_key").GetString());
+        Assert.Equal(DeliveryOutcomes.DeadLettered, await _db.OutcomeAsync(held.EventKey, "hook"));
+    }
+
+    [Fact]
     public async Task Malformed_alert_record_is_dead_lettered_as_malformed_json()
     {
         var dispatcher = Dispatcher(Options(Webhook()), _log, _dlq);

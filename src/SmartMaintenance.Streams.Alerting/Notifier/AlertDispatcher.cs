@@ -204,7 +204,7 @@ public sealed class AlertDispatcher
             {
                 var detail = Detail(name, outcome) + $" (digest of {keys.Count})";
                 NotifierLog.DeadLettered(_logger, digest.IdempotencyKey, name, detail);
-                var source = new AlertRecord(_options.Topic, -1, -1, Encoding.UTF8.GetBytes(name), DigestJson(digest), []);
+                var source = new AlertRecord(_options.Topic, -1, -1, Encoding.UTF8.GetBytes(name), digest.ToJson(message: null), []);
                 await _deadLetters.SendAsync(new DeadLetter(source, RejectReason.Undeliverable, detail), cancellationToken).ConfigureAwait(false);
                 await _log.MarkHeldAsync(keys, name, DeliveryOutcomes.DeadLettered, cancellationToken).ConfigureAwait(false);
                 NotifierMetrics.Deliveries.WithLabels(name, "dead_lettered").Inc(keys.Count);
@@ -302,33 +302,6 @@ public sealed class AlertDispatcher
         Array.Sort(sorted, StringComparer.Ordinal);
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', sorted)));
         return $"digest:{channel}:{Convert.ToHexStringLower(hash.AsSpan(0, 16))}";
-    }
-
-    private static byte[] DigestJson(AlertDigest digest)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream))
-        {
-            w.WriteStartObject();
-            w.WriteString("type", "digest");
-            w.WriteString("channel", digest.Channel);
-            w.WriteString("idempotency_key", digest.IdempotencyKey);
-            w.WriteStartArray("events");
-            foreach (var item in digest.Items)
-            {
-                w.WriteStartObject();
-                w.WriteString("event_key", item.EventKey);
-                if (item.Alert is { } a)
-                {
-                    w.WritePropertyName("alert");
-                    JsonSerializer.Serialize(w, a, ContractsJsonContext.Default.AlertEvent);
-                }
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        return stream.ToArray();
     }
 
     private sealed class ChannelState(IAlertChannel channel, ChannelOptions? options, ResiliencePipeline<DeliveryOutcome> pipeline, TimeProvider time)

@@ -15,14 +15,32 @@ internal static class Program
         root.Subcommands.Add(NotifyCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(SimulateCommand.Create());
+        root.Subcommands.Add(DbCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
         try
         {
-            return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+            // Our own handler below turns configuration errors into one line naming the setting, exit code 2.
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
         }
         catch (ConfigurationException ex)
         {
             await Console.Error.WriteLineAsync($"smstream: {ex.Message}").ConfigureAwait(false);
             return 2;
+        }
+        catch (OperationCanceledException)
+        {
+            return 130;
+        }
+        catch (Exception ex)
+        {
+            // Anything else: one readable line; the stack trace only when asked for.
+            await Console.Error.WriteLineAsync($"smstream: {ex.GetType().Name}: {ex.Message}").ConfigureAwait(false);
+            if (Environment.GetEnvironmentVariable("SMSTREAM_DEBUG") is { Length: > 0 })
+            {
+                await Console.Error.WriteLineAsync(ex.ToString()).ConfigureAwait(false);
+            }
+            return 1;
         }
     }
 }

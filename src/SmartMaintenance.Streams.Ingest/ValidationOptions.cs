@@ -34,7 +34,7 @@ public sealed class ValidationOptions
         ["temperature"] = "-273.15:2000",
         ["vibration"] = "0:1000",
         ["pressure"] = "0:2000",
-        ["current"] = "-10000:10000",
+        ["current"] = "-5000:5000",
         ["humidity"] = "0:100",
     };
 

@@ -51,11 +51,11 @@ public sealed class KafkaOptions
     [Setting("Password of the client private key.", Secret = true)]
     public string? SslKeyPassword { get; set; }
 
-    [Setting("Consumer: how long the group waits for a silent member before rebalancing it out.", Unit = "ms", Min = 1000, Max = 3600000)]
-    public int SessionTimeoutMs { get; set; } = 10000;
+    [Setting("Consumer: how long the group waits for a silent member before rebalancing it out. The embedded broker also takes about this long to finish any rebalance; 6000 is Kafka's default minimum.", Unit = "ms", Min = 1000, Max = 3600000)]
+    public int SessionTimeoutMs { get; set; } = 6000;
 
     [Setting("Consumer: heartbeat period (well under the session timeout).", Unit = "ms", Min = 100, Max = 3600000)]
-    public int HeartbeatIntervalMs { get; set; } = 3000;
+    public int HeartbeatIntervalMs { get; set; } = 1500;
 
     [Setting("Consumer: maximum time between polls before the member is thrown out (the engine pauses, never stops polling).", Unit = "ms", Min = 1000, Max = 86400000)]
     public int MaxPollIntervalMs { get; set; } = 300000;

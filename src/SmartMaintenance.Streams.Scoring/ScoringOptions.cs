@@ -61,25 +61,31 @@ public sealed class DetectorOptions
     public double FireThreshold { get; set; } = 0.5;
 
     [Setting("After an anomaly fires, further detections of the sensor are suppressed for this many readings (one event, one alert).", Unit = "readings", Min = 0, Max = 1_000_000)]
-    public int SuppressReadings { get; set; } = 400;
+    public int SuppressReadings { get; set; } = 200;
 
     [Setting("During suppression a score still fires when it exceeds the score that started the suppression by this much (escalation).", Min = 0, Max = 1)]
     public double EscalationMargin { get; set; } = 1;
 
     [Setting("Smoothing factor of the robust level (EWMA of value and of absolute deviation with clipped updates).", Min = 1e-6, Max = 1)]
-    public double LevelAlpha { get; set; } = 0.005;
+    public double LevelAlpha { get; set; } = 0.0005;
 
-    [Setting("Robust z-score of the value at which the level detector scores 0.5.", Min = 0.5, Max = 1000)]
-    public double LevelZThreshold { get; set; } = 6;
+    [Setting("Excess beyond the envelope of recent values, in robust scales, at which the level detector scores 0.5.", Min = 0.01, Max = 1000)]
+    public double LevelZThreshold { get; set; } = 2;
 
     [Setting("Residuals are clipped to this many scales before they update level and scale (outlier resistance).", Min = 0.5, Max = 100)]
     public double ClipZ { get; set; } = 3;
 
+    [Setting("Per-reading decay of the envelopes of recent values and changes towards the level; smaller remembers longer.", Min = 0, Max = 1)]
+    public double EnvelopeDecay { get; set; } = 0.0003;
+
+    [Setting("A change scores 0.5 as a spike only when it also reaches this multiple of the largest recent change.", Min = 0, Max = 100)]
+    public double SpikeEnvelopeFactor { get; set; } = 1.5;
+
     [Setting("Smoothing factor of the typical absolute first difference used by the spike / rate-of-change detector.", Min = 1e-6, Max = 1)]
     public double SpikeAlpha { get; set; } = 0.01;
 
-    [Setting("Robust z-score of the first difference at which the spike detector scores 0.5.", Min = 0.5, Max = 1000)]
-    public double SpikeZThreshold { get; set; } = 10;
+    [Setting("Absolute first difference, in typical differences, at which the spike detector can score 0.5.", Min = 0.01, Max = 1000)]
+    public double SpikeZThreshold { get; set; } = 6;
 
     [Setting("CUSUM slack: standardized deviations below this many scales do not accumulate.", Min = 0, Max = 100)]
     public double ShiftK { get; set; } = 1.5;
@@ -105,6 +111,12 @@ public sealed class DetectorOptions
     [Setting("Scale floor relative to the level's magnitude, so near-constant signals do not produce infinite z-scores.", Min = 0, Max = 1)]
     public double MinRelativeScale { get; set; } = 1e-4;
 
+    [Setting("A detector must exceed this multiple of the largest ratio it produced recently to score above 0.5 (0 disables habituation).", Min = 0, Max = 100)]
+    public double HabituationFactor { get; set; } = 1;
+
+    [Setting("Per-reading decay of the remembered largest ratio per detector (habituation memory).", Min = 0, Max = 1)]
+    public double HabituationDecay { get; set; } = 0.0005;
+
     [Setting("Weight of the robust level detector in the ensemble (0 disables it).", Min = 0, Max = 10)]
     public double LevelWeight { get; set; } = 1;
 
@@ -122,6 +134,9 @@ public sealed class DetectorOptions
 
     [Setting("Readings in one context (the recent shape compared against history).", Unit = "readings", Min = 2, Max = 64)]
     public int ContextLength { get; set; } = 8;
+
+    [Setting("Readings averaged into one context point; the nearest-neighbour search runs once per stride.", Unit = "readings", Min = 1, Max = 1024)]
+    public int ContextStride { get; set; } = 4;
 
     [Setting("Past contexts kept per sensor for the nearest-neighbour search.", Unit = "contexts", Min = 4, Max = 65_536)]
     public int ContextHistory { get; set; } = 256;

@@ -155,6 +155,30 @@ public sealed class PostgresCluster : IAsyncDisposable
         return ConnectionString;
     }
 
+    /// <summary>True when a server is running on this data directory (<c>pg_ctl status</c>); then <see cref="Port"/> is its port.</summary>
+    public async Task<bool> IsRunningAsync(CancellationToken ct = default)
+    {
+        if (!File.Exists(Path.Combine(DataDirectory, "postmaster.pid")))
+        {
+            return false;
+        }
+        try
+        {
+            await RunToolAsync("pg_ctl", ["status", "-D", DataDirectory], ct).ConfigureAwait(false);
+            // Line 4 of postmaster.pid is the port the running server listens on.
+            var lines = await File.ReadAllLinesAsync(Path.Combine(DataDirectory, "postmaster.pid"), ct).ConfigureAwait(false);
+            if (lines.Length > 3 && int.TryParse(lines[3], NumberStyles.Integer, CultureInfo.InvariantCulture, out var port))
+            {
+                Port = port;
+            }
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Fast shutdown (open transactions are rolled back); no-op when not running.</summary>
     public async Task StopAsync(CancellationToken ct = default)
     {

@@ -21,7 +21,7 @@ public sealed class PostgresSink : IStorageSink
     private const string AnomalyStage = "smstream_stage_anomalies";
     private const string AlertStage = "smstream_stage_alerts";
 
-    private const string CopyReadingsSql =
+    internal const string CopyReadingsSql =
         "COPY readings (sensor_id, ts, value, asset_id, sensor_type, unit, quality, seq, attributes, kafka_partition, kafka_offset, kafka_index) FROM STDIN (FORMAT BINARY)";
 
     // Temp staging tables live as long as the connection; ON COMMIT DELETE ROWS empties them after every batch.
@@ -381,53 +381,59 @@ public sealed class PostgresSink : IStorageSink
             {
                 ct.ThrowIfCancellationRequested();
             }
-            // Synchronous writes fill Npgsql's buffer without a ValueTask per field; it flushes when full.
-            importer.StartRow();
-            importer.Write(r.SensorId, NpgsqlDbType.Text);
-            importer.Write(ToUtc(r.Timestamp), NpgsqlDbType.TimestampTz);
-            importer.Write(r.Value, NpgsqlDbType.Double);
-            WriteText(importer, r.AssetId);
-            WriteText(importer, r.SensorType);
-            WriteText(importer, r.Unit);
-            if (r.HasQuality)
-            {
-                importer.Write((float)r.Quality, NpgsqlDbType.Real);
-            }
-            else
-            {
-                importer.WriteNull();
-            }
-            if (r.HasSeq)
-            {
-                importer.Write(r.Seq, NpgsqlDbType.Bigint);
-            }
-            else
-            {
-                importer.WriteNull();
-            }
-            if (r.Attributes is { Length: > 0 } attrs)
-            {
-                importer.Write(attrs, NpgsqlDbType.Jsonb);
-            }
-            else
-            {
-                importer.WriteNull();
-            }
-            if (r.Position.Partition >= 0)
-            {
-                importer.Write(r.Position.Partition, NpgsqlDbType.Integer);
-                importer.Write(r.Position.Offset, NpgsqlDbType.Bigint);
-                importer.Write(r.Position.Index, NpgsqlDbType.Integer);
-            }
-            else
-            {
-                importer.WriteNull();
-                importer.WriteNull();
-                importer.WriteNull();
-            }
+            WriteReadingRow(importer, r);
         }
         await importer.CompleteAsync(ct).ConfigureAwait(false);
         return skipped;
+    }
+
+    /// <summary>One readings row in the column order of <see cref="CopyReadingsSql"/>.</summary>
+    /// <remarks>Synchronous writes fill Npgsql's buffer without a ValueTask per field; it flushes when full.</remarks>
+    internal static void WriteReadingRow(NpgsqlBinaryImporter importer, in SensorReading r)
+    {
+        importer.StartRow();
+        importer.Write(r.SensorId, NpgsqlDbType.Text);
+        importer.Write(ToUtc(r.Timestamp), NpgsqlDbType.TimestampTz);
+        importer.Write(r.Value, NpgsqlDbType.Double);
+        WriteText(importer, r.AssetId);
+        WriteText(importer, r.SensorType);
+        WriteText(importer, r.Unit);
+        if (r.HasQuality)
+        {
+            importer.Write((float)r.Quality, NpgsqlDbType.Real);
+        }
+        else
+        {
+            importer.WriteNull();
+        }
+        if (r.HasSeq)
+        {
+            importer.Write(r.Seq, NpgsqlDbType.Bigint);
+        }
+        else
+        {
+            importer.WriteNull();
+        }
+        if (r.Attributes is { Length: > 0 } attrs)
+        {
+            importer.Write(attrs, NpgsqlDbType.Jsonb);
+        }
+        else
+        {
+            importer.WriteNull();
+        }
+        if (r.Position.Partition >= 0)
+        {
+            importer.Write(r.Position.Partition, NpgsqlDbType.Integer);
+            importer.Write(r.Position.Offset, NpgsqlDbType.Bigint);
+            importer.Write(r.Position.Index, NpgsqlDbType.Integer);
+        }
+        else
+        {
+            importer.WriteNull();
+            importer.WriteNull();
+            importer.WriteNull();
+        }
     }
 
     private static async Task CopyAggregatesAsync(NpgsqlConnection conn, List<WindowAggregate> aggregates, CancellationToken ct)

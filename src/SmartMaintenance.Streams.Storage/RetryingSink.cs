@@ -99,6 +99,11 @@ public sealed class RetryingSink : IStorageSink
             Log.WriteFatal(_logger, ex.Message, ex);
             throw;
         }
+        catch (OperationCanceledException)
+        {
+            Interlocked.Exchange(ref _consecutive, 0);
+            throw;
+        }
         var retried = Interlocked.Exchange(ref _consecutive, 0);
         if (retried > 0)
         {

@@ -32,6 +32,23 @@ public sealed class EmbeddedKafkaBrokerTests(KafkaFixture kafka)
     }
 
     [Fact]
+    public async Task A_message_larger_than_the_forwarder_buffer_arrives_intact_and_watermarks_count_it()
+    {
+        var topic = kafka.CreateUniqueTopic("large", 1);
+        var value = new byte[900_000];
+        new Random(5).NextBytes(value);
+
+        await kafka.ProduceAsync(topic, new TestMessage([7], value));
+        var received = await kafka.ConsumeAllAsync(topic);
+        using var consumer = kafka.CreateConsumer("wm-" + Guid.NewGuid().ToString("N"));
+        var watermarks = consumer.QueryWatermarkOffsets(new TopicPartition(topic, 0), TimeSpan.FromSeconds(10));
+
+        Assert.Equal(value, Assert.Single(received).Value);
+        Assert.Equal(0, watermarks.Low.Value);
+        Assert.Equal(1, watermarks.High.Value);
+    }
+
+    [Fact]
     public void Created_topics_appear_in_metadata_with_their_partition_counts_and_leaders_on_every_broker()
     {
         var readings = kafka.CreateUniqueTopic("meta-readings", 12);
@@ -81,8 +98,9 @@ public sealed class EmbeddedKafkaBrokerTests(KafkaFixture kafka)
 
         var counts = await Task.Run(() =>
         {
-            using var a = kafka.CreateConsumer(group);
-            using var b = kafka.CreateConsumer(group);
+            // The mock completes a rebalance only after session.timeout.ms: keep it short here.
+            using var a = kafka.CreateConsumer(group, FastRebalance);
+            using var b = kafka.CreateConsumer(group, FastRebalance);
             a.Subscribe(topic);
             b.Subscribe(topic);
             var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -174,5 +192,11 @@ public sealed class EmbeddedKafkaBrokerTests(KafkaFixture kafka)
         Assert.Equal(6, metadata.Topics.Single(t => t.Topic == Topics.Alerts).Partitions.Count);
         Assert.Equal(3, metadata.Topics.Single(t => t.Topic == Topics.AlertsDlq).Partitions.Count);
         Assert.Equal(3, broker.BootstrapServers.Split(',').Length);
+    }
+
+    private static void FastRebalance(ConsumerConfig config)
+    {
+        config.SessionTimeoutMs = 3000;
+        config.HeartbeatIntervalMs = 300;
     }
 }

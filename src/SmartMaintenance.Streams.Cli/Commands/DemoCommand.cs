@@ -21,7 +21,7 @@ internal static class DemoCommand
     public static Command Create()
     {
         var duration = new Option<TimeSpan>("--duration") { Description = "How long the simulator publishes (e.g. 60s, 2m).", DefaultValueFactory = _ => TimeSpan.FromSeconds(60), CustomParser = DurationParser.Parse };
-        var sensors = new Option<int>("--sensors") { Description = "Simulated sensors.", DefaultValueFactory = _ => 200 };
+        var sensors = new Option<int>("--sensors") { Description = "Simulated sensors.", DefaultValueFactory = _ => 100 };
         var rate = new Option<double>("--rate") { Description = "Readings per second published.", DefaultValueFactory = _ => 2000 };
         var batch = new Option<int>("--batch") { Description = "Readings per message (1 = single readings, >1 = batch envelopes).", DefaultValueFactory = _ => 1 };
         var anomalyRate = new Option<double>("--anomaly-rate") { Description = "Probability per reading of starting an anomaly episode.", DefaultValueFactory = _ => 0.0005 };
@@ -97,7 +97,6 @@ internal static class DemoCommand
                 var settings = EngineSettings.Load(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
                     .AddConfiguration(configuration).AddInMemoryCollection(overrides).Build());
                 await SchemaMigrator.MigrateAsync(connectionString, settings.Storage, ct).ConfigureAwait(false);
-                await PrepareNotifierTablesAsync(connectionString, ct).ConfigureAwait(false);
                 Say("schema migrated; starting engine, notifier and simulator");
 
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -159,14 +158,6 @@ internal static class DemoCommand
                     Directory.Delete(dataDir, recursive: true);
                 }
             }
-        }
-
-        private static async Task PrepareNotifierTablesAsync(string connectionString, CancellationToken ct)
-        {
-            await using var conn = new NpgsqlConnection(connectionString);
-            await conn.OpenAsync(ct).ConfigureAwait(false);
-            await using var cmd = new NpgsqlCommand(PostgresDeliveryLog.Ddl, conn);
-            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
         private static async Task RunNotifierAsync(string bootstrap, string connectionString, TextWriter console, ILoggerFactory loggers, CancellationToken ct)

@@ -27,6 +27,9 @@ public sealed class EmbeddedBrokerOptions
     [Setting("Receive buffer per direction of each forwarded connection.", Unit = "bytes", Min = 4096, Max = 16 * 1024 * 1024)]
     public int ForwarderBufferBytes { get; set; } = 256 * 1024;
 
+    [Setting("Relay through fixed-port forwarders. false: clients use the mock's random ports directly (benchmark baseline; BasePort is ignored).")]
+    public bool Forwarders { get; set; } = true;
+
     [Setting("librdkafka log level of the hosting handle (0 emerg .. 7 debug).", Min = 0, Max = 7)]
     public int LogLevel { get; set; } = 3;
 
@@ -46,9 +49,9 @@ public sealed class EmbeddedBrokerOptions
         {
             throw new ConfigurationException("Broker:BasePort", $"ports {BasePort}..{BasePort + Brokers - 1} exceed 65535");
         }
-        if (string.IsNullOrWhiteSpace(Host))
+        if (!System.Net.IPAddress.TryParse(Host, out _))
         {
-            throw new ConfigurationException("Broker:Host", "must not be empty");
+            throw new ConfigurationException("Broker:Host", $"'{Host}' is not an IP address (e.g. 127.0.0.1)");
         }
         foreach (var (name, partitions) in Topics)
         {

@@ -22,12 +22,19 @@ public sealed class EmbeddedKafkaBroker : IAsyncDisposable, IDisposable
     private IntPtr _rk;
     private IntPtr _cluster;
 
-    private EmbeddedKafkaBroker(IntPtr rk, IntPtr cluster, TcpForwarder[] forwarders, string mockBootstrap, string host)
+    private EmbeddedKafkaBroker(IntPtr rk, IntPtr cluster, TcpForwarder[] forwarders, IPEndPoint[] mockEndpoints, string mockBootstrap, string host)
     {
         _rk = rk;
         _cluster = cluster;
         _forwarders = forwarders;
         MockBootstrapServers = mockBootstrap;
+        BrokerCount = mockEndpoints.Length;
+        if (forwarders.Length == 0)
+        {
+            Ports = Array.ConvertAll(mockEndpoints, e => e.Port);
+            BootstrapServers = mockBootstrap;
+            return;
+        }
         var ports = Array.ConvertAll(forwarders, f => f.LocalEndPoint.Port);
         Ports = ports;
         BootstrapServers = string.Join(',', Array.ConvertAll(ports, p => $"{host}:{p.ToString(CultureInfo.InvariantCulture)}"));
@@ -40,10 +47,10 @@ public sealed class EmbeddedKafkaBroker : IAsyncDisposable, IDisposable
     /// metadata still advertises the forwarders, so clients move there after bootstrap).</summary>
     public string MockBootstrapServers { get; }
 
-    /// <summary>Forwarder port of broker id i+1.</summary>
+    /// <summary>Port clients reach broker id i+1 on (its forwarder's, or the mock's own without forwarders).</summary>
     public IReadOnlyList<int> Ports { get; }
 
-    public int BrokerCount => _forwarders.Length;
+    public int BrokerCount { get; }
 
     /// <summary>Bytes relayed by all forwarders so far, both directions.</summary>
     public long BytesForwarded
@@ -116,7 +123,7 @@ public sealed class EmbeddedKafkaBroker : IAsyncDisposable, IDisposable
             }
 
             var listenAddress = IPAddress.Parse(options.Host);
-            for (var i = 0; i < targets.Length; i++)
+            for (var i = 0; options.Forwarders && i < targets.Length; i++)
             {
                 var port = options.BasePort == 0 ? 0 : options.BasePort + i;
                 forwarders.Add(TcpForwarder.Start(listenAddress, port, targets[i], options.ForwarderBufferBytes));
@@ -127,7 +134,7 @@ public sealed class EmbeddedKafkaBroker : IAsyncDisposable, IDisposable
                 LibRdKafka.rd_kafka_mock_broker_set_host_port(cluster, i + 1, options.Host, forwarders[i].LocalEndPoint.Port);
             }
 
-            var broker = new EmbeddedKafkaBroker(rk, cluster, forwarders.ToArray(), mockBootstrap, options.Host);
+            var broker = new EmbeddedKafkaBroker(rk, cluster, forwarders.ToArray(), targets, mockBootstrap, options.Host);
             foreach (var (name, partitions) in options.Topics)
             {
                 broker.CreateTopic(name, partitions);
@@ -213,7 +220,10 @@ public sealed class EmbeddedKafkaBroker : IAsyncDisposable, IDisposable
     {
         CheckBrokerId(brokerId);
         Check(LibRdKafka.rd_kafka_mock_broker_set_down(Cluster(), brokerId));
-        _forwarders[brokerId - 1].CloseConnections();
+        if (_forwarders.Length > 0)
+        {
+            _forwarders[brokerId - 1].CloseConnections();
+        }
     }
 
     public void SetBrokerUp(int brokerId)

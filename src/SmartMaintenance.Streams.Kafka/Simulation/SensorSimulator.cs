@@ -5,11 +5,13 @@ namespace SmartMaintenance.Streams.Kafka.Simulation;
 
 /// <summary>
 /// Publishes <see cref="SensorDataGenerator"/>'s messages to Kafka at a steady rate and reports what
-/// it published. One loop paces by an absolute schedule (reading n is due at n / Rate seconds after
-/// start, with a small burst allowance), so the rate stays exact without a timer or task per record.
+/// it published. One loop paces against an absolute schedule (reading n is due n / Rate seconds after
+/// the start), checked on a 5 ms tick, so the rate stays exact without a timer or task per record.
 /// </summary>
 public static class SensorSimulator
 {
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(5);
+
     /// <summary>Publishes with a producer built from <paramref name="kafka"/> (flushed and disposed at the end).</summary>
     public static async Task<SimulationSummary> RunAsync(SimulatorOptions options, KafkaOptions kafka, CancellationToken cancellationToken = default)
     {
@@ -39,7 +41,11 @@ public static class SensorSimulator
         // A count target (Rate x Duration, or MaxReadings) makes the output reproducible; only a run
         // without one (unpaced, Duration only) is cut by the clock.
         var deadline = options.TargetReadings == 0 ? options.Duration : TimeSpan.MaxValue;
-        var burst = Math.Max(1.0, rate * 0.005);
+        // Token bucket refilled by one PeriodicTimer: readings due by now (rate x elapsed) plus one tick's
+        // worth of burst may go; no timer or task per record, and the schedule is absolute, so late
+        // ticks are caught up and the long-run rate is exact.
+        var burst = Math.Max(1.0, rate * Tick.TotalSeconds);
+        using var timer = rate > 0 ? new PeriodicTimer(Tick) : null;
 
         var clock = Stopwatch.StartNew();
         long sent = 0;
@@ -55,20 +61,17 @@ public static class SensorSimulator
             {
                 break;
             }
-            if (!stopping && rate > 0)
+            while (timer is not null && !stopping && sent + message.Readings > (rate * clock.Elapsed.TotalSeconds) + burst)
             {
-                var dueSeconds = (sent + message.Readings - burst) / rate;
-                var wait = dueSeconds - clock.Elapsed.TotalSeconds;
-                if (wait > 0)
+                try
                 {
-                    try
-                    {
-                        await Task.Delay(TimeSpan.FromSeconds(Math.Max(wait, 0.001)), cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        // Publish this message anyway: it has been counted by the generator.
-                    }
+                    await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Still publish this message: the generator has counted it.
+                    generator.Complete();
+                    stopping = true;
                 }
             }
             Produce(producer, topic, message, failures.Handler);

@@ -21,7 +21,7 @@ public sealed class SimulatorOptions
     [Setting("Readings per second over all sensors (0: as fast as the producer takes them).", Unit = "readings/s", Min = 0, Max = 100_000_000)]
     public double Rate { get; set; } = 1000;
 
-    [Setting("How long to publish. With Rate > 0 this fixes the count (Rate x Duration readings), so runs are reproducible.", Unit = "s", Min = 0)]
+    [Setting("How long to publish. With Rate > 0 this fixes the count (Rate x Duration readings), so runs are reproducible.", Unit = "ms", Min = 0)]
     public TimeSpan Duration { get; set; } = TimeSpan.FromSeconds(10);
 
     [Setting("Stop after this many readings (0: decided by Rate and Duration).", Unit = "readings", Min = 0)]

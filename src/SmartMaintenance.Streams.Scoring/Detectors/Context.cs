@@ -14,6 +14,9 @@ public struct ContextState
     public int Filled;
     public long Seen;
     public double Typical;
+    /// <summary>Sum and count of standardized readings in the current stride (piecewise aggregate).</summary>
+    public double Acc;
+    public int AccCount;
 }
 
 /// <summary>
@@ -23,16 +26,24 @@ public struct ContextState
 /// nearest distance says how unlike anything recently seen the present is. It finds anomalies that are not
 /// extreme in value (a missing daily peak, a changed rhythm) which z-scores cannot see.
 /// </summary>
-/// <remarks>The search is vectorized over contexts (SoA layout), O(ContextHistory·ContextLength) per reading.</remarks>
+/// <remarks>
+/// Multi-scale by piecewise aggregation: each context point is the mean of <c>ContextStride</c> standardized
+/// readings, and the search runs once per stride, so a context spans Length·Stride readings and the history
+/// History·Stride readings (a week of 5-minute data by default) at 1/Stride of the cost. The search is
+/// vectorized over contexts (SoA layout): O(History·Length / Stride) per reading.
+/// </remarks>
 public sealed class ContextDetector : IDetector<ContextState>
 {
     private const float Empty = 1e15f;
     // Distances below this many scales are noise-level: keeps perfectly periodic signals from producing huge ratios.
     private const double TypicalFloor = 0.05;
+    // Searches whose distances only calibrate the typical distance, before the detector may score.
+    private const int MinSearches = 16;
     private readonly int _length;
     private readonly int _capacity;
     private readonly double _threshold;
     private readonly double _alpha;
+    private readonly int _stride;
 
     public ContextDetector(DetectorOptions options)
     {
@@ -43,6 +54,7 @@ public sealed class ContextDetector : IDetector<ContextState>
         _capacity = (options.ContextHistory + lanes - 1) / lanes * lanes;
         _threshold = options.ContextThreshold;
         _alpha = options.ContextAlpha;
+        _stride = options.ContextStride;
     }
 
     public string Name => "context";
@@ -56,7 +68,14 @@ public sealed class ContextDetector : IDetector<ContextState>
             s.Recent = new float[2 * _length];
         }
         var ring = s.Recent;
-        var z = level.Count < 2 ? 0 : Math.Clamp((value - level.Mean) / level.Scale, -50, 50);
+        s.Acc += level.Count < 2 ? 0 : Math.Clamp((value - level.Mean) / level.Scale, -50, 50);
+        if (++s.AccCount < _stride)
+        {
+            return DetectorScore.None(timestamp);
+        }
+        var z = s.Acc / s.AccCount;
+        s.Acc = 0;
+        s.AccCount = 0;
         var ringLen = ring.Length;
         ring[(int)(s.Seen % ringLen)] = (float)z;
         s.Seen++;
@@ -86,10 +105,16 @@ public sealed class ContextDetector : IDetector<ContextState>
         var distance = Math.Sqrt(best / _length);
         var typical = Math.Max(s.Typical, TypicalFloor);
         var ratio = distance / (_threshold * typical);
-        // Clipped update: one novel shape does not inflate what counts as typical.
-        var update = s.Typical == 0 ? distance : Math.Min(distance, 3 * typical);
-        s.Typical += (s.Typical == 0 ? 1 : _alpha) * (update - s.Typical);
-        return new DetectorScore(ScoreMath.FromRatio(ratio), distance, typical, level.Scale, timestamp);
+        // Clipped update: one novel shape does not inflate what counts as typical. The first searches average
+        // plainly (1/n) so the typical distance is estimated before it is trusted.
+        var searches = s.Filled - _length + 1;
+        var update = searches <= MinSearches ? distance : Math.Min(distance, 3 * typical);
+        s.Typical += Math.Max(_alpha, 1.0 / searches) * (update - s.Typical);
+        if (searches <= MinSearches)
+        {
+            return new DetectorScore(0, distance, typical, level.Scale, timestamp);
+        }
+        return new DetectorScore(ratio, distance, typical, level.Scale, timestamp);
     }
 
     private float NearestSquared(float[] history, ReadOnlySpan<float> current)
@@ -132,6 +157,8 @@ public sealed class ContextDetector : IDetector<ContextState>
         writer.Write(s.Filled);
         writer.Write(s.Seen);
         writer.Write(s.Typical);
+        writer.Write(s.Acc);
+        writer.Write(s.AccCount);
     }
 
     public ContextState Read(BinaryReader reader)
@@ -161,6 +188,8 @@ public sealed class ContextDetector : IDetector<ContextState>
             Filled = reader.ReadInt32(),
             Seen = reader.ReadInt64(),
             Typical = reader.ReadDouble(),
+            Acc = reader.ReadDouble(),
+            AccCount = reader.ReadInt32(),
         };
     }
 }

@@ -1,13 +1,16 @@
 namespace SmartMaintenance.Streams.Scoring.Detectors;
 
-/// <summary>What one detector concluded about one reading: a score in [0,1] and the numbers behind it.</summary>
-/// <param name="Score">0 = normal, 0.5 = at the detector's threshold, → 1 = far beyond it.</param>
+/// <summary>What one detector concluded about one reading: its statistic as a ratio to the detector's threshold, and the numbers behind it.</summary>
+/// <param name="Ratio">Statistic ÷ threshold: 0 = normal, 1 = at the threshold. <see cref="Score"/> maps it onto [0,1].</param>
 /// <param name="Statistic">The detector's test statistic (z-score, CUSUM sum, run length, distance).</param>
 /// <param name="Expected">What the detector expected the value to be (NaN when not applicable).</param>
 /// <param name="Scale">The scale the statistic is measured in (NaN when not applicable).</param>
 /// <param name="Since">Event time (Unix ms) at which the evidence began (run start, accumulation start); the reading's own time otherwise.</param>
-public readonly record struct DetectorScore(double Score, double Statistic, double Expected, double Scale, long Since)
+public readonly record struct DetectorScore(double Ratio, double Statistic, double Expected, double Scale, long Since)
 {
+    /// <summary>The score in [0,1]: 0 = normal, 0.5 = at the detector's threshold, → 1 = far beyond it.</summary>
+    public double Score => ScoreMath.FromRatio(Ratio);
+
     public static DetectorScore None(long timestamp) => new(0, 0, double.NaN, double.NaN, timestamp);
 }
 
@@ -32,7 +35,10 @@ public interface IDetector<TState> where TState : struct
 }
 
 /// <summary>The shared robust estimate of a sensor's level and scale before the current reading.</summary>
-public readonly record struct LevelEstimate(double Mean, double Scale, double DiffScale, long Count);
+/// <param name="High">Upper edge of the decaying envelope of recent values.</param>
+/// <param name="Low">Lower edge of the decaying envelope of recent values.</param>
+/// <param name="MaxDiff">Decaying maximum of recent absolute first differences.</param>
+public readonly record struct LevelEstimate(double Mean, double Scale, double DiffScale, long Count, double High, double Low, double MaxDiff);
 
 internal static class ScoreMath
 {

@@ -18,6 +18,8 @@ public struct SensorState
     internal LevelShiftState Shift;
     internal FlatlineState Flatline;
     internal ContextState Context;
+    /// <summary>Decaying maxima of each detector's ratio since warm-up (habituation).</summary>
+    internal double SeenLevel, SeenSpike, SeenShift, SeenFlatline, SeenContext;
 
     /// <summary>Readings this sensor has contributed (warm-up is complete when it passes the set's warm-up).</summary>
     public readonly long Readings => Count;
@@ -57,6 +59,7 @@ public sealed class DetectorSet
     private readonly ContextDetector _context;
     private readonly RangeRule _range;
     private readonly double _wLevel, _wSpike, _wShift, _wFlat, _wContext;
+    private readonly double _habituation, _forget;
 
     public DetectorSet(DetectorOptions options)
     {
@@ -69,6 +72,8 @@ public sealed class DetectorSet
         _context = new ContextDetector(options);
         _range = new RangeRule(options);
         (_wLevel, _wSpike, _wShift, _wFlat, _wContext) = (options.LevelWeight, options.SpikeWeight, options.ShiftWeight, options.FlatlineWeight, options.ContextWeight);
+        _habituation = options.HabituationFactor;
+        _forget = 1 - options.HabituationDecay;
     }
 
     public DetectorOptions Options { get; }
@@ -91,18 +96,24 @@ public sealed class DetectorSet
         r.Context = _wContext > 0 ? _context.Update(ref s.Context, timestamp, value, level) : DetectorScore.None(timestamp);
         r.Range = _range.Score(timestamp, value);
         s.Count++;
+        if (s.Count == Options.WarmupReadings)
+        {
+            // What accumulated while the level was still being learned is not evidence of a shift.
+            s.Shift = default;
+        }
 
-        var best = 0.0;
+        var bestRatio = 0.0;
         var winner = RangeIndex;
         if (s.Count > Options.WarmupReadings)
         {
-            Consider(Weighted(r.Level.Score, _wLevel), LevelIndex, ref best, ref winner);
-            Consider(Weighted(r.Spike.Score, _wSpike), SpikeIndex, ref best, ref winner);
-            Consider(Weighted(r.Shift.Score, _wShift), ShiftIndex, ref best, ref winner);
-            Consider(Weighted(r.Flatline.Score, _wFlat), FlatlineIndex, ref best, ref winner);
-            Consider(Weighted(r.Context.Score, _wContext), ContextIndex, ref best, ref winner);
+            Consider(Habituate(r.Level.Ratio, ref s.SeenLevel) * _wLevel, LevelIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Spike.Ratio, ref s.SeenSpike) * _wSpike, SpikeIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Shift.Ratio, ref s.SeenShift) * _wShift, ShiftIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Flatline.Ratio, ref s.SeenFlatline) * _wFlat, FlatlineIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Context.Ratio, ref s.SeenContext) * _wContext, ContextIndex, ref bestRatio, ref winner);
         }
-        Consider(r.Range.Score, RangeIndex, ref best, ref winner);
+        Consider(r.Range.Ratio, RangeIndex, ref bestRatio, ref winner);
+        var best = ScoreMath.FromRatio(bestRatio);
         r.Raw = best;
         r.Winner = winner;
 
@@ -131,8 +142,17 @@ public sealed class DetectorSet
         s.SuppressScore = score;
     }
 
-    private static double Weighted(double score, double weight) =>
-        weight == 1 ? score : weight == 0 ? 0 : ScoreMath.FromRatio(weight * ScoreMath.ToRatio(score));
+    /// <summary>
+    /// Habituation: a detector's ratio is measured against the largest ratio it produced recently (decaying
+    /// maximum) times <c>HabituationFactor</c>, so a sensor whose normal life contains recurring excursions of
+    /// one kind is judged by what is new for it, not by what is new for an idealized Gaussian signal.
+    /// </summary>
+    private double Habituate(double ratio, ref double seen)
+    {
+        var reference = Math.Max(1, _habituation * seen);
+        seen = Math.Max(ratio, seen * _forget);
+        return ratio / reference;
+    }
 
     private static void Consider(double score, int index, ref double best, ref int winner)
     {
@@ -209,6 +229,11 @@ public sealed class DetectorSet
         _shift.Write(s.Shift, w);
         _flatline.Write(s.Flatline, w);
         _context.Write(s.Context, w);
+        w.Write(s.SeenLevel);
+        w.Write(s.SeenSpike);
+        w.Write(s.SeenShift);
+        w.Write(s.SeenFlatline);
+        w.Write(s.SeenContext);
     }
 
     internal void Read(ref SensorState s, BinaryReader r)
@@ -221,5 +246,10 @@ public sealed class DetectorSet
         s.Shift = _shift.Read(r);
         s.Flatline = _flatline.Read(r);
         s.Context = _context.Read(r);
+        s.SeenLevel = r.ReadDouble();
+        s.SeenSpike = r.ReadDouble();
+        s.SeenShift = r.ReadDouble();
+        s.SeenFlatline = r.ReadDouble();
+        s.SeenContext = r.ReadDouble();
     }
 }

@@ -54,7 +54,7 @@ public sealed class FlatlineDetector(DetectorOptions options) : IDetector<Flatli
             return new DetectorScore(0, s.Run, s.Anchor, tolerance, s.RunSince);
         }
         var needed = Math.Max(_minRun, _factor * s.LongestRun);
-        return new DetectorScore(ScoreMath.FromRatio(s.Run / needed), s.Run, s.Anchor, tolerance, s.RunSince);
+        return new DetectorScore(s.Run / needed, s.Run, s.Anchor, tolerance, s.RunSince);
     }
 
     public void Write(in FlatlineState s, BinaryWriter writer)

@@ -25,7 +25,7 @@ public sealed class LevelShiftDetector(DetectorOptions options) : IDetector<Leve
     {
         var z = (value - level.Mean) / level.Scale;
         // Bound one reading's contribution: a lone spike is the spike detector's business.
-        z = Math.Clamp(z, -4 * (_k + 1), 4 * (_k + 1));
+        z = Math.Clamp(z, -2 * (_k + 1), 2 * (_k + 1));
         if (s.Up <= 0)
         {
             s.UpSince = timestamp;
@@ -39,7 +39,7 @@ public sealed class LevelShiftDetector(DetectorOptions options) : IDetector<Leve
         var up = s.Up >= s.Down;
         var stat = up ? s.Up : s.Down;
         var since = up ? s.UpSince : s.DownSince;
-        var score = new DetectorScore(ScoreMath.FromRatio(stat / _h), up ? stat : -stat, level.Mean, level.Scale, since);
+        var score = new DetectorScore(stat / _h, up ? stat : -stat, level.Mean, level.Scale, since);
         if (s.Up > 2 * _h)
         {
             s.Up = 0;

@@ -15,11 +15,11 @@ public sealed class RangeRule(DetectorOptions options)
     {
         if (value < _min)
         {
-            return new DetectorScore(1, value - _min, _min, double.NaN, timestamp);
+            return new DetectorScore(double.PositiveInfinity, value - _min, _min, double.NaN, timestamp);
         }
         if (value > _max)
         {
-            return new DetectorScore(1, value - _max, _max, double.NaN, timestamp);
+            return new DetectorScore(double.PositiveInfinity, value - _max, _max, double.NaN, timestamp);
         }
         return DetectorScore.None(timestamp);
     }

@@ -10,12 +10,19 @@ public struct RobustLevelState
     public double AbsDiff;
     public double Previous;
     public long Count;
+    /// <summary>Decaying envelope of the values seen: the highest and lowest, drifting back towards the level.</summary>
+    public double High;
+    public double Low;
+    /// <summary>Decaying maximum of the absolute first difference.</summary>
+    public double MaxDiff;
 }
 
 /// <summary>
 /// Robust adaptive z-score: EWMA level and EWMA absolute deviation whose updates use residuals clipped
 /// to <c>ClipZ</c> scales, so a single outlier moves neither much while a persistent change is absorbed.
 /// Also maintains the typical absolute first difference that the spike and flatline detectors use.
+/// The score is the excess beyond a decaying envelope of recently seen values (so a daily peak that recurs
+/// is not news) combined with the plain z-score, both in robust scales.
 /// </summary>
 public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<RobustLevelState>
 {
@@ -25,12 +32,14 @@ public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<Rob
     private readonly double _clip = options.ClipZ;
     private readonly double _z = options.LevelZThreshold;
     private readonly double _minRel = options.MinRelativeScale;
+    private readonly double _decay = options.EnvelopeDecay;
+    private readonly double _warmup = options.WarmupReadings;
 
     public string Name => "level";
 
     /// <summary>The estimate before the next reading (what the other detectors compare against).</summary>
     public LevelEstimate Estimate(in RobustLevelState s) =>
-        new(s.Mean, Scale(s.AbsDev, s.Mean), Scale(s.AbsDiff, s.Mean), s.Count);
+        new(s.Mean, Scale(s.AbsDev, s.Mean), Scale(s.AbsDiff, s.Mean), s.Count, s.High, s.Low, s.MaxDiff);
 
     private double Scale(double absDev, double mean) =>
         Math.Max(absDev * MadToSigma, (_minRel * Math.Abs(mean)) + 1e-12);
@@ -39,7 +48,7 @@ public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<Rob
     {
         if (s.Count == 0)
         {
-            s = new RobustLevelState { Mean = value, Previous = value, Count = 1 };
+            s = new RobustLevelState { Mean = value, Previous = value, Count = 1, High = value, Low = value };
             return DetectorScore.None(timestamp);
         }
         // Early on, faster adaptation so the estimate is usable by the end of warm-up.
@@ -51,17 +60,22 @@ public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<Rob
         var residual = value - s.Mean;
         var z = residual / scale;
         var bound = _clip * scale;
-        var clipped = n < 8 ? residual : Math.Clamp(residual, -bound, bound);
+        // No clipping while warming up: the scale must first learn what is normal before it can judge outliers.
+        var clipped = n < _warmup ? residual : Math.Clamp(residual, -bound, bound);
         s.Mean += alpha * clipped;
         s.AbsDev += alpha * (Math.Abs(clipped) - s.AbsDev);
 
         var diff = value - s.Previous;
         var diffBound = _clip * level.DiffScale;
-        var clippedDiff = n < 8 ? Math.Abs(diff) : Math.Min(Math.Abs(diff), diffBound);
+        var clippedDiff = n < _warmup ? Math.Abs(diff) : Math.Min(Math.Abs(diff), diffBound);
         s.AbsDiff += diffAlpha * (clippedDiff - s.AbsDiff);
         s.Previous = value;
         s.Count = n + 1;
-        return new DetectorScore(ScoreMath.FromRatio(Math.Abs(z) / _z), z, level.Mean, scale, timestamp);
+        var excess = Math.Max(0, Math.Max(value - s.High, s.Low - value)) / scale;
+        s.High = Math.Max(value, s.High - (_decay * (s.High - s.Mean)));
+        s.Low = Math.Min(value, s.Low + (_decay * (s.Mean - s.Low)));
+        s.MaxDiff = Math.Max(Math.Abs(diff), s.MaxDiff * (1 - _decay));
+        return new DetectorScore(excess / _z, excess, level.Mean, scale, timestamp);
     }
 
     public void Write(in RobustLevelState s, BinaryWriter writer)
@@ -72,6 +86,9 @@ public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<Rob
         writer.Write(s.AbsDiff);
         writer.Write(s.Previous);
         writer.Write(s.Count);
+        writer.Write(s.High);
+        writer.Write(s.Low);
+        writer.Write(s.MaxDiff);
     }
 
     public RobustLevelState Read(BinaryReader reader)
@@ -84,6 +101,9 @@ public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<Rob
             AbsDiff = reader.ReadDouble(),
             Previous = reader.ReadDouble(),
             Count = reader.ReadInt64(),
+            High = reader.ReadDouble(),
+            Low = reader.ReadDouble(),
+            MaxDiff = reader.ReadDouble(),
         };
     }
 }

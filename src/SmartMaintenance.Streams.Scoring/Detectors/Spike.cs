@@ -7,10 +7,14 @@ public struct SpikeState
     public bool HasPrevious;
 }
 
-/// <summary>Spike / rate of change: robust z-score of the first difference against its typical magnitude.</summary>
+/// <summary>
+/// Spike / rate of change: the first difference against its typical magnitude, counting only what exceeds the
+/// largest recent change (a decaying maximum), so steps that recur (daily switching) are not spikes.
+/// </summary>
 public sealed class SpikeDetector(DetectorOptions options) : IDetector<SpikeState>
 {
     private readonly double _z = options.SpikeZThreshold;
+    private readonly double _envelope = options.SpikeEnvelopeFactor;
 
     public string Name => "spike";
 
@@ -25,8 +29,10 @@ public sealed class SpikeDetector(DetectorOptions options) : IDetector<SpikeStat
         var diff = value - s.Previous;
         var expected = s.Previous;
         s.Previous = value;
-        var z = diff / level.DiffScale;
-        return new DetectorScore(ScoreMath.FromRatio(Math.Abs(z) / _z), z, expected, level.DiffScale, timestamp);
+        // Both must be exceeded: the typical change by SpikeZThreshold and the largest recent change by the envelope factor.
+        var reference = Math.Max(_z * level.DiffScale, _envelope * level.MaxDiff);
+        var ratio = Math.Abs(diff) / reference;
+        return new DetectorScore(ratio, diff / level.DiffScale, expected, reference, timestamp);
     }
 
     public void Write(in SpikeState s, BinaryWriter writer)

@@ -18,6 +18,8 @@ public sealed class OnnxScorer : IModelScorer
     private readonly float[] _outputBuffer;
     private readonly OrtValue _fullInput;
     private readonly OrtValue _fullOutput;
+    private readonly OrtValue[] _fullInputs;
+    private readonly OrtValue[] _fullOutputs;
     private readonly bool _outputIs2D;
 
     public OnnxScorer(string modelId, string path, string? input = null, string? output = null, int batchSize = 256)
@@ -62,6 +64,8 @@ public sealed class OnnxScorer : IModelScorer
             _outputBuffer = new float[batchSize];
             _fullInput = OrtValue.CreateTensorValueFromMemory(_inputBuffer, [batchSize, FeatureCount]);
             _fullOutput = OrtValue.CreateTensorValueFromMemory(_outputBuffer, _outputIs2D ? [batchSize, 1] : [batchSize]);
+            _fullInputs = [_fullInput];
+            _fullOutputs = [_fullOutput];
         }
         catch
         {
@@ -86,7 +90,7 @@ public sealed class OnnxScorer : IModelScorer
         while (rows - done >= _batch)
         {
             features.Slice(done * f, _batch * f).CopyTo(_inputBuffer);
-            _session.Run(_run, _inputNames, [_fullInput], _outputNames, [_fullOutput]);
+            _session.Run(_run, _inputNames, _fullInputs, _outputNames, _fullOutputs);
             _outputBuffer.AsSpan().CopyTo(scores.Slice(done, _batch));
             done += _batch;
         }

@@ -1,0 +1,109 @@
+using System.Runtime.CompilerServices;
+
+namespace SmartMaintenance.Streams.Windowing;
+
+/// <summary>Per-window statistics: Welford moments, extremes, first/last by event time and a quantile sketch.</summary>
+internal struct Accumulator
+{
+    public long Count;
+    public double Sum;
+    public double Mean;
+    public double M2;
+    public double Min;
+    public double Max;
+    public long FirstTs;
+    public long LastTs;
+    public double First;
+    public double Last;
+    public QuantileSketch Sketch;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Add(long ts, double value, SketchMapping mapping, BucketPool pool)
+    {
+        if (Count == 0)
+        {
+            Count = 1;
+            Sum = value;
+            Mean = value;
+            M2 = 0;
+            Min = Max = value;
+            FirstTs = LastTs = ts;
+            First = Last = value;
+        }
+        else
+        {
+            Count++;
+            Sum += value;
+            // Welford: numerically stable running variance.
+            var delta = value - Mean;
+            Mean += delta / Count;
+            M2 += delta * (value - Mean);
+            if (value < Min)
+            {
+                Min = value;
+            }
+            if (value > Max)
+            {
+                Max = value;
+            }
+            // Ties: the first reading to arrive stays first, the last to arrive becomes last.
+            if (ts < FirstTs)
+            {
+                FirstTs = ts;
+                First = value;
+            }
+            if (ts >= LastTs)
+            {
+                LastTs = ts;
+                Last = value;
+            }
+        }
+        Sketch.Add(value, mapping, pool);
+    }
+
+    /// <summary>Adds another accumulator (Chan et al. pairwise merge of the moments, exact merge of the sketch).</summary>
+    /// <remarks>Merged parts cover disjoint event-time ranges (panes, sessions), so first/last have no ties.</remarks>
+    public void Merge(in Accumulator other, SketchMapping mapping, BucketPool pool)
+    {
+        if (other.Count == 0)
+        {
+            return;
+        }
+        if (Count == 0)
+        {
+            var sketch = Sketch;
+            this = other;
+            Sketch = sketch;
+            Sketch.MergeFrom(other.Sketch, mapping, pool);
+            return;
+        }
+        var n = Count + other.Count;
+        var delta = other.Mean - Mean;
+        M2 = M2 + other.M2 + (delta * delta * ((double)Count * other.Count / n));
+        Mean += delta * other.Count / n;
+        Count = n;
+        Sum += other.Sum;
+        Min = Math.Min(Min, other.Min);
+        Max = Math.Max(Max, other.Max);
+        if (other.FirstTs < FirstTs)
+        {
+            FirstTs = other.FirstTs;
+            First = other.First;
+        }
+        if (other.LastTs >= LastTs)
+        {
+            LastTs = other.LastTs;
+            Last = other.Last;
+        }
+        Sketch.MergeFrom(other.Sketch, mapping, pool);
+    }
+
+    /// <summary>Sample standard deviation (n−1); 0 for a single reading.</summary>
+    public readonly double StdDev => Count > 1 ? Math.Sqrt(Math.Max(0, M2 / (Count - 1))) : 0;
+
+    public void Release(BucketPool pool)
+    {
+        Sketch.Release(pool);
+        this = default;
+    }
+}

@@ -1,0 +1,863 @@
+using System.Reactive.Concurrency;
+using System.Reactive.Disposables;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using SmartMaintenance.Streams.Contracts;
+
+namespace SmartMaintenance.Streams.Windowing;
+
+internal sealed class WindowOperator(
+    IObservable<StreamEvent<SensorReading>> source,
+    WindowSpec[] specs,
+    WindowOperatorOptions options) : IObservable<StreamEvent<WindowOutput>>
+{
+    public IDisposable Subscribe(IObserver<StreamEvent<WindowOutput>> observer)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        var sink = new WindowSink(observer, specs, options);
+        sink.Run(source);
+        return sink;
+    }
+}
+
+/// <summary>Per-spec runtime: constants, timer queues and the early-firing dirty list.</summary>
+internal sealed class SpecRuntime(WindowSpec spec, int index)
+{
+    public readonly WindowSpec Spec = spec;
+    public readonly int Index = index;
+    public readonly string Label = spec.Label;
+    public readonly bool IsSession = spec.Kind == WindowKind.Session;
+    public readonly long Size = spec.Size;
+    public readonly long Advance = spec.Advance;
+    public readonly long PaneSize = spec.Pane;
+    public readonly bool SinglePane = spec.Kind != WindowKind.Session && spec.Pane == spec.Size;
+    public readonly long Gap = spec.Gap;
+    public readonly long Lateness = spec.AllowedLateness;
+    public readonly int EarlyK = spec.EarlyEveryReadings;
+    public readonly bool EarlyByTime = spec.EarlyInterval > TimeSpan.Zero;
+    public readonly IReadOnlySet<string>? SensorTypes = spec.SensorTypes is { Count: > 0 } t ? t : null;
+    public readonly SketchMapping Mapping = new(spec.QuantileAccuracy, spec.QuantileMaxBuckets);
+    public readonly TimeQueue<KeyState> OnTime = new();
+    public readonly TimeQueue<KeyState> Close = new();
+    public readonly PriorityQueue<(KeyState Key, long Id), long> SessionTimers = new();
+    public List<(KeyState Key, long Ref)> Dirty = [];
+    public List<(KeyState Key, long Ref)> DirtySpare = [];
+}
+
+internal enum ApplyResult : byte
+{
+    Skipped,
+    Applied,
+    Partial,
+    Late,
+}
+
+internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDisposable, IWindowStateSource
+{
+    private readonly Lock _gate = new();
+    private readonly IObserver<StreamEvent<WindowOutput>> _downstream;
+    private readonly SpecRuntime[] _specs;
+    private readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
+    private readonly BucketPool _pool = new();
+    private readonly OffsetTracker _tracker;
+    private readonly WindowCounters _counters;
+    private readonly WindowProbe? _probe;
+    private readonly Func<SensorReading, string>? _keySelector;
+    private readonly Func<SensorReading, double>? _valueSelector;
+    private readonly bool _dedup;
+    private readonly bool _emitDuplicates;
+    private readonly long _horizon;
+    private readonly bool _resuming;
+    private PartitionArray<long> _resumeNext = new(-1);
+    private PartitionArray<long> _nextOffsets = new(-1);
+    private readonly Dictionary<int, long> _partitionWatermarks = [];
+    private readonly CompositeDisposable _timers = [];
+    private readonly SingleAssignmentDisposable _upstream = new();
+    private Accumulator _scratch;
+    private long _watermark = long.MinValue;
+    private long _sessionIds;
+    private bool _done;
+
+    public WindowSink(IObserver<StreamEvent<WindowOutput>> downstream, WindowSpec[] specs, WindowOperatorOptions options)
+    {
+        _downstream = downstream;
+        _specs = new SpecRuntime[specs.Length];
+        long horizon = 0;
+        var granularity = long.MaxValue;
+        for (var i = 0; i < specs.Length; i++)
+        {
+            _specs[i] = new SpecRuntime(specs[i], i);
+            horizon = Math.Max(horizon, specs[i].Span + specs[i].AllowedLateness);
+            granularity = Math.Min(granularity, specs[i].Kind == WindowKind.Session ? specs[i].Gap : specs[i].Pane);
+        }
+        _dedup = options.Dedup;
+        _emitDuplicates = options.EmitDuplicates;
+        _horizon = options.DedupHorizon is { } h ? (long)h.TotalMilliseconds : horizon;
+        _tracker = new OffsetTracker(Math.Max(1, granularity / 4));
+        _keySelector = options.KeySelector;
+        _valueSelector = options.ValueSelector;
+        _probe = options.Probe;
+        _counters = _probe?.Counters ?? new WindowCounters();
+        if (options.ResumeFrom is { } resume)
+        {
+            _resuming = true;
+            _watermark = resume.Watermark;
+            foreach (var (p, next) in resume.NextOffsets)
+            {
+                _resumeNext[p] = next;
+                _nextOffsets[p] = next;
+            }
+            foreach (var (p, wm) in resume.PartitionWatermarks)
+            {
+                _partitionWatermarks[p] = wm;
+            }
+        }
+        var scheduler = options.Scheduler ?? DefaultScheduler.Instance;
+        foreach (var spec in _specs)
+        {
+            if (spec.EarlyByTime)
+            {
+                ScheduleEarlyTick(scheduler, spec);
+            }
+        }
+    }
+
+    public void Run(IObservable<StreamEvent<SensorReading>> source)
+    {
+        _probe?.Attach(this);
+        _upstream.Disposable = source.Subscribe(this);
+    }
+
+    public void OnNext(StreamEvent<SensorReading> value)
+    {
+        lock (_gate)
+        {
+            if (_done)
+            {
+                return;
+            }
+            switch (value.Kind)
+            {
+                case StreamEventKind.Data:
+                    OnData(value.Item);
+                    break;
+                case StreamEventKind.Watermark:
+                    if (AdvanceWatermark(value.Timestamp))
+                    {
+                        _downstream.OnNext(StreamEvent<WindowOutput>.Watermark(_watermark));
+                    }
+                    break;
+                case StreamEventKind.PartitionWatermark:
+                    _partitionWatermarks[value.Partition] = value.Timestamp;
+                    _downstream.OnNext(value.WithoutItem<WindowOutput>());
+                    break;
+                case StreamEventKind.PartitionRevoked:
+                    _partitionWatermarks.Remove(value.Partition);
+                    _downstream.OnNext(value.WithoutItem<WindowOutput>());
+                    break;
+                default:
+                    _downstream.OnNext(value.WithoutItem<WindowOutput>());
+                    break;
+            }
+        }
+    }
+
+    public void OnError(Exception error)
+    {
+        lock (_gate)
+        {
+            if (_done)
+            {
+                return;
+            }
+            _done = true;
+            _timers.Dispose();
+            _downstream.OnError(error);
+        }
+    }
+
+    public void OnCompleted()
+    {
+        lock (_gate)
+        {
+            if (_done)
+            {
+                return;
+            }
+            _done = true;
+            _timers.Dispose();
+            _downstream.OnCompleted();
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _done = true;
+        }
+        _timers.Dispose();
+        _upstream.Dispose();
+        _probe?.Detach(this);
+    }
+
+    private void OnData(in SensorReading r)
+    {
+        var partition = r.Position.Partition;
+        var offset = r.Position.Offset;
+        var replayed = false;
+        if (offset >= 0)
+        {
+            if (_resuming && _resumeNext.TryGet(partition, out var resumeNext) && offset < resumeNext)
+            {
+                replayed = true;
+            }
+            ref var next = ref _nextOffsets[partition];
+            if (offset >= next)
+            {
+                next = offset + 1;
+            }
+        }
+
+        string key;
+        double value;
+        if (_keySelector is null)
+        {
+            key = r.SensorId;
+        }
+        else
+        {
+            try
+            {
+                key = _keySelector(r) ?? throw new InvalidOperationException("The key selector returned null.");
+            }
+            catch (Exception ex)
+            {
+                ProcessingError(r, ex, replayed);
+                return;
+            }
+        }
+        if (_valueSelector is null)
+        {
+            value = r.Value;
+        }
+        else
+        {
+            try
+            {
+                value = _valueSelector(r);
+                if (!double.IsFinite(value))
+                {
+                    throw new InvalidOperationException("The value selector returned a non-finite value.");
+                }
+            }
+            catch (Exception ex)
+            {
+                ProcessingError(r, ex, replayed);
+                return;
+            }
+        }
+        if (key is null)
+        {
+            ProcessingError(r, new InvalidOperationException("The reading has no sensor id."), replayed);
+            return;
+        }
+
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_keys, key, out var exists);
+        if (!exists)
+        {
+            slot = new KeyState(key, _specs.Length);
+        }
+        var ks = slot!;
+        if (r.AssetId is not null)
+        {
+            ks.AssetId = r.AssetId;
+        }
+        if (r.SensorType is not null)
+        {
+            ks.SensorType = r.SensorType;
+        }
+
+        var ts = r.Timestamp;
+        var expiry = long.MinValue;
+        if (_dedup)
+        {
+            var low = TimeMath.SaturatingSub(_watermark, _horizon);
+            var bits = BitConverter.DoubleToInt64Bits(r.Value);
+            if (ks.Dedup.Contains(ts, bits, r.Seq, low))
+            {
+                if (!replayed)
+                {
+                    _counters.DuplicatesValue++;
+                    if (_emitDuplicates)
+                    {
+                        Emit(new RejectedReading(r, RejectReason.Duplicate, null));
+                    }
+                }
+                return;
+            }
+            if (ts >= low)
+            {
+                ks.Dedup.Insert(ts, bits, r.Seq);
+                expiry = TimeMath.SaturatingAdd(ts, _horizon);
+            }
+        }
+
+        var applied = false;
+        var specs = _specs;
+        for (var i = 0; i < specs.Length; i++)
+        {
+            var sr = specs[i];
+            if (sr.SensorTypes is not null && (r.SensorType is null || !sr.SensorTypes.Contains(r.SensorType)))
+            {
+                continue;
+            }
+            var result = sr.IsSession
+                ? ApplySession(ks, sr, ts, value, partition, offset, replayed)
+                : ApplyAligned(ks, sr, ts, value, replayed, ref expiry);
+            switch (result)
+            {
+                case ApplyResult.Applied:
+                    applied = true;
+                    break;
+                case ApplyResult.Partial:
+                    applied = true;
+                    if (!replayed)
+                    {
+                        _counters.PartiallyLateValue++;
+                        Emit(new RejectedReading(r, RejectReason.Late, sr.Label, Partial: true));
+                    }
+                    break;
+                case ApplyResult.Late:
+                    if (!replayed)
+                    {
+                        _counters.LateValue++;
+                        Emit(new RejectedReading(r, RejectReason.Late, sr.Label));
+                    }
+                    break;
+            }
+        }
+        if (expiry > _watermark)
+        {
+            _tracker.Note(partition, offset, expiry);
+        }
+        if (replayed)
+        {
+            _counters.ReplayedValue++;
+        }
+        else if (applied)
+        {
+            _counters.AcceptedValue++;
+        }
+    }
+
+    private void ProcessingError(in SensorReading r, Exception ex, bool replayed)
+    {
+        if (replayed)
+        {
+            return;
+        }
+        _counters.ProcessingErrorsValue++;
+        Emit(new RejectedReading(r, RejectReason.ProcessingError, null, Error: ex));
+    }
+
+    // ---- tumbling / hopping ----
+
+    private ApplyResult ApplyAligned(KeyState ks, SpecRuntime sr, long ts, double value, bool replayed, ref long expiry)
+    {
+        var size = sr.Size;
+        var advance = sr.Advance;
+        var lateness = sr.Lateness;
+        var lastWs = TimeMath.FloorTo(ts, advance);
+        if (lastWs + size + lateness <= _watermark)
+        {
+            return ApplyResult.Late;
+        }
+        var st = ks.Specs[sr.Index] is { } o ? Unsafe.As<AlignedState>(o) : (AlignedState)(ks.Specs[sr.Index] = new AlignedState());
+        ref var pane = ref st.GetPane(sr.SinglePane ? lastWs : TimeMath.FloorTo(ts, sr.PaneSize));
+        pane.Acc.Add(ts, value, sr.Mapping, _pool);
+
+        var partial = false;
+        var firstWs = sr.SinglePane ? lastWs : TimeMath.FloorTo(ts - size, advance) + advance;
+        for (var ws = firstWs; ws <= lastWs; ws += advance)
+        {
+            if (ws + size + lateness <= _watermark)
+            {
+                partial = true;
+                continue;
+            }
+            var idx = st.FindOrAddWindow(ws, out var created);
+            ref var meta = ref st.Windows[idx];
+            if (created)
+            {
+                meta.OnTimeFired = ws + size <= _watermark;
+                if (meta.OnTimeFired)
+                {
+                    // A late reading opened a window that had no content: it is a correction of an empty window.
+                    sr.Close.Add(ws + size + lateness, ks);
+                    if (replayed)
+                    {
+                        meta.Revision = 1;
+                    }
+                    else
+                    {
+                        EmitAligned(ks, st, sr, idx, FiringKind.Correction, isFinal: false);
+                    }
+                    continue;
+                }
+                sr.OnTime.Add(ws + size, ks);
+            }
+            else if (meta.OnTimeFired)
+            {
+                if (!replayed)
+                {
+                    EmitAligned(ks, st, sr, idx, FiringKind.Correction, isFinal: false);
+                }
+                continue;
+            }
+            meta.SinceEmit++;
+            if (replayed)
+            {
+                continue;
+            }
+            if (sr.EarlyK > 0 && meta.SinceEmit >= sr.EarlyK)
+            {
+                EmitAligned(ks, st, sr, idx, FiringKind.Early, isFinal: false);
+            }
+            else if (sr.EarlyByTime && !meta.Dirty)
+            {
+                meta.Dirty = true;
+                sr.Dirty.Add((ks, ws));
+            }
+        }
+        var closeAt = lastWs + size + lateness;
+        if (closeAt > expiry)
+        {
+            expiry = closeAt;
+        }
+        return partial ? ApplyResult.Partial : ApplyResult.Applied;
+    }
+
+    private void EmitAligned(KeyState ks, AlignedState st, SpecRuntime sr, int windowIndex, FiringKind firing, bool isFinal)
+    {
+        ref var meta = ref st.Windows[windowIndex];
+        var ws = meta.Start;
+        WindowAggregate aggregate;
+        if (sr.SinglePane)
+        {
+            var p = st.FindPane(ws);
+            aggregate = ToAggregate(ks, sr, ws, ws + sr.Size, in st.Panes[p].Acc, meta.Revision, isFinal);
+        }
+        else
+        {
+            _scratch.Release(_pool);
+            var end = ws + sr.Size;
+            for (var i = 0; i < st.PaneCount; i++)
+            {
+                ref var pane = ref st.Panes[i];
+                if (pane.Start >= ws && pane.Start < end)
+                {
+                    _scratch.Merge(pane.Acc, sr.Mapping, _pool);
+                }
+            }
+            aggregate = ToAggregate(ks, sr, ws, end, in _scratch, meta.Revision, isFinal);
+            _scratch.Release(_pool);
+        }
+        meta.Revision++;
+        meta.SinceEmit = 0;
+        meta.Dirty = false;
+        Emit(aggregate, firing);
+    }
+
+    private void ProcessAligned(SpecRuntime sr)
+    {
+        var lateness = sr.Lateness;
+        while (true)
+        {
+            var onDue = sr.OnTime.TryPeek(out var tOn) && tOn <= _watermark;
+            var closeDue = sr.Close.TryPeek(out var tClose) && tClose <= _watermark;
+            if (!onDue && !closeDue)
+            {
+                return;
+            }
+            if (onDue && (!closeDue || tOn <= tClose))
+            {
+                var list = sr.OnTime.Take(tOn);
+                var ws = tOn - sr.Size;
+                foreach (var ks in list)
+                {
+                    var st = Unsafe.As<AlignedState>(ks.Specs[sr.Index]!);
+                    var idx = st.FindWindow(ws);
+                    if (idx < 0 || st.Windows[idx].OnTimeFired)
+                    {
+                        continue;
+                    }
+                    st.Windows[idx].OnTimeFired = true;
+                    if (lateness == 0)
+                    {
+                        EmitAligned(ks, st, sr, idx, FiringKind.OnTime, isFinal: true);
+                        CloseAligned(st, sr, idx, ws);
+                    }
+                    else
+                    {
+                        EmitAligned(ks, st, sr, idx, FiringKind.OnTime, isFinal: false);
+                        sr.Close.Add(tOn + lateness, ks);
+                    }
+                }
+                sr.OnTime.Recycle(list);
+            }
+            else
+            {
+                var list = sr.Close.Take(tClose);
+                var ws = tClose - lateness - sr.Size;
+                foreach (var ks in list)
+                {
+                    var st = Unsafe.As<AlignedState>(ks.Specs[sr.Index]!);
+                    var idx = st.FindWindow(ws);
+                    if (idx < 0)
+                    {
+                        continue;
+                    }
+                    EmitAligned(ks, st, sr, idx, FiringKind.Final, isFinal: true);
+                    CloseAligned(st, sr, idx, ws);
+                }
+                sr.Close.Recycle(list);
+            }
+        }
+    }
+
+    private void CloseAligned(AlignedState st, SpecRuntime sr, int windowIndex, long ws)
+    {
+        st.RemoveWindow(windowIndex);
+        // Windows close in start order, so panes before the next window start are no longer covered.
+        st.ReleasePanesBefore(ws + sr.Advance, _pool);
+    }
+
+    // ---- sessions ----
+
+    private ApplyResult ApplySession(KeyState ks, SpecRuntime sr, long ts, double value, int partition, long offset, bool replayed)
+    {
+        var gap = sr.Gap;
+        var lateness = sr.Lateness;
+        if (ts + gap + lateness <= _watermark)
+        {
+            return ApplyResult.Late;
+        }
+        var st = ks.Specs[sr.Index] is { } o ? Unsafe.As<SessionState>(o) : (SessionState)(ks.Specs[sr.Index] = new SessionState());
+        if (ts < st.LastClosedEnd)
+        {
+            return ApplyResult.Late;
+        }
+        var protoEnd = ts + gap;
+        var items = st.Items;
+        var first = 0;
+        while (first < st.Count && items[first].End <= ts)
+        {
+            first++;
+        }
+        var last = first - 1;
+        while (last + 1 < st.Count && items[last + 1].Start < protoEnd)
+        {
+            last++;
+        }
+
+        int idx;
+        bool identityChanged;
+        if (last < first)
+        {
+            idx = st.Insert(first, new Session { Id = ++_sessionIds, Start = ts, End = protoEnd });
+            identityChanged = true;
+        }
+        else
+        {
+            idx = first;
+            var newStart = Math.Min(ts, st.Items[first].Start);
+            identityChanged = last > first || newStart != st.Items[first].Start;
+            if (identityChanged)
+            {
+                for (var j = first; j <= last; j++)
+                {
+                    ref var part = ref st.Items[j];
+                    if (part.Revision > 0 && part.Start != newStart && !replayed)
+                    {
+                        Emit(ToAggregate(ks, sr, part.Start, part.End, in part.Acc, part.Revision, true), FiringKind.Retraction);
+                    }
+                }
+                ref var merged = ref st.Items[first];
+                for (var j = first + 1; j <= last; j++)
+                {
+                    ref var part = ref st.Items[j];
+                    merged.Acc.Merge(part.Acc, sr.Mapping, _pool);
+                    merged.Offsets.Merge(part.Offsets);
+                    merged.Revision = Math.Max(merged.Revision, part.Revision);
+                    merged.OnTimeFired |= part.OnTimeFired;
+                    merged.End = Math.Max(merged.End, part.End);
+                    part.Acc.Release(_pool);
+                }
+                if (last > first)
+                {
+                    st.RemoveRange(first + 1, last - first);
+                }
+                merged.Id = ++_sessionIds;
+                merged.Start = newStart;
+                merged.Dirty = false;
+            }
+        }
+
+        ref var s = ref st.Items[idx];
+        s.End = Math.Max(s.End, protoEnd);
+        s.Acc.Add(ts, value, sr.Mapping, _pool);
+        s.Offsets.Note(partition, offset);
+        var timer = (ks, s.Id);
+        if (s.End <= _watermark)
+        {
+            // Late within the allowance: the session is already due, so this is a correction.
+            if (identityChanged || !s.OnTimeFired)
+            {
+                sr.SessionTimers.Enqueue(timer, s.End + lateness);
+            }
+            s.OnTimeFired = true;
+            if (replayed)
+            {
+                s.Revision = Math.Max(s.Revision, 1);
+            }
+            else
+            {
+                EmitSession(ks, st, sr, idx, FiringKind.Correction, isFinal: false);
+            }
+        }
+        else
+        {
+            if (s.OnTimeFired || identityChanged)
+            {
+                // Extended past the watermark: it fires on time again when the watermark reaches the new end.
+                s.OnTimeFired = false;
+                sr.SessionTimers.Enqueue(timer, s.End);
+            }
+            s.SinceEmit++;
+            if (!replayed)
+            {
+                if (sr.EarlyK > 0 && s.SinceEmit >= sr.EarlyK)
+                {
+                    EmitSession(ks, st, sr, idx, FiringKind.Early, isFinal: false);
+                }
+                else if (sr.EarlyByTime && !s.Dirty)
+                {
+                    s.Dirty = true;
+                    sr.Dirty.Add((ks, s.Id));
+                }
+            }
+        }
+        st.Items[idx].Offsets.Report(_tracker, st.Items[idx].End + lateness);
+        return ApplyResult.Applied;
+    }
+
+    private void EmitSession(KeyState ks, SessionState st, SpecRuntime sr, int index, FiringKind firing, bool isFinal)
+    {
+        ref var s = ref st.Items[index];
+        var aggregate = ToAggregate(ks, sr, s.Start, s.End, in s.Acc, s.Revision, isFinal);
+        s.Revision++;
+        s.SinceEmit = 0;
+        s.Dirty = false;
+        Emit(aggregate, firing);
+    }
+
+    private void ProcessSessions(SpecRuntime sr)
+    {
+        var lateness = sr.Lateness;
+        var timers = sr.SessionTimers;
+        while (timers.TryPeek(out var timer, out var due) && due <= _watermark)
+        {
+            timers.Dequeue();
+            var st = Unsafe.As<SessionState>(timer.Key.Specs[sr.Index]!);
+            var idx = st.Find(timer.Id);
+            if (idx < 0)
+            {
+                continue;
+            }
+            ref var s = ref st.Items[idx];
+            if (!s.OnTimeFired)
+            {
+                if (s.End > _watermark)
+                {
+                    timers.Enqueue(timer, s.End);
+                    continue;
+                }
+                s.OnTimeFired = true;
+                if (lateness == 0)
+                {
+                    EmitSession(timer.Key, st, sr, idx, FiringKind.OnTime, isFinal: true);
+                    CloseSession(st, idx, _pool);
+                }
+                else
+                {
+                    EmitSession(timer.Key, st, sr, idx, FiringKind.OnTime, isFinal: false);
+                    timers.Enqueue(timer, s.End + lateness);
+                }
+            }
+            else
+            {
+                if (s.End + lateness > _watermark)
+                {
+                    timers.Enqueue(timer, s.End + lateness);
+                    continue;
+                }
+                EmitSession(timer.Key, st, sr, idx, FiringKind.Final, isFinal: true);
+                CloseSession(st, idx, _pool);
+            }
+        }
+    }
+
+    private static void CloseSession(SessionState st, int index, BucketPool pool)
+    {
+        ref var s = ref st.Items[index];
+        st.LastClosedEnd = Math.Max(st.LastClosedEnd, s.End);
+        s.Acc.Release(pool);
+        st.RemoveRange(index, 1);
+    }
+
+    // ---- watermarks, early firing, output ----
+
+    private bool AdvanceWatermark(long watermark)
+    {
+        if (watermark <= _watermark)
+        {
+            return false;
+        }
+        _watermark = watermark;
+        foreach (var sr in _specs)
+        {
+            if (sr.IsSession)
+            {
+                ProcessSessions(sr);
+            }
+            else
+            {
+                ProcessAligned(sr);
+            }
+        }
+        _tracker.Advance(watermark);
+        return true;
+    }
+
+    private void ScheduleEarlyTick(IScheduler scheduler, SpecRuntime sr)
+    {
+        var slot = new MultipleAssignmentDisposable();
+        _timers.Add(slot);
+        Schedule();
+
+        void Schedule() => slot.Disposable = scheduler.Schedule(sr.Spec.EarlyInterval, () =>
+        {
+            lock (_gate)
+            {
+                if (_done)
+                {
+                    return;
+                }
+                EarlyTick(sr);
+            }
+            Schedule();
+        });
+    }
+
+    private void EarlyTick(SpecRuntime sr)
+    {
+        var dirty = sr.Dirty;
+        sr.Dirty = sr.DirtySpare;
+        sr.DirtySpare = dirty;
+        foreach (var (ks, reference) in dirty)
+        {
+            if (sr.IsSession)
+            {
+                var st = Unsafe.As<SessionState>(ks.Specs[sr.Index]!);
+                var idx = st.Find(reference);
+                if (idx >= 0 && st.Items[idx].Dirty && !st.Items[idx].OnTimeFired)
+                {
+                    EmitSession(ks, st, sr, idx, FiringKind.Early, isFinal: false);
+                }
+            }
+            else
+            {
+                var st = Unsafe.As<AlignedState>(ks.Specs[sr.Index]!);
+                var idx = st.FindWindow(reference);
+                if (idx >= 0 && st.Windows[idx].Dirty && !st.Windows[idx].OnTimeFired)
+                {
+                    EmitAligned(ks, st, sr, idx, FiringKind.Early, isFinal: false);
+                }
+            }
+        }
+        dirty.Clear();
+    }
+
+    private static WindowAggregate ToAggregate(KeyState ks, SpecRuntime sr, long start, long end, in Accumulator acc, int revision, bool isFinal) =>
+        new(
+            ks.Key,
+            sr.Label,
+            start,
+            end,
+            acc.Count,
+            acc.Sum,
+            acc.Min,
+            acc.Max,
+            acc.Mean,
+            acc.StdDev,
+            acc.First,
+            acc.Last,
+            acc.Sketch.Quantile(0.50, sr.Mapping),
+            acc.Sketch.Quantile(0.95, sr.Mapping),
+            acc.Sketch.Quantile(0.99, sr.Mapping),
+            revision,
+            isFinal,
+            ks.AssetId,
+            ks.SensorType);
+
+    private void Emit(WindowAggregate aggregate, FiringKind firing)
+    {
+        _counters.EmittedValue++;
+        _downstream.OnNext(StreamEvent<WindowOutput>.Data(WindowOutput.ForAggregate(aggregate, firing)));
+    }
+
+    private void Emit(in RejectedReading rejected) =>
+        _downstream.OnNext(StreamEvent<WindowOutput>.Data(WindowOutput.ForRejected(rejected)));
+
+    // ---- probe ----
+
+    public WindowCheckpoint Checkpoint()
+    {
+        lock (_gate)
+        {
+            var next = new Dictionary<int, long>();
+            foreach (var p in _nextOffsets.Partitions())
+            {
+                if (_nextOffsets.TryGet(p, out var n) && n >= 0)
+                {
+                    next[p] = n;
+                }
+            }
+            return new WindowCheckpoint(_watermark, _tracker.Lowest(), next, new Dictionary<int, long>(_partitionWatermarks));
+        }
+    }
+
+    public long StateBytes()
+    {
+        lock (_gate)
+        {
+            // Dictionary entry (hash, next, key, value) + KeyState object + its spec array.
+            long bytes = _keys.Count * (24L + 64 + 24 + (8L * _specs.Length));
+            foreach (var ks in _keys.Values)
+            {
+                bytes += ks.Dedup.HeapBytes;
+                foreach (var spec in ks.Specs)
+                {
+                    bytes += spec switch
+                    {
+                        AlignedState a => a.HeapBytes(),
+                        SessionState s => s.HeapBytes(),
+                        _ => 0,
+                    };
+                }
+            }
+            return bytes + _tracker.HeapBytes();
+        }
+    }
+}

@@ -1,0 +1,293 @@
+using System.Runtime.CompilerServices;
+
+namespace SmartMaintenance.Streams.Windowing;
+
+/// <summary>Everything the operator keeps for one key across all specs.</summary>
+internal sealed class KeyState(string key, int specCount)
+{
+    public readonly string Key = key;
+    public readonly object?[] Specs = new object?[specCount];
+    public string? AssetId;
+    public string? SensorType;
+    public DedupIndex Dedup;
+}
+
+/// <summary>Aggregate of one pane (gcd of size and advance): every reading updates exactly one pane.</summary>
+internal struct Pane
+{
+    public long Start;
+    public Accumulator Acc;
+}
+
+/// <summary>Emission bookkeeping of one aligned window with content.</summary>
+internal struct WindowMeta
+{
+    public long Start;
+    public int Revision;
+    public int SinceEmit;
+    public bool OnTimeFired;
+    public bool Dirty;
+}
+
+/// <summary>Open panes and windows of one key for one tumbling/hopping spec, both sorted by start.</summary>
+internal sealed class AlignedState
+{
+    public Pane[] Panes = new Pane[1];
+    public int PaneCount;
+    public WindowMeta[] Windows = new WindowMeta[1];
+    public int WindowCount;
+
+    public int FindPane(long start)
+    {
+        for (var i = PaneCount - 1; i >= 0; i--)
+        {
+            var s = Panes[i].Start;
+            if (s == start)
+            {
+                return i;
+            }
+            if (s < start)
+            {
+                break;
+            }
+        }
+        return -1;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref Pane GetPane(long start)
+    {
+        var n = PaneCount;
+        if (n > 0 && Panes[n - 1].Start == start)
+        {
+            return ref Panes[n - 1];
+        }
+        return ref GetPaneSlow(start);
+    }
+
+    private ref Pane GetPaneSlow(long start)
+    {
+        var i = PaneCount;
+        while (i > 0 && Panes[i - 1].Start > start)
+        {
+            i--;
+        }
+        if (i > 0 && Panes[i - 1].Start == start)
+        {
+            return ref Panes[i - 1];
+        }
+        if (PaneCount == Panes.Length)
+        {
+            Array.Resize(ref Panes, Panes.Length * 2);
+        }
+        Array.Copy(Panes, i, Panes, i + 1, PaneCount - i);
+        Panes[i] = new Pane { Start = start };
+        PaneCount++;
+        return ref Panes[i];
+    }
+
+    public int FindWindow(long start)
+    {
+        for (var i = WindowCount - 1; i >= 0; i--)
+        {
+            var s = Windows[i].Start;
+            if (s == start)
+            {
+                return i;
+            }
+            if (s < start)
+            {
+                break;
+            }
+        }
+        return -1;
+    }
+
+    public int FindOrAddWindow(long start, out bool created)
+    {
+        var i = WindowCount;
+        while (i > 0 && Windows[i - 1].Start > start)
+        {
+            i--;
+        }
+        if (i > 0 && Windows[i - 1].Start == start)
+        {
+            created = false;
+            return i - 1;
+        }
+        if (WindowCount == Windows.Length)
+        {
+            Array.Resize(ref Windows, Windows.Length * 2);
+        }
+        Array.Copy(Windows, i, Windows, i + 1, WindowCount - i);
+        Windows[i] = new WindowMeta { Start = start };
+        WindowCount++;
+        created = true;
+        return i;
+    }
+
+    public void RemoveWindow(int index)
+    {
+        WindowCount--;
+        Array.Copy(Windows, index + 1, Windows, index, WindowCount - index);
+        Windows[WindowCount] = default;
+    }
+
+    /// <summary>Frees panes starting before <paramref name="bound"/>: no open window covers them any more.</summary>
+    public void ReleasePanesBefore(long bound, BucketPool pool)
+    {
+        var n = 0;
+        while (n < PaneCount && Panes[n].Start < bound)
+        {
+            Panes[n].Acc.Release(pool);
+            n++;
+        }
+        if (n > 0)
+        {
+            Array.Copy(Panes, n, Panes, 0, PaneCount - n);
+            Array.Clear(Panes, PaneCount - n, n);
+            PaneCount -= n;
+        }
+    }
+
+    public long HeapBytes()
+    {
+        var bytes = 24 + 24 + (Unsafe.SizeOf<Pane>() * (long)Panes.Length) + 24 + (Unsafe.SizeOf<WindowMeta>() * (long)Windows.Length);
+        for (var i = 0; i < PaneCount; i++)
+        {
+            bytes += Panes[i].Acc.Sketch.HeapBytes;
+        }
+        return bytes;
+    }
+}
+
+/// <summary>Lowest offset per source partition of the readings in one session.</summary>
+internal struct PartitionOffsets
+{
+    private int _p0;
+    private long _o0;
+    private (int Partition, long Offset)[]? _more;
+    private int _moreCount;
+
+    public void Note(int partition, long offset)
+    {
+        if (offset < 0)
+        {
+            return;
+        }
+        if (_o0 == 0)
+        {
+            // Empty: offsets are stored +1 so default(PartitionOffsets) means "none".
+            _p0 = partition;
+            _o0 = offset + 1;
+            return;
+        }
+        if (_p0 == partition)
+        {
+            _o0 = Math.Min(_o0, offset + 1);
+            return;
+        }
+        for (var i = 0; i < _moreCount; i++)
+        {
+            if (_more![i].Partition == partition)
+            {
+                _more[i].Offset = Math.Min(_more[i].Offset, offset);
+                return;
+            }
+        }
+        _more ??= new (int, long)[2];
+        if (_moreCount == _more.Length)
+        {
+            Array.Resize(ref _more, _moreCount * 2);
+        }
+        _more[_moreCount++] = (partition, offset);
+    }
+
+    public void Merge(in PartitionOffsets other)
+    {
+        if (other._o0 != 0)
+        {
+            Note(other._p0, other._o0 - 1);
+        }
+        for (var i = 0; i < other._moreCount; i++)
+        {
+            Note(other._more![i].Partition, other._more[i].Offset);
+        }
+    }
+
+    public readonly void Report(OffsetTracker tracker, long expiry)
+    {
+        if (_o0 != 0)
+        {
+            tracker.Note(_p0, _o0 - 1, expiry);
+        }
+        for (var i = 0; i < _moreCount; i++)
+        {
+            tracker.Note(_more![i].Partition, _more[i].Offset, expiry);
+        }
+    }
+}
+
+internal struct Session
+{
+    public long Id;
+    public long Start;
+    /// <summary>Last reading's time + gap (exclusive).</summary>
+    public long End;
+    public Accumulator Acc;
+    public int Revision;
+    public int SinceEmit;
+    public bool OnTimeFired;
+    public bool Dirty;
+    public PartitionOffsets Offsets;
+}
+
+/// <summary>Open sessions of one key for one session spec, disjoint and sorted by start.</summary>
+internal sealed class SessionState
+{
+    public Session[] Items = new Session[1];
+    public int Count;
+    /// <summary>End of the latest finally closed session: readings before it cannot be merged any more.</summary>
+    public long LastClosedEnd = long.MinValue;
+
+    public int Find(long id)
+    {
+        for (var i = 0; i < Count; i++)
+        {
+            if (Items[i].Id == id)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    public int Insert(int index, in Session session)
+    {
+        if (Count == Items.Length)
+        {
+            Array.Resize(ref Items, Items.Length * 2);
+        }
+        Array.Copy(Items, index, Items, index + 1, Count - index);
+        Items[index] = session;
+        Count++;
+        return index;
+    }
+
+    public void RemoveRange(int index, int count)
+    {
+        Array.Copy(Items, index + count, Items, index, Count - index - count);
+        Array.Clear(Items, Count - count, count);
+        Count -= count;
+    }
+
+    public long HeapBytes()
+    {
+        var bytes = 40 + 24 + (Unsafe.SizeOf<Session>() * (long)Items.Length);
+        for (var i = 0; i < Count; i++)
+        {
+            bytes += Items[i].Acc.Sketch.HeapBytes;
+        }
+        return bytes;
+    }
+}

@@ -1,0 +1,106 @@
+using Confluent.Kafka;
+using SmartMaintenance.Streams.Contracts;
+using Xunit;
+
+namespace SmartMaintenance.Streams.Kafka.Tests;
+
+public sealed class KafkaOptionsTests
+{
+    [Fact]
+    public void Consumer_defaults_store_offsets_explicitly_and_commit_what_was_stored()
+    {
+        var config = new KafkaOptions().BuildConsumerConfig("smstream-engine");
+
+        Assert.False(config.EnableAutoOffsetStore);
+        Assert.True(config.EnableAutoCommit);
+        Assert.Equal(10, config.FetchQueueBackoffMs);
+        Assert.Equal(PartitionAssignmentStrategy.CooperativeSticky, config.PartitionAssignmentStrategy);
+        Assert.Equal(AutoOffsetReset.Earliest, config.AutoOffsetReset);
+        Assert.Equal("127.0.0.1:19092", config.BootstrapServers);
+        Assert.Equal("smstream-engine", config.GroupId);
+    }
+
+    [Fact]
+    public void Producer_defaults_are_idempotent_acks_all_lz4()
+    {
+        var config = new KafkaOptions().BuildProducerConfig();
+
+        Assert.True(config.EnableIdempotence);
+        Assert.Equal(Acks.All, config.Acks);
+        Assert.Equal(CompressionType.Lz4, config.CompressionType);
+        Assert.Equal(5, config.LingerMs);
+    }
+
+    [Fact]
+    public void Security_settings_and_free_form_client_properties_reach_every_client_config()
+    {
+        var options = new KafkaOptions
+        {
+            BootstrapServers = "kafka-1:9093,kafka-2:9093",
+            SecurityProtocol = SecurityProtocol.SaslSsl,
+            SaslMechanism = SaslMechanism.ScramSha512,
+            SaslUsername = "svc",
+            SaslPassword = "s3cret",
+            SslCaLocation = "/etc/ssl/ca.pem",
+            Client = { ["socket.keepalive.enable"] = "true", ["linger.ms"] = "20" },
+        };
+        options.Validate();
+
+        ClientConfig[] configs = [options.BuildConsumerConfig("g"), options.BuildProducerConfig(), options.BuildAdminClientConfig()];
+
+        Assert.All(configs, c =>
+        {
+            Assert.Equal("kafka-1:9093,kafka-2:9093", c.BootstrapServers);
+            Assert.Equal(SecurityProtocol.SaslSsl, c.SecurityProtocol);
+            Assert.Equal(SaslMechanism.ScramSha512, c.SaslMechanism);
+            Assert.Equal("svc", c.SaslUsername);
+            Assert.Equal("s3cret", c.SaslPassword);
+            Assert.Equal("/etc/ssl/ca.pem", c.SslCaLocation);
+            Assert.Equal("true", c.Get("socket.keepalive.enable"));
+        });
+        // Client properties are applied last and win over the typed defaults.
+        Assert.Equal(20, ((ProducerConfig)configs[1]).LingerMs);
+        Assert.DoesNotContain("s3cret", options.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("", "Kafka:BootstrapServers")]
+    [InlineData("kafka-1", "Kafka:BootstrapServers")]
+    [InlineData("kafka-1:99999", "Kafka:BootstrapServers")]
+    public void Invalid_bootstrap_servers_fail_naming_the_setting(string bootstrap, string setting)
+    {
+        var ex = Assert.Throws<ConfigurationException>(() => new KafkaOptions { BootstrapServers = bootstrap }.Validate());
+
+        Assert.Equal(setting, ex.Setting);
+    }
+
+    [Fact]
+    public void Sasl_without_credentials_fails_naming_the_missing_setting()
+    {
+        var options = new KafkaOptions { SecurityProtocol = SecurityProtocol.SaslPlaintext, SaslMechanism = SaslMechanism.Plain, SaslUsername = "u" };
+
+        var ex = Assert.Throws<ConfigurationException>(() => options.Validate());
+
+        Assert.Equal("Kafka:SaslPassword", ex.Setting);
+    }
+
+    [Fact]
+    public void Out_of_range_tuning_fails_naming_the_setting()
+    {
+        var ex = Assert.Throws<ConfigurationException>(() => new KafkaOptions { FetchQueueBackoffMs = -1 }.Validate());
+
+        Assert.Equal("Kafka:FetchQueueBackoffMs", ex.Setting);
+    }
+
+    [Fact]
+    public void Topic_names_default_to_the_contract_and_reject_invalid_names()
+    {
+        var names = new TopicNames();
+        names.Validate();
+        Assert.Equal(Topics.Readings, names.Readings);
+        Assert.Equal(Topics.AlertsDlq, names.AlertsDlq);
+
+        var ex = Assert.Throws<ConfigurationException>(() => new TopicNames { Alerts = "alerts/bad" }.Validate());
+        Assert.Equal("Topics:Alerts", ex.Setting);
+    }
+}

@@ -1,0 +1,224 @@
+using System.Text.Json;
+using SmartMaintenance.Streams.Contracts;
+using Xunit;
+
+namespace SmartMaintenance.Streams.Scoring.Tests;
+
+public class DetectorTests
+{
+    private static DetectorPipeline Pipeline(Action<DetectorOptions>? configure = null)
+    {
+        var options = new ScoringOptions();
+        configure?.Invoke(options.Defaults);
+        return new DetectorPipeline(options);
+    }
+
+    [Fact]
+    public void Pure_noise_after_warmup_raises_nothing()
+    {
+        var found = Synthetic.Run(Pipeline(), Synthetic.Noise(5000));
+        Assert.Empty(found);
+    }
+
+    [Fact]
+    public void Spike_in_noise_fires_at_the_spike_with_evidence()
+    {
+        var v = Synthetic.Noise(1500);
+        v[1000] += 15;
+        var found = Synthetic.Run(Pipeline(), v);
+        var (index, anomaly) = Assert.Single(found);
+        Assert.Equal(1000, index);
+        Assert.Contains(anomaly.Detector, new[] { "spike", "level" });
+        Assert.InRange(anomaly.Score, 0.5, 1);
+        Assert.Equal(0.5, anomaly.Threshold);
+        Assert.InRange(anomaly.Severity, 1, 5);
+        using var evidence = JsonDocument.Parse(anomaly.Evidence);
+        Assert.Equal(v[1000], evidence.RootElement.GetProperty("value").GetDouble());
+        Assert.True(evidence.RootElement.GetProperty("scores").GetProperty("spike").GetDouble() > 0.5);
+    }
+
+    [Fact]
+    public void Level_shift_of_three_sigma_is_found_within_a_few_readings()
+    {
+        var v = Synthetic.Noise(2000);
+        for (var i = 1200; i < v.Length; i++)
+        {
+            v[i] += 3;
+        }
+        var found = Synthetic.Run(Pipeline(), v);
+        Assert.NotEmpty(found);
+        var (index, anomaly) = found[0];
+        Assert.InRange(index, 1200, 1230);
+        Assert.Equal("level_shift", anomaly.Detector);
+        // The window starts where the CUSUM began to accumulate, at or after the shift.
+        Assert.InRange(anomaly.WindowStart, Synthetic.Start + (1195 * Synthetic.Step), anomaly.Timestamp);
+    }
+
+    [Fact]
+    public void Stuck_sensor_is_reported_by_the_flatline_detector()
+    {
+        var v = Synthetic.Noise(2000);
+        for (var i = 1000; i < 1200; i++)
+        {
+            v[i] = v[999];
+        }
+        var found = Synthetic.Run(Pipeline(), v);
+        var flat = Assert.Single(found, f => f.Anomaly.Detector == "flatline");
+        Assert.InRange(flat.Index, 1020, 1100);
+        Assert.Equal(Synthetic.Start + (999 * Synthetic.Step), flat.Anomaly.WindowStart);
+    }
+
+    [Fact]
+    public void Slow_drift_is_not_flagged()
+    {
+        var v = Synthetic.Noise(6000);
+        for (var i = 0; i < v.Length; i++)
+        {
+            v[i] += i * 0.002; // 12 σ over the series, 0.002 σ per reading
+        }
+        Assert.Empty(Synthetic.Run(Pipeline(), v));
+    }
+
+    [Fact]
+    public void Nothing_fires_during_warmup_even_for_an_extreme_value()
+    {
+        var v = Synthetic.Noise(400);
+        v[100] += 1000;
+        var pipeline = Pipeline();
+        Assert.Equal(200, pipeline.WarmupReadings);
+        Assert.DoesNotContain(Synthetic.Run(pipeline, v), f => f.Index < 200);
+    }
+
+    [Fact]
+    public void Range_rule_fires_immediately_with_top_severity_for_its_sensor_type_only()
+    {
+        var options = new ScoringOptions();
+        options.SensorTypes["temperature"] = new DetectorOptions { RangeMin = -40, RangeMax = 150 };
+        var pipeline = new DetectorPipeline(options);
+        Assert.True(pipeline.Process(Synthetic.Reading("t1", 0, 200, "temperature"), out var a));
+        Assert.Equal("range", a!.Detector);
+        Assert.Equal(5, a.Severity);
+        Assert.Equal("temperature", a.SensorType);
+        Assert.False(pipeline.Process(Synthetic.Reading("p1", 0, 200, "pressure"), out _));
+    }
+
+    [Fact]
+    public void Suppression_turns_a_long_disturbance_into_one_alert()
+    {
+        var v = Synthetic.Noise(2000);
+        for (var i = 1000; i < 1100; i++)
+        {
+            v[i] += (i % 2 == 0) ? 20 : -20;
+        }
+        var found = Synthetic.Run(Pipeline(o => o.EscalationMargin = 1), v);
+        Assert.Single(found, f => f.Index >= 1000 && f.Index < 1100 + 200);
+    }
+
+    [Fact]
+    public void Processing_readings_that_do_not_fire_allocates_nothing()
+    {
+        var pipeline = Pipeline();
+        var v = Synthetic.Noise(20_000);
+        for (var i = 0; i < 1000; i++)
+        {
+            pipeline.Process(Synthetic.Reading("s1", i, v[i]), out _);
+        }
+        var fired = 0;
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 1000; i < v.Length; i++)
+        {
+            if (pipeline.Process(Synthetic.Reading("s1", i, v[i]), out _))
+            {
+                fired++;
+            }
+        }
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, fired);
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void Snapshot_and_restore_continue_exactly_like_the_original()
+    {
+        var v = Synthetic.Noise(3000);
+        v[2000] += 20;
+        for (var i = 2500; i < 3000; i++)
+        {
+            v[i] += 4;
+        }
+        var original = Pipeline();
+        for (var i = 0; i < 1500; i++)
+        {
+            original.Process(Synthetic.Reading("a", i, v[i]), out _);
+            original.Process(Synthetic.Reading("b", i, -v[i], "other"), out _);
+        }
+        original.ProcessWindow(new WindowAggregate("a", "1m", 0, 60_000, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, true), out _);
+        using var snapshot = new MemoryStream();
+        original.Snapshot(snapshot);
+        snapshot.Position = 0;
+        var restored = Pipeline();
+        restored.Restore(snapshot);
+        Assert.Equal(2, restored.SensorCount);
+
+        for (var i = 1500; i < v.Length; i++)
+        {
+            foreach (var (id, x, type) in new[] { ("a", v[i], (string?)null), ("b", -v[i], "other") })
+            {
+                var r = Synthetic.Reading(id, i, x, type);
+                var s1 = original.Score(r, out _, out var a1);
+                var s2 = restored.Score(r, out _, out var a2);
+                Assert.Equal(s1, s2);
+                Assert.Equal(a1, a2);
+            }
+        }
+    }
+
+    [Fact]
+    public void Restore_rejects_a_snapshot_taken_under_another_context_length()
+    {
+        var original = Pipeline();
+        foreach (var (i, x) in Synthetic.Noise(100).Select((x, i) => (i, x)))
+        {
+            original.Process(Synthetic.Reading("a", i, x), out _);
+        }
+        using var snapshot = new MemoryStream();
+        original.Snapshot(snapshot);
+        snapshot.Position = 0;
+        Assert.Throws<InvalidDataException>(() => Pipeline(o => o.ContextLength = 4).Restore(snapshot));
+    }
+
+    [Fact]
+    public void Window_aggregates_are_scored_statistically_when_no_model_exists()
+    {
+        var pipeline = Pipeline(o => o.WarmupReadings = 50);
+        var noise = Synthetic.Noise(200);
+        Anomaly? last = null;
+        for (var i = 0; i < noise.Length; i++)
+        {
+            var mean = i == 150 ? noise[i] + 30 : noise[i];
+            var agg = new WindowAggregate("w1", "1m", i * 60_000L, (i + 1) * 60_000L, 60, mean * 60, mean - 1, mean + 1, mean, 0.5, mean, mean, mean, mean + 1, mean + 1, 0, true);
+            if (pipeline.ProcessWindow(agg, out var a))
+            {
+                last = a;
+                Assert.True(i == 150, $"fired at {i}: {a!.Detector} {a.Evidence}");
+            }
+        }
+        Assert.NotNull(last);
+        Assert.StartsWith(DetectorPipeline.WindowDetectorPrefix, last.Detector, StringComparison.Ordinal);
+        Assert.Equal(150 * 60_000L, last.WindowStart);
+    }
+
+    [Fact]
+    public void Invalid_settings_fail_at_startup_naming_the_setting()
+    {
+        var options = new ScoringOptions();
+        options.SensorTypes["vibration"] = new DetectorOptions { FireThreshold = 2 };
+        var ex = Assert.Throws<ConfigurationException>(() => new DetectorPipeline(options));
+        Assert.Equal("Scoring:SensorTypes:vibration:FireThreshold", ex.Setting);
+
+        var range = new ScoringOptions();
+        range.Defaults.RangeMin = 10;
+        range.Defaults.RangeMax = 0;
+        Assert.Equal("Scoring:Defaults:RangeMin", Assert.Throws<ConfigurationException>(() => new DetectorPipeline(range)).Setting);
+    }
+}

@@ -1,0 +1,244 @@
+using CsCheck;
+using SmartMaintenance.Streams.Contracts;
+using SmartMaintenance.Streams.Windowing;
+using Xunit;
+
+namespace SmartMaintenance.Streams.Windowing.Tests;
+
+public sealed class PropertyTests
+{
+    internal sealed record Scenario(IReadOnlyList<WindowSpec> Specs, List<StreamEvent<SensorReading>> Events)
+    {
+        public override string ToString() =>
+            string.Join(",", Specs.Select(s => $"{s.Label}+{s.AllowedLateness}")) + " | " + string.Join(" ", Events.Select(e =>
+                e.IsData ? $"{e.Item.SensorId}@{e.Item.Timestamp}={e.Item.Value}#{e.Item.Seq}" : $"W{e.Timestamp}"));
+    }
+
+    private static readonly long[] Lateness = [0, 40, 150];
+
+    private static readonly Gen<(int Key, int Ts, int Value, int Noise)> GenReading =
+        Gen.Select(Gen.Int[0, 2], Gen.Int[0, 1500], Gen.Int[-20, 20], Gen.Int[0, 250]);
+
+    private static readonly Gen<(int Dup, int Shift, int Wm, int Lag, bool Seq)> GenExtra =
+        Gen.Select(Gen.Int[0, 9], Gen.Int[1, 40], Gen.Int[0, 4], Gen.Int[0, 120], Gen.Bool);
+
+    private static readonly Gen<IReadOnlyList<WindowSpec>> GenSpecs =
+        Gen.Select(Gen.Int[0, 2], Gen.Int[0, 3], Gen.Int[0, 2], Gen.Int[0, 2], Gen.Int[0, 2], Gen.Int[0, 2]).Select(t =>
+        {
+            var tumbling = WindowSpec.Tumbling(TimeSpan.FromMilliseconds(new[] { 50, 100, 200 }[t.Item1])) with { AllowedLateness = Lateness[t.Item4] };
+            var (size, adv) = new[] { (100, 25), (100, 50), (200, 50), (150, 100) }[t.Item2];
+            var hopping = WindowSpec.Hopping(TimeSpan.FromMilliseconds(size), TimeSpan.FromMilliseconds(adv)) with { AllowedLateness = Lateness[t.Item5] };
+            var session = WindowSpec.Session(TimeSpan.FromMilliseconds(new[] { 20, 50, 100 }[t.Item3])) with { AllowedLateness = Lateness[t.Item6] };
+            return (IReadOnlyList<WindowSpec>)[tumbling, hopping, session];
+        });
+
+    internal static Gen<Scenario> GenScenario(bool seqDuplicatesWithOtherTimestamps) =>
+        Gen.Select(GenSpecs, Gen.Select(GenReading, GenExtra).Array[1, 120]).Select(t =>
+        {
+            var (specs, items) = t;
+            var staged = new List<(long Arrival, SensorReading Reading)>();
+            for (var i = 0; i < items.Length; i++)
+            {
+                var ((key, ts, value, noise), (dup, shift, _, _, hasSeq)) = items[i];
+                var r = new SensorReading("s" + key, ts, value, Seq: hasSeq ? i : -1);
+                staged.Add((ts + noise, r));
+                if (dup == 0)
+                {
+                    staged.Add((ts + noise + (shift * 10), r));
+                }
+                else if (dup == 1 && hasSeq && seqDuplicatesWithOtherTimestamps)
+                {
+                    // Re-sent with the same seq but a re-stamped time and value: still a duplicate.
+                    staged.Add((ts + noise + (shift * 10), r with { Timestamp = ts + 7, Value = value + 1 }));
+                }
+            }
+            var ordered = staged.Select((s, i) => (s, i)).OrderBy(x => x.s.Arrival).ThenBy(x => x.i).Select(x => x.s.Reading).ToList();
+            var events = new List<StreamEvent<SensorReading>>();
+            var offsets = new long[2];
+            var maxTs = long.MinValue;
+            for (var i = 0; i < ordered.Count; i++)
+            {
+                var r = ordered[i];
+                var partition = r.SensorId == "s1" ? 1 : 0;
+                events.Add(StreamEvent<SensorReading>.Data(r with { Position = new SourcePosition(partition, offsets[partition]++, 0) }));
+                maxTs = Math.Max(maxTs, r.Timestamp);
+                var (_, (_, _, wm, lag, _)) = items[i % items.Length];
+                if (wm == 0)
+                {
+                    events.Add(StreamEvent<SensorReading>.Watermark(maxTs - lag));
+                }
+            }
+            events.Add(StreamEvent<SensorReading>.Watermark(long.MaxValue));
+            return new Scenario(specs, events);
+        });
+
+    [Fact]
+    public void Final_state_late_and_duplicate_outputs_match_the_brute_force_reference_for_every_window_kind()
+    {
+        var seen = new Dictionary<string, int>();
+        void Count(string what, int n) => seen[what] = seen.GetValueOrDefault(what) + n;
+        GenScenario(seqDuplicatesWithOtherTimestamps: true).Sample(scenario =>
+        {
+            using var h = new Harness(scenario.Specs, new WindowOperatorOptions { EmitDuplicates = true });
+            h.PushAll(scenario.Events);
+            var reference = new Reference(scenario.Specs, dedup: true).Run(scenario.Events);
+            Expectations.AssertSameFinalState(reference, h);
+            Expectations.AssertSameRejections(reference, h);
+            Expectations.AssertRevisionsIncreaseAndEndFinal(h);
+            lock (seen)
+            {
+                Count("late", h.Rejected.Count(r => r.Reason == RejectReason.Late && !r.Partial));
+                Count("partial", h.Rejected.Count(r => r.Partial));
+                Count("duplicate", h.Rejected.Count(r => r.Reason == RejectReason.Duplicate));
+                foreach (var kind in Enum.GetValues<FiringKind>().Where(k => k != FiringKind.Early))
+                {
+                    Count(kind.ToString(), h.Aggregates.Count(a => a.Firing == kind));
+                }
+            }
+        }, iter: 400);
+        // The generator must reach every interesting case, or the comparison above proves little.
+        foreach (var what in new[] { "late", "partial", "duplicate", "OnTime", "Correction", "Final", "Retraction" })
+        {
+            Assert.True(seen.GetValueOrDefault(what) > 0, $"no scenario produced {what}");
+        }
+    }
+
+    [Fact]
+    public void Resuming_from_a_checkpoint_and_replaying_from_the_reported_offsets_gives_the_same_final_outputs()
+    {
+        long replayed = 0, skipped = 0;
+        GenScenario(seqDuplicatesWithOtherTimestamps: false).Select(Gen.Int[0, 1000]).Sample((scenario, cutSeed) =>
+        {
+            // Session boundaries closed before a crash are not part of the checkpoint (docs: replay contract),
+            // so the replay property is checked on the aligned specs.
+            var specs = scenario.Specs.Where(s => s.Kind != WindowKind.Session).ToList();
+            var events = scenario.Events;
+            using var full = new Harness(specs, new WindowOperatorOptions { EmitDuplicates = true });
+            full.PushAll(events);
+
+            var cut = cutSeed % events.Count;
+            var probe = new WindowProbe();
+            using var before = new Harness(specs, new WindowOperatorOptions { EmitDuplicates = true, Probe = probe });
+            before.PushAll(events.Take(cut));
+            var checkpoint = probe.Checkpoint();
+
+            var afterProbe = new WindowProbe();
+            using var after = new Harness(specs, new WindowOperatorOptions { EmitDuplicates = true, ResumeFrom = checkpoint, Probe = afterProbe });
+            var replay = new List<StreamEvent<SensorReading>>();
+            for (var i = 0; i < events.Count; i++)
+            {
+                var e = events[i];
+                if (i >= cut)
+                {
+                    replay.Add(e);
+                }
+                else if (e.IsData)
+                {
+                    var p = e.Item.Position.Partition;
+                    var from = checkpoint.ReplayFrom.TryGetValue(p, out var f) ? f
+                        : checkpoint.NextOffsets.GetValueOrDefault(p, 0);
+                    if (e.Item.Position.Offset >= from)
+                    {
+                        replay.Add(e);
+                    }
+                }
+            }
+            after.PushAll(replay);
+            Interlocked.Add(ref replayed, afterProbe.Counters.Replayed);
+            Interlocked.Add(ref skipped, events.Take(cut).Count(e => e.IsData) - afterProbe.Counters.Replayed);
+
+            var expected = Expectations.Finals(full);
+            var actual = Expectations.Finals(before);
+            foreach (var (k, v) in Expectations.Finals(after))
+            {
+                Assert.True(actual.TryAdd(k, v), $"window {k} finalised twice");
+            }
+            Assert.Equal(expected.Keys.OrderBy(k => k), actual.Keys.OrderBy(k => k));
+            foreach (var (k, v) in expected)
+            {
+                Assert.Equal(Expectations.Content(v), Expectations.Content(actual[k]));
+            }
+            var rejectedBefore = before.Rejected.Concat(after.Rejected).Select(Expectations.Describe).Order(StringComparer.Ordinal).ToList();
+            Assert.Equal(full.Rejected.Select(Expectations.Describe).Order(StringComparer.Ordinal).ToList(), rejectedBefore);
+        }, iter: 300);
+        // Both sides of the contract were exercised: readings re-fed, and readings the offsets let us skip.
+        Assert.True(replayed > 0);
+        Assert.True(skipped > 0);
+    }
+}
+
+internal static class Expectations
+{
+    public static void AssertSameFinalState(Reference reference, Harness h)
+    {
+        Assert.Null(h.Error);
+        var finals = h.FinalState();
+        Assert.Equal(reference.Windows.Keys.Order().ToList(), finals.Keys.Order().ToList());
+        foreach (var (key, (end, readings)) in reference.Windows)
+        {
+            var a = finals[key];
+            var values = readings.Select(r => r.Value).ToList();
+            Assert.True(a.IsFinal, $"{key} last emission is not final");
+            Assert.Equal(end, a.WindowEnd);
+            Assert.Equal(values.Count, a.Count);
+            Assert.Equal(values.Sum(), a.Sum);
+            Assert.Equal(values.Min(), a.Min);
+            Assert.Equal(values.Max(), a.Max);
+            var minTs = readings.Min(r => r.Timestamp);
+            var maxTs = readings.Max(r => r.Timestamp);
+            Assert.Equal(readings.First(r => r.Timestamp == minTs).Value, a.First);
+            Assert.Equal(readings.Last(r => r.Timestamp == maxTs).Value, a.Last);
+            var mean = values.Average();
+            Assert.Equal(mean, a.Mean, 1e-9);
+            var sd = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : 0;
+            Assert.Equal(sd, a.StdDev, 1e-9);
+            var sorted = values.Order().ToList();
+            AssertQuantile(sorted, 0.50, a.P50);
+            AssertQuantile(sorted, 0.95, a.P95);
+            AssertQuantile(sorted, 0.99, a.P99);
+        }
+    }
+
+    public static void AssertQuantile(IReadOnlyList<double> sorted, double q, double estimate, double alpha = QuantileSketchConfig.DefaultAccuracy)
+    {
+        var exact = sorted[(int)Math.Floor(q * (sorted.Count - 1))];
+        Assert.True(Math.Abs(estimate - exact) <= (alpha * Math.Abs(exact)) + 1e-9,
+            $"q{q}: estimate {estimate} vs exact {exact}");
+    }
+
+    public static void AssertSameRejections(Reference reference, Harness h)
+    {
+        var late = h.Rejected.Where(r => r.Reason == RejectReason.Late)
+            .Select(r => $"{r.Reading.Position} {r.WindowKind} {r.Partial}").Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(reference.Late.Select(l => $"{l.Position} {l.Kind} {l.Partial}").Order(StringComparer.Ordinal).ToList(), late);
+        var dups = h.Rejected.Where(r => r.Reason == RejectReason.Duplicate).Select(r => r.Reading.Position.ToString()).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(reference.Duplicates.Select(d => d.ToString()).Order(StringComparer.Ordinal).ToList(), dups);
+    }
+
+    public static void AssertRevisionsIncreaseAndEndFinal(Harness h)
+    {
+        foreach (var group in h.Aggregates.GroupBy(a => (a.Aggregate.SensorId, a.Aggregate.WindowKind, a.Aggregate.WindowStart)))
+        {
+            var list = group.ToList();
+            for (var i = 1; i < list.Count; i++)
+            {
+                Assert.True(list[i].Aggregate.Revision > list[i - 1].Aggregate.Revision, $"{group.Key} revisions do not increase");
+            }
+            Assert.Equal(1, list.Count(a => a.Aggregate.IsFinal));
+            Assert.True(list[^1].Aggregate.IsFinal);
+            if (!group.Key.WindowKind.StartsWith("session", StringComparison.Ordinal))
+            {
+                Assert.Equal(Enumerable.Range(0, list.Count), list.Select(a => a.Aggregate.Revision));
+            }
+        }
+    }
+
+    public static Dictionary<(string, string, long), WindowAggregate> Finals(Harness h) =>
+        h.Aggregates.Where(a => a.Aggregate.IsFinal && a.Firing != FiringKind.Retraction)
+            .ToDictionary(a => (a.Aggregate.SensorId, a.Aggregate.WindowKind, a.Aggregate.WindowStart), a => a.Aggregate);
+
+    /// <summary>Everything but the revision, which restarts after a resume.</summary>
+    public static WindowAggregate Content(WindowAggregate a) => a with { Revision = 0 };
+
+    public static string Describe(RejectedReading r) => $"{r.Reason} {r.WindowKind} {r.Partial} {r.Reading.Position}";
+}

@@ -1,0 +1,108 @@
+using SmartMaintenance.Streams.Windowing;
+using Xunit;
+
+namespace SmartMaintenance.Streams.Windowing.Tests;
+
+public sealed class SketchTests
+{
+    private static (QuantileSketch Sketch, SketchMapping Mapping, BucketPool Pool) Build(IEnumerable<double> values, double alpha = 0.02, int maxBuckets = 128)
+    {
+        var mapping = new SketchMapping(alpha, maxBuckets);
+        var pool = new BucketPool();
+        var sketch = default(QuantileSketch);
+        foreach (var v in values)
+        {
+            sketch.Add(v, mapping, pool);
+        }
+        return (sketch, mapping, pool);
+    }
+
+    [Theory]
+    [InlineData(0.02)]
+    [InlineData(0.01)]
+    [InlineData(0.05)]
+    public void Quantiles_are_within_relative_accuracy_for_mixed_sign_values_and_zeros(double alpha)
+    {
+        var random = new Random(42);
+        var values = Enumerable.Range(0, 5000).Select(i => i % 17 == 0 ? 0.0 : (random.NextDouble() - 0.3) * 200).ToList();
+        var (sketch, mapping, _) = Build(values, alpha, 1024);
+        var sorted = values.Order().ToList();
+        foreach (var q in new[] { 0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0 })
+        {
+            Expectations.AssertQuantile(sorted, q, sketch.Quantile(q, mapping), alpha);
+        }
+    }
+
+    [Fact]
+    public void Merged_sketch_answers_like_one_sketch_over_both_inputs()
+    {
+        var a = Enumerable.Range(1, 300).Select(i => (double)i).ToList();
+        var b = Enumerable.Range(-200, 150).Select(i => i * 0.5).ToList();
+        var (sa, mapping, pool) = Build(a);
+        var sb = default(QuantileSketch);
+        foreach (var v in b)
+        {
+            sb.Add(v, mapping, pool);
+        }
+        var (whole, _, _) = Build(a.Concat(b));
+        sa.MergeFrom(sb, mapping, pool);
+        Assert.Equal(whole.Count, sa.Count);
+        foreach (var q in new[] { 0.0, 0.3, 0.5, 0.95, 0.99, 1.0 })
+        {
+            Assert.Equal(whole.Quantile(q, mapping), sa.Quantile(q, mapping));
+        }
+    }
+
+    [Fact]
+    public void Values_too_wide_for_the_bucket_limit_collapse_the_smallest_and_keep_the_upper_quantiles()
+    {
+        var values = Enumerable.Range(0, 60).Select(i => Math.Pow(10, i / 10.0)).ToList();
+        var (sketch, mapping, _) = Build(values, 0.02, 32);
+        Assert.True(sketch.HeapBytes <= 24 + (4 * 32));
+        var sorted = values.Order().ToList();
+        Expectations.AssertQuantile(sorted, 0.99, sketch.Quantile(0.99, mapping));
+        Expectations.AssertQuantile(sorted, 1.0, sketch.Quantile(1.0, mapping));
+    }
+
+    [Fact]
+    public void Empty_sketch_has_no_quantile_and_released_arrays_are_reused()
+    {
+        var (sketch, mapping, pool) = Build([]);
+        Assert.True(double.IsNaN(sketch.Quantile(0.5, mapping)));
+        sketch.Add(10, mapping, pool);
+        var array = sketch.Positive.Counts;
+        sketch.Release(pool);
+        sketch.Add(20, mapping, pool);
+        Assert.Same(array, sketch.Positive.Counts);
+        Assert.Equal(20, sketch.Quantile(0.5, mapping), 20 * 0.02);
+    }
+
+    [Fact]
+    public void Welford_moments_stay_accurate_for_large_offsets()
+    {
+        var mapping = new SketchMapping(0.02, 128);
+        var pool = new BucketPool();
+        var acc = default(Accumulator);
+        var merged = default(Accumulator);
+        var part = default(Accumulator);
+        for (var i = 0; i < 1000; i++)
+        {
+            var v = 1e9 + (i % 2 == 0 ? 1 : -1);
+            acc.Add(i, v, mapping, pool);
+            if (i < 400)
+            {
+                merged.Add(i, v, mapping, pool);
+            }
+            else
+            {
+                part.Add(i, v, mapping, pool);
+            }
+        }
+        merged.Merge(part, mapping, pool);
+        var expected = Math.Sqrt(1000.0 / 999.0);
+        Assert.Equal(expected, acc.StdDev, 1e-9);
+        Assert.Equal(expected, merged.StdDev, 1e-9);
+        Assert.Equal(1e9, merged.Mean, 1e-6);
+        Assert.Equal((0L, 999L), (merged.FirstTs, merged.LastTs));
+    }
+}

@@ -90,6 +90,24 @@ public sealed class DeliveryTests(PostgresFixture postgres) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Attempt_that_times_out_is_retried()
+    {
+        var stuck = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _http.Script(new ScriptedReply(200, Hold: stuck));
+        var options = Options(Webhook());
+        options.AttemptTimeout = TimeSpan.FromMilliseconds(300);
+        var dispatcher = Dispatcher(options, _log, _dlq);
+        var alert = Alert();
+
+        await dispatcher.ProcessAsync(Record(alert), CancellationToken.None);
+        stuck.SetResult();
+
+        Assert.Equal(2, _http.Arrivals);
+        Assert.Equal(DeliveryOutcomes.Delivered, await _db.OutcomeAsync(alert.EventKey, "hook"));
+        Assert.Empty(_dlq.Letters);
+    }
+
+    [Fact]
     public async Task Receiver_down_for_good_dead_letters_the_original_record_with_the_reason()
     {
         var closedPort = FreePort();

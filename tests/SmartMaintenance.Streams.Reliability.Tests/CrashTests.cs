@@ -15,20 +15,24 @@ public sealed class CrashTests(KafkaFixture kafka, PostgresFixture postgres, ITe
         var kills = Scale.Kills;
         var random = new Random(Scale.Seed);
         using var run = EngineRun.Create(kafka, await postgres.CreateDatabaseAsync());
-        await kafka.ProduceAsync(run.Input, Input.Readings(total));
+        var producing = Input.ProduceLiveAsync(kafka, run.Input, total, Scale.ProduceOver);
 
         var killedAt = new List<long>();
         for (var k = 0; k < kills; k++)
         {
             using var engine = run.StartEngine();
-            // Random moments: during start-up and replay as well as mid-batch (the first assignment alone takes ~3 s).
-            var delay = TimeSpan.FromMilliseconds(random.Next(1_500, 7_000));
+            // A random moment while the engine is writing: wait for its first commit, then up to 2 s more.
+            var before = await run.Ledger.CountAsync();
+            await EngineRun.WaitUntilAsync(async () => await run.Ledger.CountAsync() > before || producing.IsCompleted && await run.Ledger.CountAsync() >= total,
+                Scale.Budget(60), engine);
+            var delay = TimeSpan.FromMilliseconds(random.Next(0, 2_000));
             await Task.Delay(delay);
             Assert.False(engine.HasExited, $"engine exited by itself before kill {k + 1}:\n{engine.Tail()}");
             await engine.KillAsync();
             killedAt.Add(await run.Ledger.CountAsync());
-            output.WriteLine($"kill {k + 1} after {delay.TotalSeconds:F1} s: {killedAt[^1]} readings stored");
+            output.WriteLine($"kill {k + 1}, {delay.TotalSeconds:F1} s after a commit: {killedAt[^1]} readings stored");
         }
+        await producing;
 
         using (var last = run.StartEngine())
         {

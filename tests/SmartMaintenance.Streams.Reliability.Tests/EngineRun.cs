@@ -35,6 +35,9 @@ internal sealed class EngineRun(string bootstrap, string database, string input,
             ["SMSTREAM_STORAGE__BATCHMAXROWS"] = "2000",
             // When the input stops, partitions turn idle quickly so the watermark releases the finished windows.
             ["SMSTREAM_WINDOWS__IDLETIMEOUT"] = "00:00:02",
+            // Short warm-up so the input's spikes open alerts within a few hundred readings per sensor.
+            ["SMSTREAM_SCORING__DEFAULTS__WARMUPREADINGS"] = "20",
+            ["SMSTREAM_SCORING__DEFAULTS__SUPPRESSREADINGS"] = "10",
         };
         foreach (var (k, v) in Environment)
         {

@@ -31,6 +31,26 @@ internal static class Input
         }
     }
 
+    /// <summary>Produces <paramref name="count"/> readings evenly over <paramref name="over"/>, in the background of a test.</summary>
+    public static Task ProduceLiveAsync(KafkaFixture kafka, string topic, int count, TimeSpan over, CancellationToken ct = default) => Task.Run(async () =>
+    {
+        var start = StartFor(count);
+        var slices = Math.Max(1, (int)(over.TotalMilliseconds / 100));
+        var perSlice = (count + slices - 1) / slices;
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        for (var s = 0; s * perSlice < count; s++)
+        {
+            var from = s * perSlice;
+            var to = Math.Min(count, from + perSlice);
+            await kafka.ProduceAsync(topic, Enumerable.Range(from, to - from).Select(i => Reading(start, i)), ct);
+            var due = TimeSpan.FromMilliseconds(100.0 * (s + 1));
+            if (due > sw.Elapsed)
+            {
+                await Task.Delay(due - sw.Elapsed, ct);
+            }
+        }
+    }, ct);
+
     /// <summary>SHA-256 over the sorted seq list 0..count-1, as PostgreSQL computes it in <see cref="Ledger"/>.</summary>
     public static string ExpectedChecksum(int count)
     {

@@ -14,6 +14,9 @@ internal static class Scale
     /// <summary>How long PostgreSQL stays down in the outage test. CI: 4 s.</summary>
     public static TimeSpan Outage => TimeSpan.FromSeconds(Int("SMSTREAM_RELIABILITY_OUTAGE_SECONDS", 4));
 
+    /// <summary>Over how long the input is produced while the engines run (so faults land mid-stream). CI: 20 s.</summary>
+    public static TimeSpan ProduceOver => TimeSpan.FromSeconds(Int("SMSTREAM_RELIABILITY_PRODUCE_SECONDS", 20));
+
     /// <summary>Messages of the hostile corpus. CI: 10 000.</summary>
     public static int Hostile => Int("SMSTREAM_RELIABILITY_HOSTILE", 10_000);
 

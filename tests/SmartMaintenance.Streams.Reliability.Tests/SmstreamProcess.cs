@@ -11,6 +11,7 @@ internal sealed class SmstreamProcess : IDisposable
     private readonly StringBuilder _output = new();
     private readonly Timer _sampler;
     private long _peakRssBytes;
+    private int _disposed;
 
     private SmstreamProcess(Process process)
     {
@@ -96,6 +97,10 @@ internal sealed class SmstreamProcess : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _sampler.Dispose();
         if (!_process.HasExited)
         {

@@ -25,6 +25,7 @@ public sealed class NotifierCrashTests(KafkaFixture kafka, PostgresFixture postg
         using var receiver = new Receiver(TimeSpan.FromMilliseconds(40));
         var env = new Dictionary<string, string>
         {
+            ["SMSTREAM_HTTP__LISTEN"] = "127.0.0.1:0",
             ["SMSTREAM_NOTIFIER__TOPIC"] = topic,
             ["SMSTREAM_NOTIFIER__DLQTOPIC"] = dlq,
             ["SMSTREAM_NOTIFIER__GROUPID"] = "rel-notifier-" + Guid.NewGuid().ToString("N")[..8],

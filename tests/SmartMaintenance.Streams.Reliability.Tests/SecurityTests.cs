@@ -131,6 +131,11 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
         "RollupColumns", "MaintenanceLockKey", "MigrationLockKey",
         // ModelRegistry: the training table name from configuration, quoted as an identifier
         "Quote(table)",
+        // Private SQL template builders (Schema.ContinuousRollup, RollupRefresher.NativeRollupSql, Schema.Partitioned) whose
+        // parameters are only ever passed string literals and Schema constants at their call sites
+        "Schema.AggregatesTable", "target", "source", "unit", "time", "sumSquares", "filter", "view", "bucket",
+        "Schema.PooledStdDev(\"sq\", \"s\", \"n\")", "PooledStdDev(sumSquares, \"sum(sum)\", \"sum(count)\")",
+        "Partitioned(\"ts\")", "Partitioned(\"window_start\")",
     };
 
     private static string RepoRoot()

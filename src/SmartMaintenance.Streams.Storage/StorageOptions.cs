@@ -14,7 +14,7 @@ public sealed class StorageOptions
     public int CommandTimeout { get; set; } = 120;
 
     [Setting("Number of writer connections; Kafka partitions are spread over them so a partition's offsets stay ordered.", Min = 1, Max = 64)]
-    public int WriterConnections { get; set; } = 1;
+    public int WriterConnections { get; set; } = 2;
 
     [Setting("A write batch is flushed when it holds this many rows (readings + aggregates + anomalies).", Unit = "rows", Min = 1, Max = 1_000_000)]
     public int BatchMaxRows { get; set; } = 20_000;

@@ -179,7 +179,7 @@ internal static class DbCommand
         var rows = new Option<int>("--rows") { Description = "Readings written per run.", DefaultValueFactory = _ => 300_000 };
         var batchRows = new Option<string>("--batch-rows") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1000,5000,20000,50000" };
         var writers = new Option<string>("--writers") { Description = "Comma-separated writer connection counts.", DefaultValueFactory = _ => "1,2" };
-        var rounds = new Option<int>("--rounds") { Description = "Interleaved bare/sink rounds per configuration (medians are reported).", DefaultValueFactory = _ => 3 };
+        var rounds = new Option<int>("--rounds") { Description = "Rounds; each round runs every configuration, bare and sink (medians are reported).", DefaultValueFactory = _ => 3 };
         var aggregates = new Option<int>("--aggregates") { Description = "Window aggregates for the upsert measurement (0 skips it).", DefaultValueFactory = _ => 100_000 };
         var cmd = new Command("bench", "Measure write throughput: bare binary COPY vs the sink (readings + offsets), by batch size and writers; aggregates upsert.");
         foreach (var o in new Option[] { database, rows, batchRows, writers, rounds, aggregates })
@@ -205,13 +205,17 @@ internal static class DbCommand
                 await o.WriteLineAsync(Inv($"{readings.Length:N0} readings per run, {parse.GetValue(rounds)} interleaved rounds, medians")).ConfigureAwait(false);
                 await o.WriteLineAsync("| batch rows | writers | bare COPY rows/s | sink rows/s | sink / bare |").ConfigureAwait(false);
                 await o.WriteLineAsync("|---:|---:|---:|---:|---:|").ConfigureAwait(false);
+                var configurations = new List<(int, int)>();
                 foreach (var b in Ints(parse.GetValue(batchRows)!))
                 {
                     foreach (var w in Ints(parse.GetValue(writers)!))
                     {
-                        var r = await StorageBench.CompareAsync(dataSource, options, readings, b, w, parse.GetValue(rounds), ct).ConfigureAwait(false);
-                        await o.WriteLineAsync(Inv($"| {r.BatchRows:N0} | {r.Writers} | {r.BareRowsPerSecond:N0} | {r.SinkRowsPerSecond:N0} | {r.MedianRatio:F2} |")).ConfigureAwait(false);
+                        configurations.Add((b, w));
                     }
+                }
+                foreach (var r in await StorageBench.CompareAsync(dataSource, options, readings, configurations, parse.GetValue(rounds), ct).ConfigureAwait(false))
+                {
+                    await o.WriteLineAsync(Inv($"| {r.BatchRows:N0} | {r.Writers} | {r.BareRowsPerSecond:N0} | {r.SinkRowsPerSecond:N0} | {r.MedianRatio:F2} |")).ConfigureAwait(false);
                 }
                 if (parse.GetValue(aggregates) > 0)
                 {

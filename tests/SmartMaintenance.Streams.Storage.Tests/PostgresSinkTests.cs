@@ -157,6 +157,29 @@ public sealed class PostgresSinkTests(PostgresFixture fx)
     }
 
     [Fact]
+    public async Task Two_writers_over_one_data_source_split_by_partition_store_everything_with_ordered_offsets()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        var options = TestData.Options(cs);
+        await using var dataSource = PostgresSink.CreateDataSource(options);
+        var readings = StorageBench.Readings(24_000, DateTimeOffset.UtcNow.AddMinutes(-30));
+        var perWriter = StorageBench.Batches(readings, batchRows: 2_000, writers: 2);
+
+        await StorageBench.SinkAsync(dataSource, options, perWriter);
+
+        Assert.Equal(24_000L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM readings"));
+        Assert.Equal(24_000L, await TestData.ScalarAsync<long>(cs, "SELECT count(DISTINCT (kafka_partition, kafka_offset)) FROM readings"));
+        await using var sink = new PostgresSink(dataSource, options);
+        var offsets = await sink.LoadOffsetsAsync(Topics.EngineGroup, Topics.Readings, default);
+        Assert.Equal(12, offsets.Count);
+        foreach (var (partition, mark) in offsets)
+        {
+            var stored = await TestData.ScalarAsync<long>(cs, $"SELECT max(kafka_offset) + 1 FROM readings WHERE kafka_partition = {partition}");
+            Assert.Equal(stored, mark.NextOffset);
+        }
+    }
+
+    [Fact]
     public void Batch_counters_track_rows_and_bytes_and_reset_on_clear()
     {
         var batch = new StorageBatch();

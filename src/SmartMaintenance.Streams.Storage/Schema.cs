@@ -32,7 +32,7 @@ public static class Schema
         (AnomaliesTable, "ts"),
     ];
 
-    public static int LatestVersion => 4;
+    public static int LatestVersion => 5;
 
     public static IReadOnlyList<Migration> Plan(StorageOptions options, StorageMode mode)
     {
@@ -44,6 +44,11 @@ public static class Schema
             new(2, "query indexes", Indexes()),
             new(3, "hourly and daily rollups", ts ? TimescaleRollups(options) : NativeRollups()),
             new(4, "compression and retention", ts ? TimescalePolicies(options) : []),
+            new(5, "stored watermark per partition",
+            [
+                // The operator watermark at commit: restored as a floor so windows final before a crash stay closed.
+                "ALTER TABLE stream_offsets ADD COLUMN IF NOT EXISTS watermark bigint",
+            ]),
         ];
     }
 

@@ -124,6 +124,46 @@ public sealed class PostgresSinkTests(PostgresFixture fx)
     }
 
     [Fact]
+    public async Task Stored_watermarks_round_trip_and_only_move_forward()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        await using var sink = new PostgresSink(TestData.Options(cs));
+        var batch = new StorageBatch();
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 10, 5, Watermark: 1_000));
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 1, 10, 5)); // unknown watermark
+        await sink.WriteAsync(batch, default);
+        batch.Clear();
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 20, 15, Watermark: 900)); // behind: kept at 1,000
+        await sink.WriteAsync(batch, default);
+
+        var loaded = await sink.LoadOffsetsAsync(TestData.Group, TestData.Topic, default);
+
+        Assert.Equal(new OffsetMark(TestData.Group, TestData.Topic, 0, 20, 15, 1_000), loaded[0]);
+        Assert.Equal(long.MinValue, loaded[1].Watermark);
+    }
+
+    [Fact]
+    public async Task Retracted_windows_are_deleted_in_the_transaction_that_stores_their_replacement()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        await using var sink = new PostgresSink(TestData.Options(cs));
+        var batch = new StorageBatch();
+        var first = TestData.Aggregate("s-1", TestData.BaseMs, 0, 1.0, kind: "session");
+        var second = TestData.Aggregate("s-1", TestData.BaseMs + 120_000, 0, 2.0, kind: "session");
+        batch.Aggregates.Add(first);
+        batch.Aggregates.Add(second);
+        await sink.WriteAsync(batch, default);
+
+        batch.Clear();
+        batch.Retractions.Add(second); // merged into the first session
+        batch.Aggregates.Add(first with { WindowEnd = second.WindowEnd, Revision = 1, Mean = 1.5 });
+        await sink.WriteAsync(batch, default);
+
+        Assert.Equal(1L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM window_aggregates"));
+        Assert.Equal(1.5, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates"));
+    }
+
+    [Fact]
     public async Task Writing_the_same_batch_again_stores_its_readings_once()
     {
         var cs = await fx.CreateDatabaseAsync();

@@ -2,9 +2,9 @@ using System.CommandLine;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using Prometheus;
 using SmartMaintenance.Streams.Alerting.Notifier;
 using SmartMaintenance.Streams.Contracts;
+using SmartMaintenance.Streams.Observability;
 
 namespace SmartMaintenance.Streams.Cli.Commands;
 
@@ -14,11 +14,11 @@ internal static class NotifyCommand
     {
         var config = new Option<FileInfo?>("--config") { Description = "JSON settings file with a Notifier section (docs/alerting.md). Environment variables SMSTREAM_Notifier__... override it." };
         var bootstrap = new Option<string?>("--bootstrap-servers") { Description = "Overrides Notifier:BootstrapServers." };
-        var metricsPort = new Option<int>("--metrics-port") { Description = "Serve Prometheus metrics on 127.0.0.1:PORT/metrics; 0 disables.", DefaultValueFactory = _ => 0 };
+        var http = new Option<string?>("--http") { Description = $"Serve /metrics and /health/* on HOST:PORT (Http:Listen, default {HttpOptions.NotifierDefault}); 'off' disables." };
         var cmd = new Command("notify", "Deliver alert events from maintenance-alerts to console, webhook, Slack and e-mail (consumer group smstream-notifier).");
         cmd.Options.Add(config);
         cmd.Options.Add(bootstrap);
-        cmd.Options.Add(metricsPort);
+        cmd.Options.Add(http);
         cmd.SetAction(async (parse, ct) =>
         {
             var builder = new ConfigurationBuilder();
@@ -27,7 +27,11 @@ internal static class NotifyCommand
                 builder.AddJsonFile(file.FullName, optional: false);
             }
             builder.AddEnvironmentVariables("SMSTREAM_");
-            var options = builder.Build().GetSection("Notifier").Get<NotifierOptions>() ?? new NotifierOptions();
+            var httpOverrides = new Dictionary<string, string?>();
+            HttpEndpoint.AddFlag(parse.GetValue(http), httpOverrides);
+            var configuration = builder.AddInMemoryCollection(httpOverrides).Build();
+            var options = configuration.GetSection("Notifier").Get<NotifierOptions>() ?? new NotifierOptions();
+            var httpOptions = HttpEndpoint.Load(configuration, HttpOptions.NotifierDefault);
             if (parse.GetValue(bootstrap) is { Length: > 0 } servers)
             {
                 options.BootstrapServers = servers;
@@ -41,8 +45,8 @@ internal static class NotifyCommand
                 .SetMinimumLevel(LogLevel.Information));
             var logger = loggerFactory.CreateLogger("smstream.notify");
 
-            using var server = parse.GetValue(metricsPort) is > 0 and var port ? new MetricServer("127.0.0.1", port) : null;
-            server?.Start();
+            await using var endpoints = await HttpEndpoint.StartAsync("notifier", httpOptions,
+                () => NotifierHealth.Checks(options, httpOptions), logger, ct).ConfigureAwait(false);
 
             await using var dataSource = NpgsqlDataSource.Create(options.ConnectionString);
             using var dlq = new KafkaDeadLetterSink(NotifierService.ProducerConfig(options), options.DlqTopic);

@@ -22,6 +22,10 @@ public sealed class ObservabilityServer : IAsyncDisposable
     private readonly TimeSpan _checkTimeout;
     private readonly string _component;
 
+    // Readiness is also evaluated at each scrape, so smstream_ready follows it without anyone calling /health/ready.
+    private static readonly List<ObservabilityServer> s_live = [];
+    private static bool s_callbackRegistered;
+
     private ObservabilityServer(WebApplication app, string component, IReadOnlyList<IReadinessCheck> checks, TimeSpan checkTimeout, Uri baseAddress)
     {
         _app = app;
@@ -79,7 +83,29 @@ public sealed class ObservabilityServer : IAsyncDisposable
         // A wildcard bind is reachable on loopback; tests and log lines need a concrete address.
         address = address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "[::1]", StringComparison.Ordinal);
         server = new ObservabilityServer(app, component, checks, options.CheckTimeout, new Uri(address + "/"));
+        lock (s_live)
+        {
+            s_live.Add(server);
+            if (!s_callbackRegistered)
+            {
+                Metrics.DefaultRegistry.AddBeforeCollectCallback(EvaluateLiveServersAsync);
+                s_callbackRegistered = true;
+            }
+        }
         return server;
+    }
+
+    private static async Task EvaluateLiveServersAsync(CancellationToken cancellationToken)
+    {
+        ObservabilityServer[] servers;
+        lock (s_live)
+        {
+            servers = [.. s_live];
+        }
+        foreach (var server in servers)
+        {
+            await server.EvaluateAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Runs every readiness check (concurrently, each bounded by the check timeout).</summary>
@@ -150,6 +176,10 @@ public sealed class ObservabilityServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        lock (s_live)
+        {
+            s_live.Remove(this);
+        }
         await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         foreach (var check in _checks)

@@ -121,6 +121,7 @@ public sealed class RetryingSink : IStorageSink
             Interlocked.Increment(ref _consecutive);
             Interlocked.Increment(ref _retries);
             StorageMetrics.Transient.Inc();
+            StorageMetrics.Retries.Inc();
             Log.WriteRetrying(_logger, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds, error.Message);
             Retrying?.Invoke(this, new StorageRetryEventArgs(args.AttemptNumber + 1, args.RetryDelay, error));
         }

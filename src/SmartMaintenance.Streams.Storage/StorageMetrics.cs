@@ -6,7 +6,7 @@ namespace SmartMaintenance.Streams.Storage;
 public static class StorageMetrics
 {
     public static readonly Counter Errors = Metrics.CreateCounter(
-        "smstream_db_errors_total", "Database write/read failures by kind: transient (retried) or fatal (the engine stops).",
+        "smstream_db_errors_total", "Database failures by kind: transient (retried) or fatal (not retried: not transient, or retries exhausted; the engine stops).",
         new CounterConfiguration { LabelNames = ["kind"] });
 
     public static readonly Counter Retries = Metrics.CreateCounter(

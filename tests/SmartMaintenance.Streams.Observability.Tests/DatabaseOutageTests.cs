@@ -90,7 +90,10 @@ public sealed class DatabaseOutageTests(StackFixture stack)
             var errors = await prometheus.QueryAsync(Dashboards.ExpandPromQl(storageErrors.Query));
             Assert.Contains(errors.Series, s => s.Labels["kind"] == "transient" && s.Value > 0);
             var retries = failurePanels.Single(q => q.Panel == "Retries");
-            Assert.True((await prometheus.QueryAsync(Dashboards.ExpandPromQl(retries.Query))).Series.Single().Value > 0);
+            var retried = await prometheus.QueryAsync(Dashboards.ExpandPromQl(retries.Query));
+            var raw = await prometheus.QueryAsync("smstream_db_retries_total");
+            var rawErrors = await prometheus.QueryAsync("smstream_db_errors_total");
+            Assert.True(retried.Series.Single().Value > 0, $"retries {retried.Series.Single().Value}; raw {string.Join(",", raw.Series.Select(s => s.Value))}; errors {string.Join(",", rawErrors.Series.Select(s => s.Labels["kind"] + "=" + s.Value))}");
         }
         finally
         {

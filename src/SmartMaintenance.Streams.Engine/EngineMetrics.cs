@@ -126,6 +126,7 @@ internal static class EngineMetrics
         WindowAggregates.WithLabels("final");
         Replayed.Inc(0);
         WriteFailures.Inc(0);
+        Windowing.WindowingMetrics.Register();
     }
 
     internal static readonly string[] Tables = ["readings", "window_aggregates", "anomalies", "alerts", "stream_offsets"];

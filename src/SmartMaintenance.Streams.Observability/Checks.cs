@@ -12,14 +12,18 @@ public sealed class KafkaReachableCheck : IReadinessCheck, IDisposable
     private readonly IAdminClient _admin;
     private readonly string _topic;
     private readonly Lock _lock = new();
+    private readonly TimeSpan _timeout;
 
-    public KafkaReachableCheck(ClientConfig config, string topic)
+    /// <param name="timeout">How long the metadata request may take; keep it below the readiness check timeout so a
+    /// dead cluster reports librdkafka's reason rather than a bare timeout.</param>
+    public KafkaReachableCheck(ClientConfig config, string topic, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentException.ThrowIfNullOrWhiteSpace(topic);
         // One long-lived admin client: its connections are reused by every probe.
         _admin = new AdminClientBuilder(new AdminClientConfig(config)).SetLogHandler(static (_, _) => { }).Build();
         _topic = topic;
+        _timeout = timeout ?? TimeSpan.FromSeconds(2);
     }
 
     public string Name => "kafka";
@@ -31,7 +35,7 @@ public sealed class KafkaReachableCheck : IReadinessCheck, IDisposable
             Metadata metadata;
             lock (_lock)
             {
-                metadata = _admin.GetMetadata(_topic, TimeSpan.FromSeconds(2));
+                metadata = _admin.GetMetadata(_topic, _timeout);
             }
             var topic = metadata.Topics.Find(t => t.Topic == _topic);
             if (topic is null || topic.Error.IsError)
@@ -101,12 +105,14 @@ public static class EngineHealth
         ObservabilityMetrics.TrackEngine(engine);
         return
         [
-            new KafkaReachableCheck(kafka.BuildAdminClientConfig(), topic),
+            new KafkaReachableCheck(kafka.BuildAdminClientConfig(), topic, MetadataTimeout(options)),
             new DelegateCheck("partitions", () => Assigned(engine)),
             new DatabaseReachableCheck(connectionString, options.CheckTimeout),
             new DelegateCheck("progress", () => Progress(engine.Probe, options.StuckAfter)),
         ];
     }
+
+    internal static TimeSpan MetadataTimeout(HttpOptions options) => options.CheckTimeout * 0.8;
 
     public static CheckResult Assigned(StreamEngine engine)
     {
@@ -145,7 +151,7 @@ public static class NotifierHealth
         }
         return
         [
-            new KafkaReachableCheck(config, notifier.Topic),
+            new KafkaReachableCheck(config, notifier.Topic, EngineHealth.MetadataTimeout(options)),
             new DatabaseReachableCheck(notifier.ConnectionString, options.CheckTimeout),
         ];
     }

@@ -193,7 +193,17 @@ public sealed class StreamEngine
                     }
                     continue;
                 }
-                if (cr is not null && !cr.IsPartitionEOF)
+                if (cr is null || cr.IsPartitionEOF)
+                {
+                    // Nothing to consume: processing-time work (idle partitions, early firings) runs here, on this thread.
+                    _stages.OnTick(_outputs);
+                    if (!_outputs.IsEmpty && !_batch.HasWork)
+                    {
+                        _batch.HasWork = true;
+                        _batch.StartedTicks = Environment.TickCount64;
+                    }
+                }
+                else
                 {
                     Process(cr);
                     if (_batch.Rows >= _storageOptions.BatchMaxRows || _batch.Bytes >= _storageOptions.BatchMaxBytes)
@@ -287,6 +297,10 @@ public sealed class StreamEngine
             if (reason == RejectReason.None)
             {
                 _batch.Storage.Readings.Add(reading);
+            }
+            else if (reason == RejectReason.Duplicate && !_options.DeadLetterDuplicates)
+            {
+                Counters.AddRejected(reason);
             }
             else
             {
@@ -413,11 +427,13 @@ public sealed class StreamEngine
         storage.Aggregates.AddRange(_outputs.Aggregates);
         storage.Anomalies.AddRange(_outputs.Anomalies);
         storage.Alerts.AddRange(_outputs.Alerts);
+        storage.Retractions.AddRange(_outputs.Retractions);
+        var watermark = _stages.CommittedWatermark;
         foreach (var (partition, next) in _batch.NextOffsets)
         {
             var needed = _stages.LowestNeededOffset(partition);
             var replayFrom = needed is { } n && n < next ? n : next;
-            storage.Offsets.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, next, replayFrom));
+            storage.Offsets.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, next, replayFrom, watermark));
         }
         foreach (var alert in _outputs.Alerts)
         {
@@ -567,6 +583,7 @@ public sealed class StreamEngine
     {
         var stored = LoadOffsetsWithRetry();
         var result = new List<TopicPartitionOffset>(assigned.Count);
+        var floors = new Dictionary<int, long?>(assigned.Count);
         var described = new StringBuilder();
         lock (_partitions)
         {
@@ -580,16 +597,19 @@ public sealed class StreamEngine
                     ps.NextOffset = mark.NextOffset;
                     ps.ReplayFrom = Math.Min(mark.ReplayFrom, mark.NextOffset);
                     start = new Offset(ps.ReplayFrom);
+                    floors[tp.Partition.Value] = mark.Watermark == long.MinValue ? null : mark.Watermark;
                 }
                 else
                 {
                     start = Offset.Beginning;
+                    floors[tp.Partition.Value] = null;
                 }
                 _partitions[tp.Partition.Value] = ps;
                 result.Add(new TopicPartitionOffset(tp, start));
                 described.Append(tp.Partition.Value).Append('→').Append(start.IsSpecial ? "beginning" : start.Value.ToString(CultureInfo.InvariantCulture)).Append(' ');
             }
         }
+        _stages.OnPartitionsAssigned(floors, _outputs);
         EngineLog.Assigned(_logger, string.Join(',', assigned.Select(a => a.Partition.Value)), described.ToString().TrimEnd());
         if (_paused)
         {

@@ -12,11 +12,11 @@ public sealed class ModelRegistry(NpgsqlDataSource dataSource)
         CREATE TABLE IF NOT EXISTS model_registry (
             model_id      text PRIMARY KEY,
             name          text NOT NULL,
-            version       int NOT NULL,
+            version       int         NOT NULL,
             kind          text NOT NULL,
             sensor_type   text,
-            features      jsonb NOT NULL,
-            metrics       jsonb NOT NULL,
+            features      jsonb,
+            metrics       jsonb,
             training_from timestamptz,
             training_to   timestamptz,
             data_hash     text,
@@ -68,18 +68,19 @@ public sealed class ModelRegistry(NpgsqlDataSource dataSource)
 }
 
 /// <summary>Reads training history (window aggregates) from the database.</summary>
-/// <remarks>Expects the storage schema's aggregate table with snake_case columns of <see cref="Contracts.WindowAggregate"/>.</remarks>
+/// <remarks>Reads the storage schema's <c>window_aggregates</c> table (final windows only: an open window's statistics are still moving).</remarks>
 public static class TrainingHistory
 {
     public sealed record Rows(IReadOnlyList<float[]> Features, IReadOnlyList<string> SensorIds, IReadOnlyList<DateTimeOffset> WindowStarts);
 
     /// <summary>Distinct sensor types with aggregates in the range (null type included as null).</summary>
-    public static async Task<IReadOnlyList<string?>> SensorTypesAsync(NpgsqlDataSource dataSource, string table, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default)
+    public static async Task<IReadOnlyList<string?>> SensorTypesAsync(NpgsqlDataSource dataSource, string table, DateTimeOffset from, DateTimeOffset to, string? windowKind = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
-        await using var cmd = dataSource.CreateCommand($"SELECT DISTINCT sensor_type FROM {Quote(table)} WHERE window_start >= $1 AND window_start < $2");
+        await using var cmd = dataSource.CreateCommand($"SELECT DISTINCT sensor_type FROM {Quote(table)} WHERE window_start >= $1 AND window_start < $2 AND is_final AND ($3::text IS NULL OR window_kind = $3) ORDER BY 1");
         cmd.Parameters.AddWithValue(from);
         cmd.Parameters.AddWithValue(to);
+        cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)windowKind ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         var types = new List<string?>();
         await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         while (await reader.ReadAsync(ct).ConfigureAwait(false))
@@ -89,18 +90,21 @@ public static class TrainingHistory
         return types;
     }
 
-    public static async Task<Rows> LoadAsync(NpgsqlDataSource dataSource, string table, string? sensorType, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default)
+    public static async Task<Rows> LoadAsync(NpgsqlDataSource dataSource, string table, string? sensorType, DateTimeOffset from, DateTimeOffset to, string? windowKind = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
+        // Column order is WindowFeatures' order.
         await using var cmd = dataSource.CreateCommand($"""
-            SELECT sensor_id, window_start, mean, std_dev, min, max, p50, p95, p99, last - first
+            SELECT sensor_id, window_start, mean, stddev, min, max, p50, p95, p99, last - first
             FROM {Quote(table)}
             WHERE window_start >= $1 AND window_start < $2 AND sensor_type IS NOT DISTINCT FROM $3
+              AND is_final AND ($4::text IS NULL OR window_kind = $4)
             ORDER BY sensor_id, window_start
             """);
         cmd.Parameters.AddWithValue(from);
         cmd.Parameters.AddWithValue(to);
         cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)sensorType ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)windowKind ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         var features = new List<float[]>();
         var ids = new List<string>();
         var starts = new List<DateTimeOffset>();

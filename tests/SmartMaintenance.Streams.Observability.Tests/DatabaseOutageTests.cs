@@ -9,6 +9,7 @@ using SmartMaintenance.Streams.Ingest;
 using SmartMaintenance.Streams.Kafka;
 using SmartMaintenance.Streams.Scoring;
 using SmartMaintenance.Streams.Storage;
+using SmartMaintenance.Streams.Windowing;
 using SmartMaintenance.Streams.Testing;
 using Xunit;
 
@@ -47,7 +48,7 @@ public sealed class DatabaseOutageTests(StackFixture stack)
         await using var sink = new RetryingSink(new PostgresSink(storage), storage);
         var engine = new StreamEngine(new EngineOptions { ConsumerGroup = "outage-" + Guid.NewGuid().ToString("N")[..8], ShutdownTimeout = TimeSpan.FromSeconds(1) },
             storage, stack.KafkaOptions, topics, new ValidationOptions(), sink,
-            new PipelineStages(new BasicTumblingWindows(), new DetectorPipeline(new ScoringOptions()), new AlertTracker(new AlertOptions())));
+            new PipelineStages(new RxWindowStage(new WindowingSettings()), new DetectorPipeline(new ScoringOptions()), new AlertTracker(new AlertOptions())));
         var http = new HttpOptions { Listen = "127.0.0.1:0", CheckTimeout = TimeSpan.FromMilliseconds(700) };
         await using var endpoint = await ObservabilityServer.StartAsync("engine", http, EngineHealth.Checks(engine, stack.KafkaOptions, topics.Readings, database, http));
         await using var prometheus = await PrometheusServer.StartAsync(new Dictionary<string, Uri> { ["smstream-engine"] = endpoint.BaseAddress });

@@ -10,6 +10,7 @@ using SmartMaintenance.Streams.Kafka;
 using SmartMaintenance.Streams.Kafka.Simulation;
 using SmartMaintenance.Streams.Scoring;
 using SmartMaintenance.Streams.Storage;
+using SmartMaintenance.Streams.Windowing;
 using SmartMaintenance.Streams.Testing;
 using Xunit;
 
@@ -59,7 +60,7 @@ public sealed class StackFixture : IAsyncLifetime
         var storage = new StorageOptions { ConnectionString = Database, BatchMaxDelay = TimeSpan.FromMilliseconds(100) };
         _sink = new RetryingSink(new PostgresSink(storage), storage);
         Engine = new StreamEngine(new EngineOptions { ConsumerGroup = "obs-engine-" + Guid.NewGuid().ToString("N")[..8] }, storage, KafkaOptions, topics,
-            new ValidationOptions(), _sink, new PipelineStages(new BasicTumblingWindows(), new DetectorPipeline(new ScoringOptions()), new AlertTracker(new AlertOptions())));
+            new ValidationOptions(), _sink, new PipelineStages(new RxWindowStage(Windows()), new DetectorPipeline(new ScoringOptions()), new AlertTracker(new AlertOptions())));
         var engineHttp = new HttpOptions { Listen = "127.0.0.1:0", SensorSilentAfter = TimeSpan.FromMinutes(5) };
         EngineEndpoint = await ObservabilityServer.StartAsync("engine", engineHttp, EngineHealth.Checks(Engine, KafkaOptions, topics.Readings, Database, engineHttp));
         _engineRun = Engine.RunAsync(_stop.Token);
@@ -106,6 +107,17 @@ public sealed class StackFixture : IAsyncLifetime
         // Several scrapes and rule evaluations after the data arrived.
         await Prometheus.WaitForAsync("count_over_time(smstream_sensors_active[1m])", v => v >= 5, TimeSpan.FromSeconds(30));
     }
+
+    /// <summary>Windows that fire within the short run: 2 s tumbling (on time and final) and 1 min with early firings.</summary>
+    private static WindowingSettings Windows() => new()
+    {
+        MaxOutOfOrderness = TimeSpan.FromMilliseconds(500),
+        Specs =
+        {
+            new WindowSpecSettings { Kind = "tumbling", Size = TimeSpan.FromSeconds(2), AllowedLateness = TimeSpan.FromSeconds(1) },
+            new WindowSpecSettings { Kind = "tumbling", Size = TimeSpan.FromMinutes(1), EarlyEveryReadings = 20 },
+        },
+    };
 
     private async Task WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
     {

@@ -77,6 +77,22 @@ public sealed partial class StackTests(StackFixture stack)
     }
 
     [Fact]
+    public async Task Window_firings_alert_events_and_stored_latency_are_recorded_by_the_engine()
+    {
+        foreach (var kind in new[] { "early", "on_time", "final" })
+        {
+            var firings = await stack.Prometheus.QueryAsync($"sum(smstream_window_firings_total{{job=\"smstream-engine\", kind=\"{kind}\"}})");
+            Assert.True(firings.Series.Single().Value > 0, $"no {kind} window firings");
+        }
+        var opened = await stack.Prometheus.QueryAsync("sum(smstream_alert_events_total{job=\"smstream-engine\", status=\"open\"})");
+        Assert.True(opened.Series.Single().Value >= 1);
+        var stored = await stack.Prometheus.QueryAsync("sum(smstream_e2e_event_to_stored_seconds_count{job=\"smstream-engine\"})");
+        Assert.True(stored.Series.Single().Value >= stack.Engine.Counters.Stored);
+        var delivered = await stack.Prometheus.QueryAsync("sum(smstream_notifier_deliveries_total{job=\"smstream-notifier\", channel=\"console\", outcome=\"delivered\"})");
+        Assert.True(delivered.Series.Single().Value >= 1);
+    }
+
+    [Fact]
     public async Task Every_dashboard_prometheus_query_evaluates_and_returns_at_least_one_series()
     {
         var failures = new List<string>();

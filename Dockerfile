@@ -3,7 +3,8 @@
 # Build stage: restore first (cached layer while only sources change), then publish the CLI.
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
-COPY global.json Directory.Build.props Directory.Packages.props SmartMaintenance.Streams.sln ./
+# global.json is left out on purpose: it pins the SDK feature band of the dev machines, the image brings its own 10.0 SDK.
+COPY Directory.Build.props Directory.Packages.props ./
 COPY src/ src/
 RUN dotnet restore src/SmartMaintenance.Streams.Cli/SmartMaintenance.Streams.Cli.csproj
 RUN dotnet publish src/SmartMaintenance.Streams.Cli/SmartMaintenance.Streams.Cli.csproj -c Release --no-restore -o /app --nologo

@@ -816,6 +816,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     private void Emit(WindowAggregate aggregate, FiringKind firing)
     {
         _counters.EmittedValue++;
+        WindowingMetrics.OnFired(firing);
         _downstream.OnNext(StreamEvent<WindowOutput>.Data(WindowOutput.ForAggregate(aggregate, firing)));
     }
 

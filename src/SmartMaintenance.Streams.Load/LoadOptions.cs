@@ -155,11 +155,12 @@ public sealed class LoadOptions
             object? value;
             try
             {
-                value = type == typeof(TimeSpan) ? ParseDuration(p.Value.ValueKind == JsonValueKind.Number ? p.Value.GetDouble().ToString(CultureInfo.InvariantCulture) + "s" : p.Value.GetString() ?? "")
-                    : type == typeof(LoadScenario) ? Enum.Parse<LoadScenario>(p.Value.GetString() ?? "", ignoreCase: true)
-                    : type == typeof(double) ? ParseFraction(p.Value)
-                    : type == typeof(int) ? p.Value.GetInt32()
-                    : type == typeof(long) ? p.Value.GetInt64()
+                // Each branch boxed on its own: a shared natural type would turn ints into doubles.
+                value = type == typeof(TimeSpan) ? (object)ParseDuration(p.Value.ValueKind == JsonValueKind.Number ? p.Value.GetDouble().ToString(CultureInfo.InvariantCulture) + "s" : p.Value.GetString() ?? "")
+                    : type == typeof(LoadScenario) ? (object)Enum.Parse<LoadScenario>(p.Value.GetString() ?? "", ignoreCase: true)
+                    : type == typeof(double) ? (object)ParseFraction(p.Value)
+                    : type == typeof(int) ? (object)p.Value.GetInt32()
+                    : type == typeof(long) ? (object)p.Value.GetInt64()
                     : throw new ConfigurationException($"Load:{prop.Name}", "unsupported type");
             }
             catch (Exception ex) when (ex is FormatException or InvalidOperationException or ArgumentException)

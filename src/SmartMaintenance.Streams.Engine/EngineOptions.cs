@@ -9,6 +9,9 @@ public sealed class EngineOptions
     [Setting("Consumer group of the engine instances; offsets of record are stored per group in the database.")]
     public string ConsumerGroup { get; set; } = Topics.EngineGroup;
 
+    [Setting("Send readings dropped as duplicates to the DLQ (reason duplicate); when false they are only counted.")]
+    public bool DeadLetterDuplicates { get; set; } = true;
+
     [Setting("Batches queued for the writer before the consumer pauses its partitions (backpressure).", Unit = "batches", Min = 1, Max = 1024)]
     public int MaxQueuedBatches { get; set; } = 3;
 

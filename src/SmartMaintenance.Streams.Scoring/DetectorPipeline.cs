@@ -83,7 +83,89 @@ public sealed class DetectorPipeline
     /// </summary>
     public bool ProcessWindow(WindowAggregate aggregate, out Anomaly? anomaly)
     {
+        anomaly = ScoreWindowStatistically(aggregate, out var rangeFired);
+        if (!rangeFired && _models is not null && _models.TryGetScorer(aggregate.SensorType, out var scorer))
+        {
+            WindowFeatures.Fill(aggregate, _features);
+            Span<float> score = stackalloc float[1];
+            scorer.Score(_features, 1, score);
+            if (score[0] >= _options.ModelThreshold)
+            {
+                anomaly = ModelAnomaly(aggregate, scorer, score[0]);
+            }
+        }
+        return anomaly is not null;
+    }
+
+    /// <summary>
+    /// Scores many window aggregates at once (e.g. all windows a watermark advance closed): the same result as
+    /// <see cref="ProcessWindow"/> per aggregate, in order, but model scoring runs as one micro-batch per model.
+    /// </summary>
+    /// <returns>How many anomalies were added to <paramref name="anomalies"/>.</returns>
+    public int ProcessWindows(IReadOnlyList<WindowAggregate> aggregates, ICollection<Anomaly> anomalies)
+    {
+        ArgumentNullException.ThrowIfNull(aggregates);
+        ArgumentNullException.ThrowIfNull(anomalies);
+        var n = aggregates.Count;
+        var found = new Anomaly?[n];
+        var scorers = new IModelScorer?[n];
+        for (var i = 0; i < n; i++)
+        {
+            found[i] = ScoreWindowStatistically(aggregates[i], out var rangeFired);
+            if (!rangeFired && _models is not null && _models.TryGetScorer(aggregates[i].SensorType, out var scorer))
+            {
+                scorers[i] = scorer;
+            }
+        }
+        for (var i = 0; i < n; i++)
+        {
+            var scorer = scorers[i];
+            if (scorer is null)
+            {
+                continue;
+            }
+            // One batch per distinct model; rows of later windows with the same model join this batch.
+            var rows = new List<int>();
+            for (var j = i; j < n; j++)
+            {
+                if (ReferenceEquals(scorers[j], scorer))
+                {
+                    rows.Add(j);
+                    scorers[j] = null;
+                }
+            }
+            var features = new float[rows.Count * WindowFeatures.Count];
+            for (var r = 0; r < rows.Count; r++)
+            {
+                WindowFeatures.Fill(aggregates[rows[r]], features.AsSpan(r * WindowFeatures.Count, WindowFeatures.Count));
+            }
+            var scores = new float[rows.Count];
+            scorer.Score(features, rows.Count, scores);
+            for (var r = 0; r < rows.Count; r++)
+            {
+                if (scores[r] >= _options.ModelThreshold)
+                {
+                    found[rows[r]] = ModelAnomaly(aggregates[rows[r]], scorer, scores[r]);
+                }
+            }
+        }
+        var added = 0;
+        foreach (var a in found)
+        {
+            if (a is not null)
+            {
+                anomalies.Add(a);
+                added++;
+            }
+        }
+        return added;
+    }
+
+    /// <summary>Window state update, range rule on min/max and the statistical ensemble on the mean; a range violation wins.</summary>
+    private Anomaly? ScoreWindowStatistically(WindowAggregate aggregate, out bool rangeFired)
+    {
         ArgumentNullException.ThrowIfNull(aggregate);
+        rangeFired = false;
         ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(_windows, (aggregate.SensorId, aggregate.WindowKind), out var exists);
         if (!exists || s.Set is null)
         {
@@ -93,12 +175,11 @@ public sealed class DetectorPipeline
         s.AssetId ??= aggregate.AssetId;
         var set = s.Set;
         set.Update(ref s, aggregate.WindowEnd, aggregate.Mean, out var result);
-        anomaly = null;
 
-        var rangeValue = aggregate.Min;
         var range = set.Range;
         if (range.Enabled)
         {
+            var rangeValue = aggregate.Min;
             var lo = range.Score(aggregate.WindowEnd, aggregate.Min);
             var hi = range.Score(aggregate.WindowEnd, aggregate.Max);
             if (hi.Score > lo.Score)
@@ -112,36 +193,28 @@ public sealed class DetectorPipeline
                 result.Winner = DetectorSet.RangeIndex;
                 result.Output = result.Raw = 1;
                 result.Fired = true;
-                anomaly = set.CreateAnomaly(aggregate.SensorId, s, aggregate.WindowEnd, rangeValue, result, WindowDetectorPrefix) with
+                rangeFired = true;
+                return set.CreateAnomaly(aggregate.SensorId, s, aggregate.WindowEnd, rangeValue, result, WindowDetectorPrefix) with
                 {
                     WindowStart = aggregate.WindowStart,
                 };
-                return true;
             }
         }
-
-        if (_models is not null && _models.TryGetScorer(aggregate.SensorType, out var scorer))
+        if (!result.Fired)
         {
-            WindowFeatures.Fill(aggregate, _features);
-            Span<float> score = stackalloc float[1];
-            scorer.Score(_features, 1, score);
-            if (score[0] >= _options.ModelThreshold)
-            {
-                var evidence = $$"""{"detector":"model","model":"{{scorer.ModelId}}","score":{{score[0].ToString("R", System.Globalization.CultureInfo.InvariantCulture)}},"mean":{{aggregate.Mean.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}}}""";
-                var severity = Math.Clamp(1 + (int)(4 * (score[0] - _options.ModelThreshold) / Math.Max(1e-9, 1 - _options.ModelThreshold)), 1, 5);
-                anomaly = new Anomaly(aggregate.SensorId, s.AssetId, s.SensorType, WindowDetectorPrefix + ModelDetectorName, aggregate.WindowEnd,
-                    aggregate.Mean, Math.Clamp(score[0], 0, 1), _options.ModelThreshold, severity, aggregate.WindowStart, aggregate.WindowEnd, evidence);
-                return true;
-            }
+            return null;
         }
+        var found = set.CreateAnomaly(aggregate.SensorId, s, aggregate.WindowEnd, aggregate.Mean, result, WindowDetectorPrefix);
+        return found with { WindowStart = Math.Min(found.WindowStart, aggregate.WindowStart) };
+    }
 
-        if (result.Fired)
-        {
-            var found = set.CreateAnomaly(aggregate.SensorId, s, aggregate.WindowEnd, aggregate.Mean, result, WindowDetectorPrefix);
-            anomaly = found with { WindowStart = Math.Min(found.WindowStart, aggregate.WindowStart) };
-            return true;
-        }
-        return false;
+    private Anomaly ModelAnomaly(WindowAggregate aggregate, IModelScorer scorer, float score)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var evidence = $$"""{"detector":"model","model":"{{scorer.ModelId}}","score":{{score.ToString("R", inv)}},"mean":{{aggregate.Mean.ToString("R", inv)}}}""";
+        var severity = Math.Clamp(1 + (int)(4 * (score - _options.ModelThreshold) / Math.Max(1e-9, 1 - _options.ModelThreshold)), 1, 5);
+        return new Anomaly(aggregate.SensorId, aggregate.AssetId, aggregate.SensorType, WindowDetectorPrefix + ModelDetectorName, aggregate.WindowEnd,
+            aggregate.Mean, Math.Clamp(score, 0, 1), _options.ModelThreshold, severity, aggregate.WindowStart, aggregate.WindowEnd, evidence);
     }
 
     /// <summary>Forgets a sensor (e.g. its partition was revoked).</summary>

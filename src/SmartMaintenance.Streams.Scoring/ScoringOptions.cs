@@ -132,11 +132,17 @@ public sealed class DetectorOptions
     [Setting("Weight of the context (online nearest-neighbour shape novelty) detector in the ensemble (0 disables it).", Min = 0, Max = 10)]
     public double ContextWeight { get; set; } = 1;
 
-    [Setting("Readings in one context (the recent shape compared against history).", Unit = "readings", Min = 2, Max = 64)]
+    [Setting("Points in one context (the recent shape compared against history); each point is the mean of ContextStride readings.", Unit = "points", Min = 2, Max = 64)]
     public int ContextLength { get; set; } = 8;
 
     [Setting("Readings averaged into one context point; the nearest-neighbour search runs once per stride.", Unit = "readings", Min = 1, Max = 1024)]
     public int ContextStride { get; set; } = 4;
+
+    [Setting("Readings per point of the slow context detector (same length, history and threshold as the fast one, at a coarser time scale).", Unit = "readings", Min = 1, Max = 4096)]
+    public int SlowContextStride { get; set; } = 48;
+
+    [Setting("Weight of the slow context detector in the ensemble (0 disables it).", Min = 0, Max = 10)]
+    public double SlowContextWeight { get; set; } = 1;
 
     [Setting("Past contexts kept per sensor for the nearest-neighbour search.", Unit = "contexts", Min = 4, Max = 65_536)]
     public int ContextHistory { get; set; } = 256;

@@ -95,16 +95,24 @@ public sealed class PostgresSink : IStorageSink
 
     // Offsets never move backwards, so a late or replayed batch cannot re-open a range already stored.
     public const string UpsertOffsetsSql = """
-        INSERT INTO stream_offsets AS o (consumer_group, topic, partition, next_offset, replay_from, updated_at)
-        SELECT g, t, p, n, r, now() FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS m(g, t, p, n, r)
+        INSERT INTO stream_offsets AS o (consumer_group, topic, partition, next_offset, replay_from, watermark, updated_at)
+        SELECT g, t, p, n, r, w, now() FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[]) AS m(g, t, p, n, r, w)
         ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET
             next_offset = greatest(o.next_offset, excluded.next_offset),
             replay_from = least(excluded.replay_from, greatest(o.next_offset, excluded.next_offset)),
+            watermark = greatest(o.watermark, excluded.watermark),
             updated_at = excluded.updated_at
         """;
 
+    // A session window merged into another one is deleted in the same transaction that upserts the merged session.
+    public const string DeleteRetractedSql = $"""
+        DELETE FROM {Schema.AggregatesTable} a
+        USING unnest($1::text[], $2::text[], $3::timestamptz[]) AS r(s, k, w)
+        WHERE a.sensor_id = r.s AND a.window_kind = r.k AND a.window_start = r.w
+        """;
+
     private const string LoadOffsetsSql =
-        "SELECT partition, next_offset, replay_from FROM stream_offsets WHERE consumer_group = $1 AND topic = $2";
+        "SELECT partition, next_offset, replay_from, watermark FROM stream_offsets WHERE consumer_group = $1 AND topic = $2";
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _ownsDataSource;
@@ -133,6 +141,7 @@ public sealed class PostgresSink : IStorageSink
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         _dataSource = dataSource;
         _options = options;
         _logger = logger ?? NullLogger.Instance;
@@ -155,6 +164,7 @@ public sealed class PostgresSink : IStorageSink
     public static NpgsqlDataSource CreateDataSource(StorageOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         var builder = new NpgsqlDataSourceBuilder(options.ConnectionString);
         var cs = builder.ConnectionStringBuilder;
         cs.ApplicationName ??= options.ApplicationName;
@@ -169,6 +179,10 @@ public sealed class PostgresSink : IStorageSink
     public async Task WriteAsync(StorageBatch batch, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        if (batch.IsEmpty)
+        {
+            return;
+        }
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
@@ -200,6 +214,10 @@ public sealed class PostgresSink : IStorageSink
                     await CopyAlertsAsync(conn, batch.Alerts, ct).ConfigureAwait(false);
                     upserted += await ExecAsync(conn, tx, UpsertAlertsSql, ct).ConfigureAwait(false);
                 }
+            }
+            if (batch.Retractions.Count > 0)
+            {
+                upserted += await DeleteRetractedAsync(conn, tx, batch.Retractions, ct).ConfigureAwait(false);
             }
             if (_marks.Count > 0)
             {
@@ -246,7 +264,8 @@ public sealed class PostgresSink : IStorageSink
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
                 var p = reader.GetInt32(0);
-                result[p] = new OffsetMark(group, topic, p, reader.GetInt64(1), reader.GetInt64(2));
+                result[p] = new OffsetMark(group, topic, p, reader.GetInt64(1), reader.GetInt64(2),
+                    reader.IsDBNull(3) ? long.MinValue : reader.GetInt64(3));
             }
             return result;
         }
@@ -535,6 +554,7 @@ public sealed class PostgresSink : IStorageSink
         var partitions = new int[n];
         var next = new long[n];
         var replay = new long[n];
+        var watermarks = new long?[n];
         var i = 0;
         foreach (var m in _marks.Values)
         {
@@ -543,6 +563,7 @@ public sealed class PostgresSink : IStorageSink
             partitions[i] = m.Partition;
             next[i] = m.NextOffset;
             replay[i] = m.ReplayFrom;
+            watermarks[i] = m.Watermark == long.MinValue ? null : m.Watermark;
             i++;
         }
         await using var cmd = new NpgsqlCommand(UpsertOffsetsSql, conn, tx);
@@ -551,7 +572,27 @@ public sealed class PostgresSink : IStorageSink
         cmd.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = partitions });
         cmd.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = next });
         cmd.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = replay });
+        cmd.Parameters.Add(new NpgsqlParameter<long?[]> { TypedValue = watermarks });
         await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    private static async Task<int> DeleteRetractedAsync(NpgsqlConnection conn, NpgsqlTransaction tx, List<WindowAggregate> retractions, CancellationToken ct)
+    {
+        var n = retractions.Count;
+        var sensors = new string[n];
+        var kinds = new string[n];
+        var starts = new DateTime[n];
+        for (var i = 0; i < n; i++)
+        {
+            sensors[i] = retractions[i].SensorId;
+            kinds[i] = retractions[i].WindowKind;
+            starts[i] = DateTime.UnixEpoch.AddMilliseconds(retractions[i].WindowStart);
+        }
+        await using var cmd = new NpgsqlCommand(DeleteRetractedSql, conn, tx);
+        cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = sensors });
+        cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = kinds });
+        cmd.Parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = starts });
+        return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
     private async Task EnsureStagesAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)

@@ -51,6 +51,7 @@ public sealed class RetryingSink : IStorageSink
     public static ResiliencePipeline CreatePipeline(StorageOptions options, Func<OnRetryArguments<object>, ValueTask>? onRetry = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         var retry = new RetryStrategyOptions
         {
             ShouldHandle = new PredicateBuilder().Handle<StorageException>(static e => e.IsTransient),

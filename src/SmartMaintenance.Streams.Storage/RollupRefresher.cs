@@ -21,55 +21,30 @@ public sealed class RollupRefresher
     }
 
     /// <summary>SQL of the native hourly refresh ($1 = window kind, $2/$3 = range).</summary>
-    public const string NativeHourlySql = $"""
-        INSERT INTO {Schema.HourlyRollup} AS r (sensor_id, bucket, count, sum, sum_sq, min, max, mean, stddev, first, last, asset_id, sensor_type, updated_at)
-        SELECT sensor_id, b, n, s, sq, mn, mx, s / nullif(n, 0),
-               CASE WHEN n > 1 THEN sqrt(greatest(sq - s * s / n, 0) / (n - 1)) END,
-               f, l, a, t, now()
-        FROM (
-            SELECT sensor_id,
-                   date_trunc('hour', window_start, 'UTC') AS b,
-                   sum(count)::bigint AS n,
-                   sum(sum) AS s,
-                   sum((count - 1) * coalesce(stddev, 0) * coalesce(stddev, 0) + count * mean * mean) AS sq,
-                   min(min) AS mn,
-                   max(max) AS mx,
-                   (array_agg(first ORDER BY window_start))[1] AS f,
-                   (array_agg(last ORDER BY window_start DESC))[1] AS l,
-                   (array_agg(asset_id ORDER BY window_start DESC))[1] AS a,
-                   (array_agg(sensor_type ORDER BY window_start DESC))[1] AS t
-            FROM window_aggregates
-            WHERE window_kind = $1
-              AND window_start >= date_trunc('hour', $2, 'UTC')
-              AND window_start < $3
-            GROUP BY 1, 2
-        ) x
-        ON CONFLICT (sensor_id, bucket) DO UPDATE SET
-            count = excluded.count, sum = excluded.sum, sum_sq = excluded.sum_sq, min = excluded.min, max = excluded.max,
-            mean = excluded.mean, stddev = excluded.stddev, first = excluded.first, last = excluded.last,
-            asset_id = excluded.asset_id, sensor_type = excluded.sensor_type, updated_at = excluded.updated_at
-        """;
+    public static readonly string NativeHourlySql = NativeRollupSql(Schema.HourlyRollup, Schema.AggregatesTable, "hour", "window_start", Schema.SumSquares,
+        "window_kind = $1 AND window_start >= date_trunc('hour', $2, 'UTC') AND window_start < $3");
 
     /// <summary>SQL of the native daily refresh from the hourly rollup ($1/$2 = range).</summary>
-    public const string NativeDailySql = $"""
-        INSERT INTO {Schema.DailyRollup} AS r (sensor_id, bucket, count, sum, sum_sq, min, max, mean, stddev, first, last, asset_id, sensor_type, updated_at)
-        SELECT sensor_id, b, n, s, sq, mn, mx, s / nullif(n, 0),
-               CASE WHEN n > 1 THEN sqrt(greatest(sq - s * s / n, 0) / (n - 1)) END,
-               f, l, a, t, now()
+    public static readonly string NativeDailySql = NativeRollupSql(Schema.DailyRollup, Schema.HourlyRollup, "day", "bucket", "sum(sum_sq)",
+        "bucket >= date_trunc('day', $1, 'UTC') AND bucket < $2");
+
+    private static string NativeRollupSql(string target, string source, string unit, string time, string sumSquares, string filter) => $"""
+        INSERT INTO {target} AS r (sensor_id, bucket, count, sum, sum_sq, min, max, mean, stddev, first, last, asset_id, sensor_type, updated_at)
+        SELECT sensor_id, b, n, s, sq, mn, mx, s / nullif(n, 0), {Schema.PooledStdDev("sq", "s", "n")}, f, l, a, t, now()
         FROM (
             SELECT sensor_id,
-                   date_trunc('day', bucket, 'UTC') AS b,
+                   date_trunc('{unit}', {time}, 'UTC') AS b,
                    sum(count)::bigint AS n,
                    sum(sum) AS s,
-                   sum(sum_sq) AS sq,
+                   {sumSquares} AS sq,
                    min(min) AS mn,
                    max(max) AS mx,
-                   (array_agg(first ORDER BY bucket))[1] AS f,
-                   (array_agg(last ORDER BY bucket DESC))[1] AS l,
-                   (array_agg(asset_id ORDER BY bucket DESC))[1] AS a,
-                   (array_agg(sensor_type ORDER BY bucket DESC))[1] AS t
-            FROM {Schema.HourlyRollup}
-            WHERE bucket >= date_trunc('day', $1, 'UTC') AND bucket < $2
+                   (array_agg(first ORDER BY {time}))[1] AS f,
+                   (array_agg(last ORDER BY {time} DESC))[1] AS l,
+                   (array_agg(asset_id ORDER BY {time} DESC))[1] AS a,
+                   (array_agg(sensor_type ORDER BY {time} DESC))[1] AS t
+            FROM {source}
+            WHERE {filter}
             GROUP BY 1, 2
         ) x
         ON CONFLICT (sensor_id, bucket) DO UPDATE SET

@@ -32,7 +32,7 @@ public static class Schema
         (AnomaliesTable, "ts"),
     ];
 
-    public static int LatestVersion => 4;
+    public static int LatestVersion => 5;
 
     public static IReadOnlyList<Migration> Plan(StorageOptions options, StorageMode mode)
     {
@@ -44,6 +44,11 @@ public static class Schema
             new(2, "query indexes", Indexes()),
             new(3, "hourly and daily rollups", ts ? TimescaleRollups(options) : NativeRollups()),
             new(4, "compression and retention", ts ? TimescalePolicies(options) : []),
+            new(5, "stored watermark per partition",
+            [
+                // The operator watermark at commit: restored as a floor so windows final before a crash stay closed.
+                "ALTER TABLE stream_offsets ADD COLUMN IF NOT EXISTS watermark bigint",
+            ]),
         ];
     }
 
@@ -244,7 +249,7 @@ public static class Schema
     ];
 
     // Combined standard deviation from per-window (count, mean, sample stddev) via the sum of squares.
-    private const string SumSquares = "sum((count - 1) * coalesce(stddev, 0) * coalesce(stddev, 0) + count * mean * mean)";
+    internal const string SumSquares = "sum((count - 1) * coalesce(stddev, 0) * coalesce(stddev, 0) + count * mean * mean)";
     private const string RollupColumns = """
             sensor_id    text             NOT NULL,
             bucket       timestamptz      NOT NULL,
@@ -273,50 +278,45 @@ public static class Schema
 
     private static List<string> TimescaleRollups(StorageOptions o) =>
     [
-        // Real-time aggregation (materialized_only = false) so the newest, not yet refreshed hour is visible.
-        $"""
-        CREATE MATERIALIZED VIEW {HourlyRollup}
-        WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
-        SELECT sensor_id,
-               time_bucket(INTERVAL '1 hour', window_start) AS bucket,
-               sum(count)::bigint AS count,
-               sum(sum) AS sum,
-               {SumSquares} AS sum_sq,
-               min(min) AS min,
-               max(max) AS max,
-               sum(sum) / nullif(sum(count), 0) AS mean,
-               first(first, window_start) AS first,
-               last(last, window_start) AS last,
-               last(asset_id, window_start) AS asset_id,
-               last(sensor_type, window_start) AS sensor_type
-        FROM window_aggregates
-        WHERE window_kind = {Literal(o.RollupSourceWindowKind)}
-        GROUP BY sensor_id, time_bucket(INTERVAL '1 hour', window_start)
-        WITH NO DATA
-        """,
+        ContinuousRollup(HourlyRollup, AggregatesTable, "1 hour", "window_start", SumSquares,
+            $"WHERE window_kind = {Literal(o.RollupSourceWindowKind)}\n"),
         // Hierarchical: the daily rollup reads the hourly one, not the 1-minute rows.
-        $"""
-        CREATE MATERIALIZED VIEW {DailyRollup}
-        WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
-        SELECT sensor_id,
-               time_bucket(INTERVAL '1 day', bucket) AS bucket,
-               sum(count)::bigint AS count,
-               sum(sum) AS sum,
-               sum(sum_sq) AS sum_sq,
-               min(min) AS min,
-               max(max) AS max,
-               sum(sum) / nullif(sum(count), 0) AS mean,
-               first(first, bucket) AS first,
-               last(last, bucket) AS last,
-               last(asset_id, bucket) AS asset_id,
-               last(sensor_type, bucket) AS sensor_type
-        FROM {HourlyRollup}
-        GROUP BY sensor_id, time_bucket(INTERVAL '1 day', bucket)
-        WITH NO DATA
-        """,
+        ContinuousRollup(DailyRollup, HourlyRollup, "1 day", "bucket", "sum(sum_sq)", ""),
         $"SELECT add_continuous_aggregate_policy({Literal(HourlyRollup)}, start_offset => INTERVAL '1 day', end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '15 minutes', if_not_exists => TRUE)",
         $"SELECT add_continuous_aggregate_policy({Literal(DailyRollup)}, start_offset => INTERVAL '7 days', end_offset => INTERVAL '1 day', schedule_interval => INTERVAL '1 hour', if_not_exists => TRUE)",
     ];
+
+    /// <summary>A continuous aggregate with the columns of the native rollup tables.</summary>
+    /// <remarks>Real-time aggregation (materialized_only = false) so the newest, not yet refreshed bucket is visible;
+    /// WITH NO DATA so it can be created inside the migration's transaction (the policy fills it).</remarks>
+    private static string ContinuousRollup(string view, string source, string width, string time, string sumSquares, string filter)
+    {
+        var bucket = $"time_bucket(INTERVAL '{width}', {time})";
+        return $"""
+            CREATE MATERIALIZED VIEW {view}
+            WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+            SELECT sensor_id,
+                   {bucket} AS bucket,
+                   sum(count)::bigint AS count,
+                   sum(sum) AS sum,
+                   {sumSquares} AS sum_sq,
+                   min(min) AS min,
+                   max(max) AS max,
+                   sum(sum) / nullif(sum(count), 0) AS mean,
+                   {PooledStdDev(sumSquares, "sum(sum)", "sum(count)")} AS stddev,
+                   first(first, {time}) AS first,
+                   last(last, {time}) AS last,
+                   last(asset_id, {time}) AS asset_id,
+                   last(sensor_type, {time}) AS sensor_type
+            FROM {source}
+            {filter}GROUP BY sensor_id, {bucket}
+            WITH NO DATA
+            """;
+    }
+
+    /// <summary>Sample standard deviation of the union of groups, from their sum of squares, sum and count.</summary>
+    internal static string PooledStdDev(string sumSquares, string sum, string count) =>
+        $"CASE WHEN {count} > 1 THEN sqrt(greatest({sumSquares} - {sum} * {sum} / {count}, 0) / ({count} - 1)) END";
 
     private static List<string> TimescalePolicies(StorageOptions o)
     {

@@ -3,8 +3,10 @@ using SmartMaintenance.Streams.Contracts;
 namespace SmartMaintenance.Streams.Storage;
 
 /// <summary>Stored progress of one partition: offsets below <see cref="NextOffset"/> are durably stored;
-/// <see cref="ReplayFrom"/> (≤ NextOffset) is the lowest offset still needed to rebuild open window/detector state.</summary>
-public readonly record struct OffsetMark(string ConsumerGroup, string Topic, int Partition, long NextOffset, long ReplayFrom);
+/// <see cref="ReplayFrom"/> (≤ NextOffset) is the lowest offset still needed to rebuild open window/detector state;
+/// <see cref="Watermark"/> is the event-time watermark (Unix ms) at the commit, long.MinValue when unknown.</summary>
+public readonly record struct OffsetMark(string ConsumerGroup, string Topic, int Partition, long NextOffset, long ReplayFrom,
+    long Watermark = long.MinValue);
 
 /// <summary>Everything one sink transaction writes. Reusable: <see cref="Clear"/> keeps the lists' capacity.</summary>
 /// <remarks>Readings carry their Kafka position; a reading whose partition has an <see cref="OffsetMark"/> in the
@@ -29,11 +31,13 @@ public sealed class StorageBatch
     public List<Anomaly> Anomalies { get; } = [];
     public List<AlertEvent> Alerts { get; } = [];
     public List<OffsetMark> Offsets { get; } = [];
+    /// <summary>Window rows to delete (session windows merged into another one); keyed by sensor, kind and start.</summary>
+    public List<WindowAggregate> Retractions { get; } = [];
 
     /// <summary>Readings + aggregates + anomalies + alerts.</summary>
     public int RowCount => Readings.Count + Aggregates.Count + Anomalies.Count + Alerts.Count;
 
-    public bool IsEmpty => RowCount == 0 && Offsets.Count == 0;
+    public bool IsEmpty => RowCount == 0 && Offsets.Count == 0 && Retractions.Count == 0;
 
     /// <summary>Approximate size on the wire (binary COPY), for the writer's BatchMaxBytes trigger.</summary>
     public long EstimatedBytes
@@ -71,6 +75,7 @@ public sealed class StorageBatch
         Anomalies.Clear();
         Alerts.Clear();
         Offsets.Clear();
+        Retractions.Clear();
         _countedReadings = _countedAggregates = _countedAnomalies = _countedAlerts = 0;
         _bytes = 0;
     }

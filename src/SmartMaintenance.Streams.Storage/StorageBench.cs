@@ -8,7 +8,7 @@ namespace SmartMaintenance.Streams.Storage;
 public sealed record StorageBenchResult(int BatchRows, int Writers, int Rows, double BareRowsPerSecond, double SinkRowsPerSecond, double MedianRatio);
 
 /// <summary>Write throughput of a database: bare binary COPY against <see cref="PostgresSink"/> on the same rows,
-/// interleaved round by round so both see the same machine load (<c>smstream db bench</c>, the benchmarks).</summary>
+/// interleaved round by round so all of them see the same machine load (<c>smstream db bench</c>, the benchmarks).</summary>
 public static class StorageBench
 {
     private const int Partitions = 12;
@@ -113,33 +113,55 @@ public static class StorageBench
         await checkpoint.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
-    /// <summary>Runs bare COPY and the sink alternately for <paramref name="rounds"/> rounds on the same rows.</summary>
-    public static async Task<StorageBenchResult> CompareAsync(NpgsqlDataSource dataSource, StorageOptions options, SensorReading[] readings,
-        int batchRows, int writers, int rounds, CancellationToken ct = default)
+    /// <summary>Runs bare COPY and the sink on the same rows for every (batch rows, writers) configuration.</summary>
+    /// <remarks>Rounds are the outer loop and the configurations rotate inside each round, and the two paths swap
+    /// order every round, so a drifting machine load spreads over all configurations and both paths alike.
+    /// Reported figures are medians over the rounds; the ratio is the median of per-round ratios.</remarks>
+    public static async Task<IReadOnlyList<StorageBenchResult>> CompareAsync(NpgsqlDataSource dataSource, StorageOptions options, SensorReading[] readings,
+        IReadOnlyList<(int BatchRows, int Writers)> configurations, int rounds, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(readings);
+        ArgumentNullException.ThrowIfNull(configurations);
         ArgumentOutOfRangeException.ThrowIfLessThan(rounds, 1);
-        var batches = Batches(readings, batchRows, writers);
-        var bare = new double[rounds];
-        var sink = new double[rounds];
-        var ratios = new double[rounds];
+        var n = configurations.Count;
+        var batches = new List<StorageBatch>[n][];
+        var bare = new double[n][];
+        var sink = new double[n][];
+        for (var c = 0; c < n; c++)
+        {
+            batches[c] = Batches(readings, configurations[c].BatchRows, configurations[c].Writers);
+            bare[c] = new double[rounds];
+            sink[c] = new double[rounds];
+        }
         for (var i = 0; i < rounds; i++)
         {
-            // Alternate which path goes first so a load trend does not favour one of them.
-            var sinkFirst = i % 2 == 1;
-            if (sinkFirst)
+            for (var k = 0; k < n; k++)
             {
-                sink[i] = await TimeAsync(() => SinkAsync(dataSource, options, batches, ct), dataSource, ct).ConfigureAwait(false);
+                var c = (k + i) % n;
+                var b = batches[c];
+                if (i % 2 == 1)
+                {
+                    sink[c][i] = await TimeAsync(() => SinkAsync(dataSource, options, b, ct), dataSource, ct).ConfigureAwait(false);
+                }
+                bare[c][i] = await TimeAsync(() => BareCopyAsync(dataSource, b, ct), dataSource, ct).ConfigureAwait(false);
+                if (i % 2 == 0)
+                {
+                    sink[c][i] = await TimeAsync(() => SinkAsync(dataSource, options, b, ct), dataSource, ct).ConfigureAwait(false);
+                }
             }
-            bare[i] = await TimeAsync(() => BareCopyAsync(dataSource, batches, ct), dataSource, ct).ConfigureAwait(false);
-            if (!sinkFirst)
-            {
-                sink[i] = await TimeAsync(() => SinkAsync(dataSource, options, batches, ct), dataSource, ct).ConfigureAwait(false);
-            }
-            ratios[i] = bare[i] / sink[i];
         }
-        return new StorageBenchResult(batchRows, writers, readings.Length,
-            readings.Length / Median(bare), readings.Length / Median(sink), Median(ratios));
+        var results = new StorageBenchResult[n];
+        for (var c = 0; c < n; c++)
+        {
+            var ratios = new double[rounds];
+            for (var i = 0; i < rounds; i++)
+            {
+                ratios[i] = bare[c][i] / sink[c][i];
+            }
+            results[c] = new StorageBenchResult(configurations[c].BatchRows, configurations[c].Writers, readings.Length,
+                readings.Length / Median(bare[c]), readings.Length / Median(sink[c]), Median(ratios));
+        }
+        return results;
     }
 
     /// <summary>Rows per second of the aggregates path (staging COPY + upsert): fresh windows, then all of them again as newer revisions.</summary>

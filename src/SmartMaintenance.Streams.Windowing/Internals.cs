@@ -147,7 +147,7 @@ internal sealed class OffsetTracker(long granularity)
     public void Advance(long watermark)
     {
         var bucket = TimeMath.FloorDiv(watermark, granularity);
-        foreach (var p in _rings.Partitions())
+        for (var p = -1; p < _rings.Length; p++)
         {
             if (_rings.TryGet(p, out var ring) && ring is not null)
             {
@@ -266,96 +266,104 @@ internal sealed class OffsetTracker(long granularity)
 }
 
 /// <summary>Recent readings of one key, sorted by event time, for duplicate detection within the horizon.</summary>
+/// <remarks>Entries older than the horizon are ignored by lookups and dropped only when the array is full,
+/// so the usual in-order reading touches just the tail of one array (cache misses dominate with many keys).</remarks>
 internal struct DedupIndex
 {
-    private long[]? _ts;
-    private long[]? _bits;
+    private Entry[]? _entries;
     private long[]? _seq;
     private int _start;
     private int _count;
 
-    public readonly long HeapBytes =>
-        (_ts is null ? 0 : 24 + (8L * _ts.Length)) + (_bits is null ? 0 : 24 + (8L * _bits.Length)) +
-        (_seq is null ? 0 : 24 + (8L * _seq.Length));
-
-    /// <summary>Forgets entries older than <paramref name="lowBound"/>, then looks for a match.</summary>
-    public bool Contains(long ts, long bits, long seq, long lowBound)
+    private struct Entry
     {
-        var ta = _ts;
-        if (ta is null)
+        public long Ts;
+        public long Bits;
+    }
+
+    public readonly long HeapBytes =>
+        (_entries is null ? 0 : 24 + (16L * _entries.Length)) + (_seq is null ? 0 : 24 + (8L * _seq.Length));
+
+    /// <summary>True when a remembered reading with time ≥ <paramref name="lowBound"/> has the same time and value bits, or the same seq.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly bool Contains(long ts, long bits, long seq, long lowBound)
+    {
+        var entries = _entries;
+        if (entries is null || _count == 0)
         {
-            return false;
-        }
-        while (_count > 0 && ta[_start] < lowBound)
-        {
-            _start++;
-            _count--;
-        }
-        if (_count == 0)
-        {
-            _start = 0;
             return false;
         }
         var end = _start + _count;
-        var i = LowerBound(ta, _start, end, ts);
-        var ba = _bits!;
-        for (; i < end && ta[i] == ts; i++)
+        // In-order reading: nothing at or after its time is remembered, so only a seq can match.
+        if (entries[end - 1].Ts < ts)
         {
-            if (ba[i] == bits)
-            {
-                return true;
-            }
+            return seq >= 0 && _seq is not null && ContainsSeq(seq, lowBound);
         }
-        if (seq >= 0 && _seq is { } sa)
+        return ContainsSlow(ts, bits, seq, lowBound);
+    }
+
+    private readonly bool ContainsSlow(long ts, long bits, long seq, long lowBound)
+    {
+        var entries = _entries!;
+        var end = _start + _count;
+        if (ts >= lowBound)
         {
-            for (var j = _start; j < end; j++)
+            for (var i = LowerBound(entries, _start, end, ts); i < end && entries[i].Ts == ts; i++)
             {
-                if (sa[j] == seq)
+                if (entries[i].Bits == bits)
                 {
                     return true;
                 }
             }
         }
+        return seq >= 0 && _seq is not null && ContainsSeq(seq, lowBound);
+    }
+
+    private readonly bool ContainsSeq(long seq, long lowBound)
+    {
+        var entries = _entries!;
+        var sa = _seq!;
+        var end = _start + _count;
+        for (var j = _start; j < end; j++)
+        {
+            if (sa[j] == seq && entries[j].Ts >= lowBound)
+            {
+                return true;
+            }
+        }
         return false;
     }
 
-    public void Insert(long ts, long bits, long seq)
+    public void Insert(long ts, long bits, long seq, long lowBound)
     {
-        if (_ts is null)
-        {
-            _ts = new long[4];
-            _bits = new long[4];
-        }
+        _entries ??= new Entry[4];
         if (seq >= 0 && _seq is null)
         {
-            _seq = new long[_ts.Length];
+            _seq = new long[_entries.Length];
             Array.Fill(_seq, -1L);
         }
-        if (_start + _count == _ts.Length)
+        if (_start + _count == _entries.Length)
         {
-            MakeRoom();
+            MakeRoom(lowBound);
         }
-        var ta = _ts;
-        var ba = _bits!;
+        var entries = _entries;
         var sa = _seq;
         var pos = _start + _count;
         // Mostly in order: walk back from the end past later timestamps (equal ones stay before).
         var i = pos;
-        while (i > _start && ta[i - 1] > ts)
+        while (i > _start && entries[i - 1].Ts > ts)
         {
             i--;
         }
         if (i < pos)
         {
-            Array.Copy(ta, i, ta, i + 1, pos - i);
-            Array.Copy(ba, i, ba, i + 1, pos - i);
+            Array.Copy(entries, i, entries, i + 1, pos - i);
             if (sa is not null)
             {
                 Array.Copy(sa, i, sa, i + 1, pos - i);
             }
         }
-        ta[i] = ts;
-        ba[i] = bits;
+        entries[i] = new Entry { Ts = ts, Bits = bits };
         if (sa is not null)
         {
             sa[i] = seq;
@@ -363,46 +371,45 @@ internal struct DedupIndex
         _count++;
     }
 
-    private void MakeRoom()
+    private void MakeRoom(long lowBound)
     {
-        if (_start > 0 && _count <= _ts!.Length / 2)
+        var entries = _entries!;
+        while (_count > 0 && entries[_start].Ts < lowBound)
         {
-            Array.Copy(_ts, _start, _ts, 0, _count);
-            Array.Copy(_bits!, _start, _bits!, 0, _count);
+            _start++;
+            _count--;
+        }
+        if (_count <= entries.Length / 2)
+        {
+            Array.Copy(entries, _start, entries, 0, _count);
             if (_seq is not null)
             {
                 Array.Copy(_seq, _start, _seq, 0, _count);
+                Array.Fill(_seq, -1L, _count, _seq.Length - _count);
             }
             _start = 0;
             return;
         }
-        var size = _ts!.Length * 2;
-        _ts = Resize(_ts, size, _start, _count, 0);
-        _bits = Resize(_bits!, size, _start, _count, 0);
+        var size = entries.Length * 2;
+        var fresh = new Entry[size];
+        Array.Copy(entries, _start, fresh, 0, _count);
+        _entries = fresh;
         if (_seq is not null)
         {
-            _seq = Resize(_seq, size, _start, _count, -1);
+            var seqs = new long[size];
+            Array.Fill(seqs, -1L);
+            Array.Copy(_seq, _start, seqs, 0, _count);
+            _seq = seqs;
         }
         _start = 0;
     }
 
-    private static long[] Resize(long[] a, int size, int start, int count, long fill)
-    {
-        var fresh = new long[size];
-        if (fill != 0)
-        {
-            Array.Fill(fresh, fill);
-        }
-        Array.Copy(a, start, fresh, 0, count);
-        return fresh;
-    }
-
-    private static int LowerBound(long[] a, int lo, int hi, long value)
+    private static int LowerBound(Entry[] a, int lo, int hi, long value)
     {
         while (lo < hi)
         {
             var mid = (int)((uint)(lo + hi) >> 1);
-            if (a[mid] < value)
+            if (a[mid].Ts < value)
             {
                 lo = mid + 1;
             }

@@ -298,7 +298,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             }
             if (ts >= low)
             {
-                ks.Dedup.Insert(ts, bits, r.Seq);
+                ks.Dedup.Insert(ts, bits, r.Seq, low);
                 expiry = TimeMath.SaturatingAdd(ts, _horizon);
             }
         }

@@ -90,6 +90,24 @@ public sealed class DeliveryTests(PostgresFixture postgres) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Attempt_that_times_out_is_retried()
+    {
+        var stuck = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _http.Script(new ScriptedReply(200, Hold: stuck));
+        var options = Options(Webhook());
+        options.AttemptTimeout = TimeSpan.FromMilliseconds(300);
+        var dispatcher = Dispatcher(options, _log, _dlq);
+        var alert = Alert();
+
+        await dispatcher.ProcessAsync(Record(alert), CancellationToken.None);
+        stuck.SetResult();
+
+        Assert.Equal(2, _http.Arrivals);
+        Assert.Equal(DeliveryOutcomes.Delivered, await _db.OutcomeAsync(alert.EventKey, "hook"));
+        Assert.Empty(_dlq.Letters);
+    }
+
+    [Fact]
     public async Task Receiver_down_for_good_dead_letters_the_original_record_with_the_reason()
     {
         var closedPort = FreePort();
@@ -237,6 +255,53 @@ public sealed class DeliveryTests(PostgresFixture postgres) : IAsyncLifetime
 
         await dispatcher.FlushDigestsAsync(force: true, CancellationToken.None);
         Assert.Equal(2, _http.Requests.Count);
+    }
+
+    [Fact]
+    public async Task Digest_owed_by_a_previous_process_is_sent_by_the_next_one_listing_event_keys()
+    {
+        foreach (var key in new[] { "al_x:open:0", "al_y:resolved:2" })
+        {
+            await _log.ClaimAsync(key, "hook", CancellationToken.None);
+            await _log.MarkAsync(key, "hook", DeliveryOutcomes.Held, CancellationToken.None);
+        }
+        var channels = Webhook();
+        channels["hook"].RateLimit = 5;
+        channels["hook"].RateLimitWindow = TimeSpan.FromMilliseconds(200);
+        var dispatcher = Dispatcher(Options(channels), _log, _dlq);
+
+        await dispatcher.FlushDigestsAsync(force: false, CancellationToken.None);
+        Assert.Empty(_http.Requests);
+        await Task.Delay(250);
+        await dispatcher.FlushDigestsAsync(force: false, CancellationToken.None);
+
+        using var body = JsonDocument.Parse(Assert.Single(_http.Requests).Body);
+        Assert.Equal(2, body.RootElement.GetProperty("count").GetInt32());
+        Assert.Contains("- al_y:resolved:2", body.RootElement.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(DeliveryOutcomes.Digested, await _db.OutcomeAsync("al_x:open:0", "hook"));
+    }
+
+    [Fact]
+    public async Task Undeliverable_digest_is_dead_lettered_with_its_held_events()
+    {
+        var channels = Webhook();
+        channels["hook"].RateLimit = 1;
+        channels["hook"].RateLimitWindow = TimeSpan.FromMilliseconds(100);
+        var dispatcher = Dispatcher(Options(channels), _log, _dlq);
+        var held = Alert(sensor: "b");
+        await dispatcher.ProcessAsync(Record(Alert(sensor: "a")), CancellationToken.None);
+        await dispatcher.ProcessAsync(Record(held), CancellationToken.None);
+        _http.Script(new ScriptedReply(403));
+
+        await Task.Delay(150);
+        await dispatcher.FlushDigestsAsync(force: false, CancellationToken.None);
+
+        var letter = Assert.Single(_dlq.Letters);
+        Assert.Equal("channel=hook permanent failure: status 403 (digest of 1)", letter.Detail);
+        Assert.Equal("hook", Encoding.UTF8.GetString(letter.Source.Key!));
+        using var value = JsonDocument.Parse(letter.Source.Value);
+        Assert.Equal(held.EventKey, value.RootElement.GetProperty("events")[0].GetProperty("event_key").GetString());
+        Assert.Equal(DeliveryOutcomes.DeadLettered, await _db.OutcomeAsync(held.EventKey, "hook"));
     }
 
     [Fact]

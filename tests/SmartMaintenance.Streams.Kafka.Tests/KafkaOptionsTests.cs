@@ -1,4 +1,6 @@
+using System.Text;
 using Confluent.Kafka;
+using Microsoft.Extensions.Configuration;
 using SmartMaintenance.Streams.Contracts;
 using Xunit;
 
@@ -102,5 +104,37 @@ public sealed class KafkaOptionsTests
 
         var ex = Assert.Throws<ConfigurationException>(() => new TopicNames { Alerts = "alerts/bad" }.Validate());
         Assert.Equal("Topics:Alerts", ex.Setting);
+    }
+
+    [Fact]
+    public void A_secured_cluster_is_configured_from_json_alone()
+    {
+        const string json = """
+            {
+              "Kafka": {
+                "BootstrapServers": "kafka-1:9093,kafka-2:9093",
+                "SecurityProtocol": "SaslSsl",
+                "SaslMechanism": "ScramSha512",
+                "SaslUsername": "smstream",
+                "SaslPassword": "pw",
+                "SslCaLocation": "/etc/ca.pem",
+                "PartitionAssignmentStrategy": "Range",
+                "Client": { "socket.keepalive.enable": "true", "client.rack": "az-1" }
+              }
+            }
+            """;
+        var configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build();
+
+        var options = configuration.GetSection(KafkaOptions.SectionName).Get<KafkaOptions>()!;
+        options.Validate();
+        var consumer = options.BuildConsumerConfig("g");
+
+        Assert.Equal("kafka-1:9093,kafka-2:9093", consumer.BootstrapServers);
+        Assert.Equal(SecurityProtocol.SaslSsl, consumer.SecurityProtocol);
+        Assert.Equal(SaslMechanism.ScramSha512, consumer.SaslMechanism);
+        Assert.Equal("pw", consumer.SaslPassword);
+        Assert.Equal(PartitionAssignmentStrategy.Range, consumer.PartitionAssignmentStrategy);
+        Assert.Equal("az-1", consumer.ClientRack);
+        Assert.Equal("true", consumer.Get("socket.keepalive.enable"));
     }
 }

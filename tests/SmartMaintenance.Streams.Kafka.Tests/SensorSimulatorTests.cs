@@ -88,6 +88,21 @@ public sealed class SensorSimulatorTests(KafkaFixture kafka)
     }
 
     [Fact]
+    public async Task An_open_ended_run_stops_on_cancellation_and_reports_exactly_what_it_published()
+    {
+        var topic = kafka.CreateUniqueTopic("sim-open", 3);
+        var options = new SimulatorOptions { Sensors = 8, Rate = 500, Duration = TimeSpan.Zero, Batch = 3, Seed = 4, Topic = topic };
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+
+        var summary = await SensorSimulator.RunAsync(options, kafka.BootstrapServers, cts.Token);
+        var received = await kafka.ConsumeAllAsync(topic);
+
+        Assert.InRange(summary.Readings, 1, 5000);
+        Assert.Equal(summary.Messages, received.Count);
+        Assert.Equal(summary.Readings, received.Sum(m => System.Text.Json.JsonDocument.Parse(m.Value).RootElement.GetProperty("readings").GetArrayLength()));
+    }
+
+    [Fact]
     public void The_malformed_fraction_follows_the_bad_rate()
     {
         var options = new SimulatorOptions { Sensors = 50, Rate = 0, MaxReadings = 20000, BadRate = 0.05, Seed = 11, StartTime = Start };
@@ -186,6 +201,25 @@ public sealed class SensorSimulatorTests(KafkaFixture kafka)
         Assert.True(summary.AnomaliesByKind[AnomalyKind.LevelShift] > 0);
         Assert.True(repeats >= summary.AnomaliesByKind[AnomalyKind.Stuck] * 59, $"{repeats} repeated values");
         Assert.InRange(summary.AnomalousReadings, summary.AnomaliesInjected, summary.Readings);
+    }
+
+    [Fact]
+    public void Unpaced_event_time_ends_near_now_and_needs_a_count()
+    {
+        var ex = Assert.Throws<SmartMaintenance.Streams.Contracts.ConfigurationException>(() =>
+            new SimulatorOptions { Rate = 0, Duration = TimeSpan.FromSeconds(10) }.Validate());
+        Assert.Equal("Simulator:MaxReadings", ex.Setting);
+
+        var now = DateTimeOffset.UtcNow;
+        var options = new SimulatorOptions { Sensors = 10, Rate = 0, MaxReadings = 100_000 };
+        var generator = new SensorDataGenerator(options, 1, options.EffectiveStartTime(now));
+        long lastTs = 0;
+        while (generator.TryNext(out var m))
+        {
+            var ts = JsonDocument.Parse(m.Value).RootElement.GetProperty("ts");
+            lastTs = ts.ValueKind == JsonValueKind.Number ? ts.GetInt64() : DateTimeOffset.Parse(ts.GetString()!, CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+        }
+        Assert.InRange(lastTs, now.AddSeconds(-5).ToUnixTimeMilliseconds(), now.ToUnixTimeMilliseconds());
     }
 
     private static List<string> Collect(SensorDataGenerator generator)

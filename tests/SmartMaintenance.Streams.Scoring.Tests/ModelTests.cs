@@ -135,6 +135,23 @@ public sealed class ModelTests : IDisposable
     }
 
     [Fact]
+    public void Provider_does_not_retry_a_rejected_model_until_its_files_change()
+    {
+        var trainer = new ModelTrainer();
+        var v1 = trainer.TrainAndWrite(ModelKinds.Pca, Data(300, false), "m", 1, "pump", _dir);
+        File.WriteAllText(v1.ModelPath, "garbage");
+        File.WriteAllText(Path.Combine(_dir, "broken.meta.json"), "{");
+        using var provider = new ModelProvider(_dir);
+        Assert.False(provider.TryGetScorer("pump", out _));
+        Assert.Equal(0, provider.Poll()); // nothing changed: no new transition, no repeated warning
+        Assert.Equal(0, provider.Poll());
+
+        trainer.TrainAndWrite(ModelKinds.Pca, Data(300, false), "m", 1, "pump", _dir); // same version, fixed file
+        Assert.Equal(1, provider.Poll());
+        Assert.True(provider.TryGetScorer("pump", out _));
+    }
+
+    [Fact]
     public void Provider_timer_picks_up_a_model_dropped_in_while_running()
     {
         using var provider = new ModelProvider(_dir, pollInterval: TimeSpan.FromMilliseconds(50));
@@ -169,6 +186,43 @@ public sealed class ModelTests : IDisposable
         Assert.Contains("pump-pca.v1", anomaly.Evidence, StringComparison.Ordinal);
         // A sensor type without a model falls back to the statistical detectors (silent while warming up).
         Assert.False(pipeline.ProcessWindow(Window(51, 50, 1, "fan") with { Max = 80 }, out _));
+    }
+
+    [Fact]
+    public void Batch_window_scoring_gives_the_same_anomalies_as_one_at_a_time()
+    {
+        new ModelTrainer().TrainAndWrite(ModelKinds.Pca, Data(1000, false), "pump-pca", 1, "pump", _dir);
+        using var provider = new ModelProvider(_dir);
+        var options = new ScoringOptions();
+        options.Defaults.WarmupReadings = 20;
+        options.SensorTypes["fan"] = new DetectorOptions { WarmupReadings = 20, RangeMax = 70 };
+        var single = new DetectorPipeline(options, provider);
+        var batched = new DetectorPipeline(options, provider);
+        var rng = new Random(2);
+        var windows = new List<WindowAggregate>();
+        for (var i = 0; i < 60; i++)
+        {
+            windows.Add(Window(i, 50 + rng.NextDouble(), 1, "pump") with { SensorId = "p1" });
+            windows.Add(Window(i, 50 + rng.NextDouble(), 1, "fan") with { SensorId = "f1" });
+        }
+        windows[80] = windows[80] with { Max = 80 }; // pump (even index): model fires
+        windows[91] = windows[91] with { Max = 80 }; // fan (odd index): range rule fires
+        var expected = new List<Anomaly>();
+        foreach (var w in windows)
+        {
+            if (single.ProcessWindow(w, out var a))
+            {
+                expected.Add(a!);
+            }
+        }
+        var actual = new List<Anomaly>();
+        for (var i = 0; i < windows.Count; i += 40)
+        {
+            batched.ProcessWindows(windows.GetRange(i, 40), actual);
+        }
+        Assert.Equal(expected, actual);
+        Assert.Contains(actual, a => a.Detector == "window/model" && a.SensorId == "p1");
+        Assert.Contains(actual, a => a.Detector == "window/range" && a.SensorId == "f1");
     }
 
     private static WindowAggregate Window(int i, double mean, double sd, string type)

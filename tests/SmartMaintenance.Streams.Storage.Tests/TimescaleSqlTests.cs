@@ -66,6 +66,12 @@ public sealed class TimescaleSqlTests
         Assert.Contains("WHERE window_kind = '1m'", hourly, StringComparison.Ordinal);
         Assert.EndsWith("WITH NO DATA", hourly.TrimEnd(), StringComparison.Ordinal);
         Assert.Contains("time_bucket(INTERVAL '1 day', bucket)", daily, StringComparison.Ordinal);
+        // Same columns as the native rollup tables, so queries do not depend on the mode.
+        foreach (var column in new[] { "count", "sum", "sum_sq", "min", "max", "mean", "stddev", "first", "last", "asset_id", "sensor_type" })
+        {
+            Assert.Contains($" AS {column},", hourly.Replace("\n", ",\n", StringComparison.Ordinal), StringComparison.Ordinal);
+            Assert.Contains($" AS {column},", daily.Replace("\n", ",\n", StringComparison.Ordinal), StringComparison.Ordinal);
+        }
         Assert.Contains("FROM window_rollups_hourly", daily, StringComparison.Ordinal);
         Assert.Contains(sql, s => s.StartsWith("SELECT add_continuous_aggregate_policy('window_rollups_hourly', start_offset => INTERVAL '1 day', end_offset => INTERVAL '1 hour'", StringComparison.Ordinal));
         Assert.Contains(sql, s => s.StartsWith("SELECT add_continuous_aggregate_policy('window_rollups_daily', start_offset => INTERVAL '7 days', end_offset => INTERVAL '1 day'", StringComparison.Ordinal));

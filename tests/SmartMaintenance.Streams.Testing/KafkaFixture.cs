@@ -106,7 +106,20 @@ public sealed class KafkaFixture : IAsyncLifetime
     public Task<IReadOnlyList<ConsumedMessage>> ConsumeAllAsync(string topic, TimeSpan? idle = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
         Task.Run(() => ConsumeAll(topic, idle ?? TimeSpan.FromSeconds(1), timeout ?? TimeSpan.FromSeconds(60), cancellationToken), cancellationToken);
 
-    private IReadOnlyList<ConsumedMessage> ConsumeAll(string topic, TimeSpan idle, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Like <see cref="ConsumeAllAsync"/> but returns as soon as <paramref name="count"/> messages
+    /// arrived (fails if they do not within <paramref name="timeout"/>, default 60 s): no idle wait.</summary>
+    public async Task<IReadOnlyList<ConsumedMessage>> ConsumeAsync(string topic, int count, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        var limit = timeout ?? TimeSpan.FromSeconds(60);
+        var result = await Task.Run(() => ConsumeAll(topic, limit, limit, cancellationToken, count), cancellationToken);
+        if (result.Count < count)
+        {
+            throw new TimeoutException($"KafkaFixture: {result.Count} of {count} messages arrived on {topic} within {limit}");
+        }
+        return result;
+    }
+
+    private IReadOnlyList<ConsumedMessage> ConsumeAll(string topic, TimeSpan idle, TimeSpan timeout, CancellationToken cancellationToken, int stopAt = int.MaxValue)
     {
         var partitions = PartitionCount(topic);
         using var consumer = CreateConsumer("kafka-fixture-reader", c => c.EnableAutoCommit = false);
@@ -119,7 +132,7 @@ public sealed class KafkaFixture : IAsyncLifetime
         var result = new List<ConsumedMessage>();
         var deadline = DateTime.UtcNow + timeout;
         var lastMessage = DateTime.UtcNow;
-        while (DateTime.UtcNow < deadline && DateTime.UtcNow - lastMessage < idle)
+        while (result.Count < stopAt && DateTime.UtcNow < deadline && DateTime.UtcNow - lastMessage < idle)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var cr = consumer.Consume(TimeSpan.FromMilliseconds(100));

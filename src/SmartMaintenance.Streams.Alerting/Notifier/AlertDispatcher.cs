@@ -118,19 +118,15 @@ public sealed class AlertDispatcher
     {
         foreach (var state in _channels.Values)
         {
-            if (state.Bucket is null)
-            {
-                continue;
-            }
             var now = _time.GetUtcNow();
             if (state.CheckStoredHeld)
             {
-                // Rows held by a previous process: their digest is still owed.
+                // Rows held by a previous process (even if its rate limit has since been removed): their digest is owed.
                 state.CheckStoredHeld = false;
                 var stored = await _log.ListHeldAsync(state.Channel.Name, cancellationToken).ConfigureAwait(false);
                 if (stored.Count > 0)
                 {
-                    state.HeldSince ??= now;
+                    state.HeldSince ??= state.Bucket is null ? now - state.Window : now;
                 }
             }
             if (state.HeldSince is not { } since || (!force && now < since + state.Window))
@@ -208,7 +204,7 @@ public sealed class AlertDispatcher
             {
                 var detail = Detail(name, outcome) + $" (digest of {keys.Count})";
                 NotifierLog.DeadLettered(_logger, digest.IdempotencyKey, name, detail);
-                var source = new AlertRecord(_options.Topic, -1, -1, Encoding.UTF8.GetBytes(name), DigestJson(digest), []);
+                var source = new AlertRecord(_options.Topic, -1, -1, Encoding.UTF8.GetBytes(name), digest.ToJson(message: null), []);
                 await _deadLetters.SendAsync(new DeadLetter(source, RejectReason.Undeliverable, detail), cancellationToken).ConfigureAwait(false);
                 await _log.MarkHeldAsync(keys, name, DeliveryOutcomes.DeadLettered, cancellationToken).ConfigureAwait(false);
                 NotifierMetrics.Deliveries.WithLabels(name, "dead_lettered").Inc(keys.Count);
@@ -306,33 +302,6 @@ public sealed class AlertDispatcher
         Array.Sort(sorted, StringComparer.Ordinal);
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', sorted)));
         return $"digest:{channel}:{Convert.ToHexStringLower(hash.AsSpan(0, 16))}";
-    }
-
-    private static byte[] DigestJson(AlertDigest digest)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream))
-        {
-            w.WriteStartObject();
-            w.WriteString("type", "digest");
-            w.WriteString("channel", digest.Channel);
-            w.WriteString("idempotency_key", digest.IdempotencyKey);
-            w.WriteStartArray("events");
-            foreach (var item in digest.Items)
-            {
-                w.WriteStartObject();
-                w.WriteString("event_key", item.EventKey);
-                if (item.Alert is { } a)
-                {
-                    w.WritePropertyName("alert");
-                    JsonSerializer.Serialize(w, a, ContractsJsonContext.Default.AlertEvent);
-                }
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        return stream.ToArray();
     }
 
     private sealed class ChannelState(IAlertChannel channel, ChannelOptions? options, ResiliencePipeline<DeliveryOutcome> pipeline, TimeProvider time)

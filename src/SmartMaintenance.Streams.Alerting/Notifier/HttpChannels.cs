@@ -144,30 +144,7 @@ public sealed class WebhookChannel : HttpChannel
     public override ValueTask<DeliveryOutcome> DeliverDigestAsync(AlertDigest digest, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(digest);
-        var body = WriteJson((digest, this), static (w, s) =>
-        {
-            w.WriteStartObject();
-            w.WriteString("type", "digest");
-            w.WriteString("channel", s.digest.Channel);
-            w.WriteString("window_start", s.digest.WindowStart);
-            w.WriteString("window_end", s.digest.WindowEnd);
-            w.WriteNumber("count", s.digest.Items.Count);
-            w.WriteString("message", s.digest.RenderText(s.Item2._template));
-            w.WriteStartArray("events");
-            foreach (var item in s.digest.Items)
-            {
-                w.WriteStartObject();
-                w.WriteString("event_key", item.EventKey);
-                if (item.Alert is { } a)
-                {
-                    w.WritePropertyName("alert");
-                    JsonSerializer.Serialize(w, a, ContractsJsonContext.Default.AlertEvent);
-                }
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+        var body = digest.ToJson(digest.RenderText(_template));
         return PostAsync(body, digest.IdempotencyKey, cancellationToken);
     }
 

@@ -43,6 +43,41 @@ public sealed record HeldAlert(string EventKey, AlertEvent? Alert);
 /// <summary>What one channel's rate limit held back during one window.</summary>
 public sealed record AlertDigest(string Channel, string IdempotencyKey, DateTimeOffset WindowStart, DateTimeOffset WindowEnd, IReadOnlyList<HeldAlert> Items)
 {
+    /// <summary>The digest as JSON (webhook body, and DLQ value when undeliverable); <paramref name="message"/> is included when given.</summary>
+    public byte[] ToJson(string? message)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
+        using (var w = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "digest");
+            w.WriteString("channel", Channel);
+            w.WriteString("idempotency_key", IdempotencyKey);
+            w.WriteString("window_start", WindowStart);
+            w.WriteString("window_end", WindowEnd);
+            w.WriteNumber("count", Items.Count);
+            if (message is not null)
+            {
+                w.WriteString("message", message);
+            }
+            w.WriteStartArray("events");
+            foreach (var item in Items)
+            {
+                w.WriteStartObject();
+                w.WriteString("event_key", item.EventKey);
+                if (item.Alert is { } a)
+                {
+                    w.WritePropertyName("alert");
+                    System.Text.Json.JsonSerializer.Serialize(w, a, ContractsJsonContext.Default.AlertEvent);
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
     /// <summary>Plain-text lines: a header, then one rendered line per item.</summary>
     public string RenderText(AlertTemplate line, Func<string, string>? encode = null)
     {

@@ -30,4 +30,13 @@ internal static partial class NotifierLog
 
     [LoggerMessage(9, LogLevel.Warning, "Kafka consumer error: {Reason}")]
     public static partial void ConsumerError(ILogger logger, string reason);
+
+    [LoggerMessage(10, LogLevel.Debug, "Kafka consumer error (librdkafka retries by itself): {Reason}")]
+    public static partial void ConsumerTransientError(ILogger logger, string reason);
+
+    [LoggerMessage(12, LogLevel.Error, "Sending digests failed; retrying in {Delay}")]
+    public static partial void DigestFailed(ILogger logger, Exception exception, TimeSpan delay);
+
+    [LoggerMessage(11, LogLevel.Critical, "Fatal Kafka consumer error: {Reason}")]
+    public static partial void ConsumerFatalError(ILogger logger, string reason);
 }

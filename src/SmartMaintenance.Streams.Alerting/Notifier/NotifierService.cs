@@ -13,10 +13,13 @@ public sealed class NotifierService
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxProcessingBackoff = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan FlushBackoff = TimeSpan.FromSeconds(5);
 
     private readonly NotifierOptions _options;
     private readonly AlertDispatcher _dispatcher;
     private readonly ILogger _logger;
+    private volatile string? _fatal;
+    private DateTime _nextFlush;
 
     public NotifierService(NotifierOptions options, AlertDispatcher dispatcher, ILogger logger)
     {
@@ -51,14 +54,15 @@ public sealed class NotifierService
     }
 
     /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled; then closes the consumer (committing
-    /// stored offsets). A record whose delivery was cut short is not stored and is processed again next time.</summary>
+    /// stored offsets). A record whose delivery was cut short is not stored and is processed again next time.
+    /// Fails with <see cref="KafkaException"/> on a fatal consumer error.</summary>
     public Task RunAsync(CancellationToken cancellationToken) =>
         Task.Factory.StartNew(() => Run(cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     private void Run(CancellationToken ct)
     {
         using var consumer = new ConsumerBuilder<byte[]?, byte[]>(ConsumerConfig(_options))
-            .SetErrorHandler((_, e) => NotifierLog.ConsumerError(_logger, e.Reason))
+            .SetErrorHandler((_, e) => OnError(e))
             .Build();
         consumer.Subscribe(_options.Topic);
         NotifierLog.Started(_logger, _options.Topic, _options.GroupId, _options.Channels.Count);
@@ -67,10 +71,14 @@ public sealed class NotifierService
         {
             while (!ct.IsCancellationRequested)
             {
+                if (_fatal is { } reason)
+                {
+                    throw new KafkaException(new Error(ErrorCode.Local_Fatal, reason, isFatal: true));
+                }
                 var cr = backlog.Count > 0 ? backlog.Dequeue() : consumer.Consume(PollTimeout);
                 if (cr is null || cr.IsPartitionEOF)
                 {
-                    Await(consumer, _dispatcher.FlushDigestsAsync(force: false, ct), backlog, ct);
+                    FlushDigests(consumer, backlog, ct);
                     continue;
                 }
                 Handle(consumer, cr, backlog, ct);
@@ -83,6 +91,43 @@ public sealed class NotifierService
         finally
         {
             consumer.Close();
+        }
+    }
+
+    private void FlushDigests(IConsumer<byte[]?, byte[]> consumer, Queue<ConsumeResult<byte[]?, byte[]>> backlog, CancellationToken ct)
+    {
+        if (DateTime.UtcNow < _nextFlush)
+        {
+            return;
+        }
+        try
+        {
+            Await(consumer, _dispatcher.FlushDigestsAsync(force: false, ct), backlog, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Held rows stay held in the database; the digest is only late, so keep consuming and try again later.
+            NotifierLog.DigestFailed(_logger, ex, FlushBackoff);
+            _nextFlush = DateTime.UtcNow + FlushBackoff;
+        }
+    }
+
+    private void OnError(Error e)
+    {
+        // Connection failures repeat every reconnect backoff; only "all brokers down" is worth a warning.
+        if (e.IsFatal)
+        {
+            // The consumer is unusable; RunAsync fails and the process supervisor restarts us.
+            NotifierLog.ConsumerFatalError(_logger, e.Reason);
+            _fatal = e.Reason;
+        }
+        else if (e.Code == ErrorCode.Local_AllBrokersDown)
+        {
+            NotifierLog.ConsumerError(_logger, e.Reason);
+        }
+        else
+        {
+            NotifierLog.ConsumerTransientError(_logger, e.Reason);
         }
     }
 

@@ -175,11 +175,11 @@ internal static class DbCommand
 
     private static Command Bench()
     {
-        var database = new Option<string?>("--database") { Description = "Database to measure (its tables are TRUNCATED); default: a throwaway cluster in a temp directory." };
+        var database = new Option<string?>("--database") { Description = "Server to measure (a scratch database is created on it and dropped afterwards); default: a throwaway cluster in a temp directory." };
         var rows = new Option<int>("--rows") { Description = "Readings written per run.", DefaultValueFactory = _ => 300_000 };
         var batchRows = new Option<string>("--batch-rows") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1000,5000,20000,50000" };
         var writers = new Option<string>("--writers") { Description = "Comma-separated writer connection counts.", DefaultValueFactory = _ => "1,2" };
-        var rounds = new Option<int>("--rounds") { Description = "Interleaved bare/sink rounds per configuration (medians are reported).", DefaultValueFactory = _ => 3 };
+        var rounds = new Option<int>("--rounds") { Description = "Rounds; each round runs every configuration, bare and sink (medians are reported).", DefaultValueFactory = _ => 3 };
         var aggregates = new Option<int>("--aggregates") { Description = "Window aggregates for the upsert measurement (0 skips it).", DefaultValueFactory = _ => 100_000 };
         var cmd = new Command("bench", "Measure write throughput: bare binary COPY vs the sink (readings + offsets), by batch size and writers; aggregates upsert.");
         foreach (var o in new Option[] { database, rows, batchRows, writers, rounds, aggregates })
@@ -189,14 +189,19 @@ internal static class DbCommand
         cmd.SetAction(async (parse, ct) =>
         {
             PostgresCluster? cluster = null;
-            var cs = parse.GetValue(database);
+            var server = parse.GetValue(database);
+            string? benchDatabase = null;
             try
             {
-                if (string.IsNullOrWhiteSpace(cs))
+                if (string.IsNullOrWhiteSpace(server))
                 {
                     cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = Path.Combine(Path.GetTempPath(), $"smstream-bench-{Guid.NewGuid():N}") });
-                    cs = await cluster.StartAsync(ct).ConfigureAwait(false);
+                    server = await cluster.StartAsync(ct).ConfigureAwait(false);
                 }
+                // A scratch database on that server: the measurement truncates its tables between runs.
+                benchDatabase = $"smstream_bench_{Guid.NewGuid():N}";
+                await AdminAsync(server, $"CREATE DATABASE {benchDatabase}", ct).ConfigureAwait(false);
+                var cs = new Npgsql.NpgsqlConnectionStringBuilder(server) { Database = benchDatabase }.ConnectionString;
                 var options = new StorageOptions { ConnectionString = cs, UseTimescaleDb = false };
                 await SchemaMigrator.MigrateAsync(cs, options, ct).ConfigureAwait(false);
                 await using var dataSource = PostgresSink.CreateDataSource(options);
@@ -205,13 +210,17 @@ internal static class DbCommand
                 await o.WriteLineAsync(Inv($"{readings.Length:N0} readings per run, {parse.GetValue(rounds)} interleaved rounds, medians")).ConfigureAwait(false);
                 await o.WriteLineAsync("| batch rows | writers | bare COPY rows/s | sink rows/s | sink / bare |").ConfigureAwait(false);
                 await o.WriteLineAsync("|---:|---:|---:|---:|---:|").ConfigureAwait(false);
+                var configurations = new List<(int, int)>();
                 foreach (var b in Ints(parse.GetValue(batchRows)!))
                 {
                     foreach (var w in Ints(parse.GetValue(writers)!))
                     {
-                        var r = await StorageBench.CompareAsync(dataSource, options, readings, b, w, parse.GetValue(rounds), ct).ConfigureAwait(false);
-                        await o.WriteLineAsync(Inv($"| {r.BatchRows:N0} | {r.Writers} | {r.BareRowsPerSecond:N0} | {r.SinkRowsPerSecond:N0} | {r.MedianRatio:F2} |")).ConfigureAwait(false);
+                        configurations.Add((b, w));
                     }
+                }
+                foreach (var r in await StorageBench.CompareAsync(dataSource, options, readings, configurations, parse.GetValue(rounds), ct).ConfigureAwait(false))
+                {
+                    await o.WriteLineAsync(Inv($"| {r.BatchRows:N0} | {r.Writers} | {r.BareRowsPerSecond:N0} | {r.SinkRowsPerSecond:N0} | {r.MedianRatio:F2} |")).ConfigureAwait(false);
                 }
                 if (parse.GetValue(aggregates) > 0)
                 {
@@ -230,14 +239,26 @@ internal static class DbCommand
             }
             finally
             {
+                Npgsql.NpgsqlConnection.ClearAllPools();
                 if (cluster is not null)
                 {
-                    Npgsql.NpgsqlConnection.ClearAllPools();
                     await cluster.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                else if (benchDatabase is not null)
+                {
+                    await AdminAsync(server!, $"DROP DATABASE IF EXISTS {benchDatabase} WITH (FORCE)", CancellationToken.None).ConfigureAwait(false);
                 }
             }
         });
         return cmd;
+    }
+
+    private static async Task AdminAsync(string connectionString, string sql, CancellationToken ct)
+    {
+        await using var conn = new Npgsql.NpgsqlConnection(connectionString);
+        await conn.OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = new Npgsql.NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
     private static IEnumerable<int> Ints(string csv) =>

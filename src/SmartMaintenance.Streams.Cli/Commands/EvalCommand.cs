@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using Microsoft.Extensions.Configuration;
+using SmartMaintenance.Streams.Cli.Hosting;
 using SmartMaintenance.Streams.Scoring;
 using SmartMaintenance.Streams.Scoring.Nab;
 
@@ -12,14 +12,15 @@ internal static class EvalCommand
     {
         var data = new Option<DirectoryInfo>("--data") { Description = "Corpus in NAB's layout: data/<folder>/<name>.csv, labels/combined_windows.json, profiles.json.", Required = true };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Folder for per-row scores and detections (series/*.csv), results.csv and summary.md." };
-        var config = new Option<FileInfo?>("--config") { Description = "JSON file with a \"Scoring\" section (the engine's configuration); defaults otherwise." };
         var nab = new Command("nab", "Replay every series through the engine's detectors and compute the NAB score (three profiles, per series and total).");
         nab.Options.Add(data);
         nab.Options.Add(output);
-        nab.Options.Add(config);
+        // The same configuration sources as `smstream run` (appsettings.json, --config, SMSTREAM_SCORING__*): the engine's detectors.
+        nab.Options.Add(AppConfiguration.ConfigOption);
         nab.SetAction(async (parse, ct) =>
         {
-            var options = LoadOptions(parse.GetValue(config));
+            var options = AppConfiguration.Bind<ScoringOptions>(AppConfiguration.Build(parse), "Scoring");
+            options.Validate();
             var outDir = parse.GetValue(output)?.FullName;
             if (outDir is not null)
             {
@@ -35,17 +36,5 @@ internal static class EvalCommand
         var cmd = new Command("eval", "Evaluate the detectors on labelled data.");
         cmd.Subcommands.Add(nab);
         return cmd;
-    }
-
-    internal static ScoringOptions LoadOptions(FileInfo? file)
-    {
-        var options = new ScoringOptions();
-        if (file is not null)
-        {
-            var configuration = new ConfigurationBuilder().AddJsonFile(file.FullName, optional: false).Build();
-            configuration.GetSection("Scoring").Bind(options);
-        }
-        options.Validate();
-        return options;
     }
 }

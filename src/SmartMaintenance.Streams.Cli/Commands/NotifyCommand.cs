@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using Prometheus;
 using SmartMaintenance.Streams.Alerting.Notifier;
+using SmartMaintenance.Streams.Cli.Hosting;
 using SmartMaintenance.Streams.Contracts;
 
 namespace SmartMaintenance.Streams.Cli.Commands;
@@ -12,35 +13,47 @@ internal static class NotifyCommand
 {
     public static Command Create()
     {
-        var config = new Option<FileInfo?>("--config") { Description = "JSON settings file with a Notifier section (docs/alerting.md). Environment variables SMSTREAM_Notifier__... override it." };
-        var bootstrap = new Option<string?>("--bootstrap-servers") { Description = "Overrides Notifier:BootstrapServers." };
         var metricsPort = new Option<int>("--metrics-port") { Description = "Serve Prometheus metrics on 127.0.0.1:PORT/metrics; 0 disables.", DefaultValueFactory = _ => 0 };
-        var cmd = new Command("notify", "Deliver alert events from maintenance-alerts to console, webhook, Slack and e-mail (consumer group smstream-notifier).");
-        cmd.Options.Add(config);
-        cmd.Options.Add(bootstrap);
+        var cmd = new Command("notify", "Deliver alert events from maintenance-alerts to console, webhook, Slack and e-mail (consumer group smstream-notifier; docs/alerting.md).");
+        AppConfiguration.AddCommon(cmd);
         cmd.Options.Add(metricsPort);
         cmd.SetAction(async (parse, ct) =>
         {
-            var builder = new ConfigurationBuilder();
-            if (parse.GetValue(config) is { } file)
+            NotifierOptions options;
+            try
             {
-                builder.AddJsonFile(file.FullName, optional: false);
+                var configuration = AppConfiguration.Build(parse);
+                options = AppConfiguration.Bind<NotifierOptions>(configuration, "Notifier");
+                // The shared Kafka/Storage settings (and --bootstrap/--database) apply unless Notifier sets its own.
+                var section = configuration.GetSection("Notifier");
+                if (section["BootstrapServers"] is null && configuration["Kafka:BootstrapServers"] is { Length: > 0 } bootstrap)
+                {
+                    options.BootstrapServers = bootstrap;
+                }
+                if (section["ConnectionString"] is null && configuration["Storage:ConnectionString"] is { Length: > 0 } database)
+                {
+                    options.ConnectionString = database;
+                }
+                options.Validate();
             }
-            builder.AddEnvironmentVariables("SMSTREAM_");
-            var options = builder.Build().GetSection("Notifier").Get<NotifierOptions>() ?? new NotifierOptions();
-            if (parse.GetValue(bootstrap) is { Length: > 0 } servers)
+            catch (ConfigurationException ex)
             {
-                options.BootstrapServers = servers;
+                await Console.Error.WriteLineAsync($"smstream notify: {ex.Message}").ConfigureAwait(false);
+                return 2;
             }
-            options.Validate();
 
             // Console-channel lines own standard output; logs go to standard error.
-            using var loggerFactory = LoggerFactory.Create(b => b
-                .AddSimpleConsole(o => o.SingleLine = true)
-                .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
-                .SetMinimumLevel(LogLevel.Information));
-            var logger = loggerFactory.CreateLogger("smstream.notify");
-
+            using var loggers = LoggerFactory.Create(b => b
+                .SetMinimumLevel(LogLevel.Information)
+                .AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "HH:mm:ss.fff ";
+                    o.UseUtcTimestamp = true;
+                })
+                .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+            var logger = loggers.CreateLogger("SmartMaintenance.Streams.Notifier");
+            using var shutdown = new Shutdown(ct);
             using var server = parse.GetValue(metricsPort) is > 0 and var port ? new MetricServer("127.0.0.1", port) : null;
             server?.Start();
 
@@ -50,7 +63,8 @@ internal static class NotifyCommand
             try
             {
                 var dispatcher = new AlertDispatcher(options, channels, new PostgresDeliveryLog(dataSource), dlq, logger);
-                await new NotifierService(options, dispatcher, logger).RunAsync(ct).ConfigureAwait(false);
+                await new NotifierService(options, dispatcher, logger).RunAsync(shutdown.Token).ConfigureAwait(false);
+                return 0;
             }
             finally
             {
@@ -59,7 +73,6 @@ internal static class NotifyCommand
                     (c as IDisposable)?.Dispose();
                 }
             }
-            return 0;
         });
         return cmd;
     }

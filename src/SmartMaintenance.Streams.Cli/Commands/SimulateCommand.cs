@@ -12,7 +12,7 @@ internal static class SimulateCommand
     {
         var sensors = new Option<int>("--sensors") { Description = "Number of sensors (4 per asset: temperature, vibration, pressure, current).", DefaultValueFactory = _ => 100 };
         var rate = new Option<double>("--rate") { Description = "Readings per second over all sensors (0: unpaced).", DefaultValueFactory = _ => 1000 };
-        var duration = new Option<string>("--duration") { Description = "How long to publish: 30, 500ms, 10s, 5m, 1h. With --rate it fixes the count (rate x duration).", DefaultValueFactory = _ => "10s" };
+        var duration = new Option<string>("--duration") { Description = "How long to publish: 30, 500ms, 10s, 5m, 1h. With --rate it fixes the count (rate x duration); 0: until Ctrl-C.", DefaultValueFactory = _ => "10s" };
         var maxReadings = new Option<long>("--max-readings") { Description = "Stop after this many readings (overrides rate x duration)." };
         var anomalyRate = new Option<double>("--anomaly-rate") { Description = "Probability per reading of starting an anomaly (spike, level shift, stuck).", DefaultValueFactory = _ => 0.001 };
         var badRate = new Option<double>("--bad-rate") { Description = "Probability per reading of a malformed one (broken JSON, missing field, NaN, out of range, far-future ts)." };
@@ -38,7 +38,7 @@ internal static class SimulateCommand
                 {
                     Sensors = parse.GetValue(sensors),
                     Rate = parse.GetValue(rate),
-                    Duration = KafkaCliSupport.ParseDuration(parse.GetValue(duration) ?? "10s", "--duration"),
+                    Duration = DurationParser.Parse(parse.GetValue(duration) ?? "10s", "--duration"),
                     MaxReadings = parse.GetValue(maxReadings),
                     AnomalyRate = parse.GetValue(anomalyRate),
                     BadRate = parse.GetValue(badRate),
@@ -58,8 +58,9 @@ internal static class SimulateCommand
                 return 2;
             }
 
-            using var termination = KafkaCliSupport.OnTermination(ct);
-            var target = options.TargetReadings > 0 ? $"{options.TargetReadings} readings" : $"{options.Duration.TotalSeconds:F0} s";
+            using var termination = new Shutdown(ct);
+            var target = options.TargetReadings > 0 ? $"{options.TargetReadings} readings"
+                : options.Duration > TimeSpan.Zero ? $"for {options.Duration.TotalSeconds:F0} s" : "until Ctrl-C";
             await Console.Out.WriteLineAsync($"publishing {target} from {options.Sensors} sensors to {options.Topic} at {kafka.BootstrapServers} (Ctrl-C stops early)").ConfigureAwait(false);
             var summary = await SensorSimulator.RunAsync(options, kafka, termination.Token).ConfigureAwait(false);
             await Console.Out.WriteLineAsync(summary.ToText()).ConfigureAwait(false);

@@ -2,7 +2,10 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Npgsql;
+using SmartMaintenance.Streams.Cli.Hosting;
+using SmartMaintenance.Streams.Scoring;
 using SmartMaintenance.Streams.Scoring.Models;
+using SmartMaintenance.Streams.Storage;
 
 namespace SmartMaintenance.Streams.Cli.Commands;
 
@@ -10,16 +13,17 @@ internal static class TrainCommand
 {
     public static Command Create()
     {
-        var connection = new Option<string>("--connection") { Description = "PostgreSQL connection string of the engine's database.", Required = true };
-        var models = new Option<DirectoryInfo>("--models") { Description = "Model directory the engine watches (Scoring:ModelDirectory).", DefaultValueFactory = _ => new DirectoryInfo(".smstream/models") };
+        var models = new Option<DirectoryInfo?>("--models") { Description = "Model directory the engine watches (default: Scoring:ModelDirectory)." };
         var table = new Option<string>("--table") { Description = "Table of window aggregates to learn from.", DefaultValueFactory = _ => "window_aggregates" };
         var sensorType = new Option<string?>("--sensor-type") { Description = "Train only for this sensor type (default: one model per type found)." };
         var from = new Option<DateTimeOffset?>("--from") { Description = "Start of the training range (window_start, inclusive; default: 30 days before --to)." };
         var to = new Option<DateTimeOffset?>("--to") { Description = "End of the training range (exclusive; default: now)." };
         var labels = new Option<FileInfo?>("--labels") { Description = "Labelled anomaly windows {\"<sensor_id>\": [[start, end], ...]}; with labels a FastTree model is trained and exported to ONNX." };
+        var windowKind = new Option<string?>("--window-kind") { Description = "Learn from windows of this kind only (e.g. 1m); default: all kinds." };
         var rank = new Option<int>("--rank") { Description = "Rank of the PCA model.", DefaultValueFactory = _ => 3 };
-        var cmd = new Command("train", "Train anomaly models from window aggregates in the database (ML.NET randomized PCA per sensor type; FastTree → ONNX when labels exist), write them to the model directory and record them in model_registry.");
-        foreach (var o in new Option[] { connection, models, table, sensorType, from, to, labels, rank })
+        var cmd = new Command("train", "Train anomaly models from final window aggregates in the database (ML.NET randomized PCA per sensor type; FastTree → ONNX when labels exist), write them to the model directory and record them in model_registry.");
+        AppConfiguration.AddCommon(cmd); // --config, --database (Storage:ConnectionString, SMSTREAM_DATABASE)
+        foreach (var o in new Option[] { models, table, sensorType, windowKind, from, to, labels, rank })
         {
             cmd.Options.Add(o);
         }
@@ -27,20 +31,22 @@ internal static class TrainCommand
         {
             var end = parse.GetValue(to) ?? DateTimeOffset.UtcNow;
             var start = parse.GetValue(from) ?? end.AddDays(-30);
-            var dir = parse.GetValue(models)!.FullName;
+            var configuration = AppConfiguration.Build(parse);
+            var storage = AppConfiguration.Bind<StorageOptions>(configuration, "Storage");
+            var scoring = AppConfiguration.Bind<ScoringOptions>(configuration, "Scoring");
+            var dir = parse.GetValue(models)?.FullName ?? Path.GetFullPath(scoring.ModelDirectory);
             var labelWindows = parse.GetValue(labels) is { } lf ? ReadLabels(lf.FullName) : null;
-            await using var dataSource = NpgsqlDataSource.Create(parse.GetValue(connection)!);
+            await using var dataSource = NpgsqlDataSource.Create(storage.ConnectionString);
             var registry = new ModelRegistry(dataSource);
-            await registry.EnsureTableAsync(ct).ConfigureAwait(false);
             var tableName = parse.GetValue(table)!;
             IReadOnlyList<string?> types = parse.GetValue(sensorType) is { } only
                 ? [only]
-                : await TrainingHistory.SensorTypesAsync(dataSource, tableName, start, end, ct).ConfigureAwait(false);
+                : await TrainingHistory.SensorTypesAsync(dataSource, tableName, start, end, parse.GetValue(windowKind), ct).ConfigureAwait(false);
             var trainer = new ModelTrainer();
             var trained = 0;
             foreach (var type in types)
             {
-                var history = await TrainingHistory.LoadAsync(dataSource, tableName, type, start, end, ct).ConfigureAwait(false);
+                var history = await TrainingHistory.LoadAsync(dataSource, tableName, type, start, end, parse.GetValue(windowKind), ct).ConfigureAwait(false);
                 if (history.Features.Count < 10)
                 {
                     await Console.Error.WriteLineAsync($"smstream train: sensor type '{type ?? "(none)"}' has {history.Features.Count} windows in range; skipped.").ConfigureAwait(false);

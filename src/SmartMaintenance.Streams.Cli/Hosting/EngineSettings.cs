@@ -5,13 +5,14 @@ using SmartMaintenance.Streams.Engine.Stages;
 using SmartMaintenance.Streams.Ingest;
 using SmartMaintenance.Streams.Kafka;
 using SmartMaintenance.Streams.Scoring;
+using SmartMaintenance.Streams.Windowing;
 using SmartMaintenance.Streams.Storage;
 
 namespace SmartMaintenance.Streams.Cli.Hosting;
 
 /// <summary>Every options section the engine needs, bound and validated at start-up (fail fast, naming the setting).</summary>
 internal sealed record EngineSettings(EngineOptions Engine, KafkaOptions Kafka, TopicNames Topics, StorageOptions Storage, ValidationOptions Validation,
-    ScoringOptions Scoring, AlertOptions Alerts)
+    WindowingSettings Windows, ScoringOptions Scoring, AlertOptions Alerts)
 {
     public static EngineSettings Load(IConfiguration configuration)
     {
@@ -21,6 +22,7 @@ internal sealed record EngineSettings(EngineOptions Engine, KafkaOptions Kafka, 
             AppConfiguration.Bind<TopicNames>(configuration, "Topics"),
             AppConfiguration.Bind<StorageOptions>(configuration, "Storage"),
             AppConfiguration.Bind<ValidationOptions>(configuration, "Validation"),
+            AppConfiguration.Bind<WindowingSettings>(configuration, WindowingSettings.Section),
             AppConfiguration.Bind<ScoringOptions>(configuration, "Scoring"),
             AppConfiguration.Bind<AlertOptions>(configuration, "Alerts"));
         settings.Engine.Validate();
@@ -28,6 +30,7 @@ internal sealed record EngineSettings(EngineOptions Engine, KafkaOptions Kafka, 
         settings.Topics.Validate();
         settings.Storage.Validate();
         settings.Validation.Validate();
+        settings.Windows.Validate();
         settings.Scoring.Validate();
         settings.Alerts.Validate();
         return settings;
@@ -35,5 +38,6 @@ internal sealed record EngineSettings(EngineOptions Engine, KafkaOptions Kafka, 
 
     /// <summary>The processing stages (window → score → alert) these settings describe.</summary>
     public IProcessingStages CreateStages() =>
-        new PipelineStages(new BasicTumblingWindows(), new DetectorPipeline(Scoring), new AlertTracker(Alerts));
+        new PipelineStages(new RxWindowStage(Windows), new DetectorPipeline(Scoring), new AlertTracker(Alerts));
+
 }

@@ -7,16 +7,27 @@ namespace SmartMaintenance.Streams.Engine.Stages;
 /// Outputs accumulate in the caller's lists until the batch is handed to the writer.</remarks>
 public interface IProcessingStages
 {
-    /// <summary>Processes one reading. <paramref name="replaying"/> readings rebuild state only: their outputs are suppressed.</summary>
+    /// <summary>Processes one reading. <paramref name="replaying"/> readings rebuild state: what they cause downstream
+    /// of the windows (anomalies, alerts, rejections) was already made durable before the crash and is suppressed.</summary>
     /// <returns><see cref="RejectReason.None"/> when the reading is kept (and stored); otherwise why it goes to the DLQ
     /// (late, duplicate, processing error) with <paramref name="detail"/>.</returns>
     RejectReason OnReading(in SensorReading reading, bool replaying, StageOutputs outputs, out string? detail);
 
-    /// <summary>Called before a batch is handed to the writer: emit pending window revisions.</summary>
+    /// <summary>Called from the consume loop when it has nothing else to do: lets processing-time work run
+    /// (idle partitions, early firings) on the loop's own thread.</summary>
+    void OnTick(StageOutputs outputs);
+
+    /// <summary>Called before a batch is handed to the writer.</summary>
     void OnBatchBoundary(StageOutputs outputs);
 
     /// <summary>Lowest input offset of <paramref name="partition"/> that open state still needs (bounded replay), or null if none.</summary>
     long? LowestNeededOffset(int partition);
+
+    /// <summary>The event-time watermark to store with the offsets of the batch just formed (restored as a floor).</summary>
+    long CommittedWatermark { get; }
+
+    /// <summary>New partitions, with the watermark stored for each (null when none was stored).</summary>
+    void OnPartitionsAssigned(IReadOnlyDictionary<int, long?> watermarkFloors, StageOutputs outputs);
 
     /// <summary>Forget state of partitions no longer assigned to this instance.</summary>
     void DropPartitions(IReadOnlyCollection<int> partitions);
@@ -29,12 +40,17 @@ public interface IWindowStage : IProcessingStages;
 public sealed class StageOutputs
 {
     public List<WindowAggregate> Aggregates { get; } = [];
+    /// <summary>Session windows superseded by a merge (a late reading bridged two sessions): their rows are deleted.</summary>
+    public List<WindowAggregate> Retractions { get; } = [];
     public List<Anomaly> Anomalies { get; } = [];
     public List<AlertEvent> Alerts { get; } = [];
+
+    public bool IsEmpty => Aggregates.Count == 0 && Retractions.Count == 0 && Anomalies.Count == 0 && Alerts.Count == 0;
 
     public void Clear()
     {
         Aggregates.Clear();
+        Retractions.Clear();
         Anomalies.Clear();
         Alerts.Clear();
     }

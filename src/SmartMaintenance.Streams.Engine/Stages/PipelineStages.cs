@@ -61,8 +61,26 @@ public sealed class PipelineStages : IProcessingStages
         ForwardWindows(outputs);
     }
 
+    public void OnTick(StageOutputs outputs)
+    {
+        _windows.OnTick(_windowOutputs);
+        if (!_windowOutputs.IsEmpty)
+        {
+            ForwardWindows(outputs);
+        }
+    }
+
+    public long CommittedWatermark => _windows.CommittedWatermark;
+
+    public void OnPartitionsAssigned(IReadOnlyDictionary<int, long?> watermarkFloors, StageOutputs outputs)
+    {
+        _windows.OnPartitionsAssigned(watermarkFloors, _windowOutputs);
+        ForwardWindows(outputs);
+    }
+
     private void ForwardWindows(StageOutputs outputs)
     {
+        outputs.Retractions.AddRange(_windowOutputs.Retractions);
         foreach (var aggregate in _windowOutputs.Aggregates)
         {
             outputs.Aggregates.Add(aggregate);

@@ -43,8 +43,9 @@ public sealed class EmbeddedKafkaBroker : IAsyncDisposable, IDisposable
     /// <summary>The fixed addresses clients use, e.g. <c>127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094</c>.</summary>
     public string BootstrapServers { get; }
 
-    /// <summary>The mock brokers' own random ports, bypassing the forwarders (benchmarks only:
-    /// metadata still advertises the forwarders, so clients move there after bootstrap).</summary>
+    /// <summary>The mock brokers' own random ports. With forwarders on, metadata advertises the forwarders,
+    /// so a client bootstrapping here still moves to them; start with <see cref="EmbeddedBrokerOptions.Forwarders"/>
+    /// = false for a direct baseline.</summary>
     public string MockBootstrapServers { get; }
 
     /// <summary>Port clients reach broker id i+1 on (its forwarder's, or the mock's own without forwarders).</summary>

@@ -32,8 +32,6 @@ internal sealed class TcpForwarder : IAsyncDisposable
     /// <summary>Total bytes relayed in both directions since start (diagnostics).</summary>
     public long BytesForwarded => Interlocked.Read(ref _bytes);
 
-    public int OpenConnections => _connections.Count;
-
     private long _bytes;
 
     public static TcpForwarder Start(IPAddress listenAddress, int listenPort, IPEndPoint target, int bufferSize)
@@ -69,6 +67,8 @@ internal sealed class TcpForwarder : IAsyncDisposable
                 {
                     return;
                 }
+                // E.g. out of file descriptors: back off instead of spinning.
+                await Task.Delay(10, CancellationToken.None).ConfigureAwait(false);
                 continue;
             }
             _ = HandleAsync(client, ct);

@@ -38,9 +38,6 @@ public static class SensorSimulator
         var failures = new DeliveryFailures();
         var topic = options.Topic;
         var rate = options.Rate;
-        // A count target (Rate x Duration, or MaxReadings) makes the output reproducible; only a run
-        // without one (unpaced, Duration only) is cut by the clock.
-        var deadline = options.TargetReadings == 0 ? options.Duration : TimeSpan.MaxValue;
         // Token bucket refilled by one PeriodicTimer: readings due by now (rate x elapsed) plus one tick's
         // worth of burst may go; no timer or task per record, and the schedule is absolute, so late
         // ticks are caught up and the long-run rate is exact.
@@ -52,7 +49,8 @@ public static class SensorSimulator
         var stopping = false;
         while (true)
         {
-            if (!stopping && (cancellationToken.IsCancellationRequested || clock.Elapsed >= deadline))
+            // Runs end on their count (Rate x Duration, or MaxReadings: reproducible), or on cancellation when open-ended.
+            if (!stopping && cancellationToken.IsCancellationRequested)
             {
                 generator.Complete();
                 stopping = true;

@@ -21,10 +21,10 @@ public sealed class SimulatorOptions
     [Setting("Readings per second over all sensors (0: as fast as the producer takes them).", Unit = "readings/s", Min = 0, Max = 100_000_000)]
     public double Rate { get; set; } = 1000;
 
-    [Setting("How long to publish. With Rate > 0 this fixes the count (Rate x Duration readings), so runs are reproducible.", Unit = "ms", Min = 0)]
+    [Setting("How long to publish. With Rate > 0 this fixes the count (Rate x Duration readings), so runs are reproducible; 0 with Rate > 0 and no MaxReadings: until cancelled.", Unit = "ms", Min = 0)]
     public TimeSpan Duration { get; set; } = TimeSpan.FromSeconds(10);
 
-    [Setting("Stop after this many readings (0: decided by Rate and Duration).", Unit = "readings", Min = 0)]
+    [Setting("Stop after this many readings (0: decided by Rate and Duration; required when Rate is 0).", Unit = "readings", Min = 0)]
     public long MaxReadings { get; set; }
 
     [Setting("Probability that a reading starts an anomaly episode on its sensor (spike, level shift or stuck value).", Min = 0, Max = 1)]
@@ -42,7 +42,7 @@ public sealed class SimulatorOptions
     [Setting("Random seed (unset: a random one, reported in the summary).")]
     public int? Seed { get; set; }
 
-    [Setting("Event time of the first reading (unset: now, or earlier for unpaced runs so the last reading is not in the future).")]
+    [Setting("Event time of the first reading (unset: now; for unpaced runs early enough that the last reading is about now).")]
     public DateTimeOffset? StartTime { get; set; }
 
     [Setting("Event-time step between two readings of one sensor (unset: Sensors / Rate, at least 1 ms; 1 s when unpaced).", Unit = "ms")]
@@ -62,9 +62,10 @@ public sealed class SimulatorOptions
         {
             throw new ConfigurationException($"{sectionPath}:SamplePeriod", "must be at least 1 ms (readings of one sensor need distinct timestamps)");
         }
-        if (Rate == 0 && Duration == TimeSpan.Zero && MaxReadings == 0)
+        if (Rate == 0 && MaxReadings == 0)
         {
-            throw new ConfigurationException($"{sectionPath}:MaxReadings", "an unpaced run (Rate 0) needs a Duration or MaxReadings");
+            // Unpaced event time is laid out in advance to end at about now; without a count it would run into the future.
+            throw new ConfigurationException($"{sectionPath}:MaxReadings", "an unpaced run (Rate 0) needs MaxReadings");
         }
     }
 
@@ -104,7 +105,7 @@ public sealed class SimulatorOptions
             return now;
         }
         // Unpaced runs generate event time faster than the clock: start in the past so they end near now.
-        var perSensor = TargetReadings > 0 ? (TargetReadings + Sensors - 1) / Sensors : 3600;
+        var perSensor = (TargetReadings + Sensors - 1) / Sensors;
         return now - EffectiveSamplePeriod * perSensor;
     }
 }

@@ -46,6 +46,12 @@ public sealed class ContextDetector : IDetector<ContextState>
     private readonly int _stride;
 
     public ContextDetector(DetectorOptions options)
+        : this(options, options?.ContextStride ?? 1, "context")
+    {
+    }
+
+    /// <summary>A context detector at another time scale (stride), e.g. the slow one of the ensemble.</summary>
+    public ContextDetector(DetectorOptions options, int stride, string name)
     {
         ArgumentNullException.ThrowIfNull(options);
         _length = options.ContextLength;
@@ -54,10 +60,12 @@ public sealed class ContextDetector : IDetector<ContextState>
         _capacity = (options.ContextHistory + lanes - 1) / lanes * lanes;
         _threshold = options.ContextThreshold;
         _alpha = options.ContextAlpha;
-        _stride = options.ContextStride;
+        ArgumentOutOfRangeException.ThrowIfLessThan(stride, 1);
+        _stride = stride;
+        Name = name;
     }
 
-    public string Name => "context";
+    public string Name { get; }
 
     public DetectorScore Update(ref ContextState s, long timestamp, double value, in LevelEstimate level)
     {

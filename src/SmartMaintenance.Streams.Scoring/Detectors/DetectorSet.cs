@@ -18,8 +18,9 @@ public struct SensorState
     internal LevelShiftState Shift;
     internal FlatlineState Flatline;
     internal ContextState Context;
+    internal ContextState SlowContext;
     /// <summary>Decaying maxima of each detector's ratio since warm-up (habituation).</summary>
-    internal double SeenLevel, SeenSpike, SeenShift, SeenFlatline, SeenContext;
+    internal double SeenLevel, SeenSpike, SeenShift, SeenFlatline, SeenContext, SeenSlowContext;
 
     /// <summary>Readings this sensor has contributed (warm-up is complete when it passes the set's warm-up).</summary>
     public readonly long Readings => Count;
@@ -33,6 +34,7 @@ public struct EnsembleResult
     public DetectorScore Shift;
     public DetectorScore Flatline;
     public DetectorScore Context;
+    public DetectorScore SlowContext;
     public DetectorScore Range;
     /// <summary>Combined score before suppression.</summary>
     public double Raw;
@@ -49,16 +51,17 @@ public struct EnsembleResult
 /// </summary>
 public sealed class DetectorSet
 {
-    internal const int LevelIndex = 0, SpikeIndex = 1, ShiftIndex = 2, FlatlineIndex = 3, ContextIndex = 4, RangeIndex = 5;
-    private static readonly string[] Names = ["level", "spike", "level_shift", "flatline", "context", "range"];
+    internal const int LevelIndex = 0, SpikeIndex = 1, ShiftIndex = 2, FlatlineIndex = 3, ContextIndex = 4, RangeIndex = 5, SlowContextIndex = 6;
+    private static readonly string[] Names = ["level", "spike", "level_shift", "flatline", "context", "range", "context_slow"];
 
     private readonly RobustLevelDetector _level;
     private readonly SpikeDetector _spike;
     private readonly LevelShiftDetector _shift;
     private readonly FlatlineDetector _flatline;
     private readonly ContextDetector _context;
+    private readonly ContextDetector _slowContext;
     private readonly RangeRule _range;
-    private readonly double _wLevel, _wSpike, _wShift, _wFlat, _wContext;
+    private readonly double _wLevel, _wSpike, _wShift, _wFlat, _wContext, _wSlowContext;
     private readonly double _habituation, _forget;
 
     public DetectorSet(DetectorOptions options)
@@ -70,6 +73,8 @@ public sealed class DetectorSet
         _shift = new LevelShiftDetector(options);
         _flatline = new FlatlineDetector(options);
         _context = new ContextDetector(options);
+        _slowContext = new ContextDetector(options, options.SlowContextStride, Names[SlowContextIndex]);
+        _wSlowContext = options.SlowContextWeight;
         _range = new RangeRule(options);
         (_wLevel, _wSpike, _wShift, _wFlat, _wContext) = (options.LevelWeight, options.SpikeWeight, options.ShiftWeight, options.FlatlineWeight, options.ContextWeight);
         _habituation = options.HabituationFactor;
@@ -94,6 +99,7 @@ public sealed class DetectorSet
         r.Shift = _wShift > 0 ? _shift.Update(ref s.Shift, timestamp, value, level) : DetectorScore.None(timestamp);
         r.Flatline = _wFlat > 0 ? _flatline.Update(ref s.Flatline, timestamp, value, level) : DetectorScore.None(timestamp);
         r.Context = _wContext > 0 ? _context.Update(ref s.Context, timestamp, value, level) : DetectorScore.None(timestamp);
+        r.SlowContext = _wSlowContext > 0 ? _slowContext.Update(ref s.SlowContext, timestamp, value, level) : DetectorScore.None(timestamp);
         r.Range = _range.Score(timestamp, value);
         s.Count++;
         if (s.Count == Options.WarmupReadings)
@@ -111,6 +117,7 @@ public sealed class DetectorSet
             Consider(Habituate(r.Shift.Ratio, ref s.SeenShift) * _wShift, ShiftIndex, ref bestRatio, ref winner);
             Consider(Habituate(r.Flatline.Ratio, ref s.SeenFlatline) * _wFlat, FlatlineIndex, ref bestRatio, ref winner);
             Consider(Habituate(r.Context.Ratio, ref s.SeenContext) * _wContext, ContextIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.SlowContext.Ratio, ref s.SeenSlowContext) * _wSlowContext, SlowContextIndex, ref bestRatio, ref winner);
         }
         Consider(r.Range.Ratio, RangeIndex, ref bestRatio, ref winner);
         var best = ScoreMath.FromRatio(bestRatio);
@@ -182,6 +189,7 @@ public sealed class DetectorSet
         ShiftIndex => r.Shift,
         FlatlineIndex => r.Flatline,
         ContextIndex => r.Context,
+        SlowContextIndex => r.SlowContext,
         _ => r.Range,
     };
 
@@ -204,6 +212,7 @@ public sealed class DetectorSet
             WriteFinite(json, Names[ShiftIndex], r.Shift.Score);
             WriteFinite(json, Names[FlatlineIndex], r.Flatline.Score);
             WriteFinite(json, Names[ContextIndex], r.Context.Score);
+            WriteFinite(json, Names[SlowContextIndex], r.SlowContext.Score);
             WriteFinite(json, Names[RangeIndex], r.Range.Score);
             json.WriteEndObject();
             json.WriteEndObject();
@@ -229,11 +238,13 @@ public sealed class DetectorSet
         _shift.Write(s.Shift, w);
         _flatline.Write(s.Flatline, w);
         _context.Write(s.Context, w);
+        _slowContext.Write(s.SlowContext, w);
         w.Write(s.SeenLevel);
         w.Write(s.SeenSpike);
         w.Write(s.SeenShift);
         w.Write(s.SeenFlatline);
         w.Write(s.SeenContext);
+        w.Write(s.SeenSlowContext);
     }
 
     internal void Read(ref SensorState s, BinaryReader r)
@@ -246,10 +257,12 @@ public sealed class DetectorSet
         s.Shift = _shift.Read(r);
         s.Flatline = _flatline.Read(r);
         s.Context = _context.Read(r);
+        s.SlowContext = _slowContext.Read(r);
         s.SeenLevel = r.ReadDouble();
         s.SeenSpike = r.ReadDouble();
         s.SeenShift = r.ReadDouble();
         s.SeenFlatline = r.ReadDouble();
         s.SeenContext = r.ReadDouble();
+        s.SeenSlowContext = r.ReadDouble();
     }
 }

@@ -7,7 +7,7 @@ namespace SmartMaintenance.Streams.Scoring.Models;
 
 /// <summary>
 /// Hot-reloading model source. Polls a directory for <c>*.meta.json</c> files; per sensor type the newest
-/// version that loads and validates is active. A new version that fails to load or validate is rejected and
+/// model (created_at, then version) that loads and validates is active. A new version that fails to load or validate is rejected and
 /// the previous one stays; with no model for a sensor type, callers fall back to the statistical detectors.
 /// Every transition is logged and counted.
 /// </summary>
@@ -36,7 +36,8 @@ public sealed partial class ModelProvider : IDisposable
     private readonly ILogger _logger;
     private readonly Timer? _timer;
     private readonly Lock _pollLock = new();
-    private readonly Dictionary<string, (string File, DateTime Written, long Length)> _rejected = new(StringComparer.Ordinal);
+    /// <summary>Rejected metadata files with the stamps of both files at rejection: not retried until one changes.</summary>
+    private readonly Dictionary<string, (string Stamp, string ModelPath)> _rejected = new(StringComparer.Ordinal);
     private readonly List<IModelScorer> _retired = [];
     private FrozenDictionary<string, Active> _active = FrozenDictionary<string, Active>.Empty;
     private bool _disposed;
@@ -97,6 +98,10 @@ public sealed partial class ModelProvider : IDisposable
             {
                 foreach (var metaPath in Directory.EnumerateFiles(_directory, "*" + ModelMetadata.Suffix))
                 {
+                    if (IsKnownBad(metaPath, metaPath))
+                    {
+                        continue;
+                    }
                     ModelMetadata meta;
                     try
                     {
@@ -121,13 +126,13 @@ public sealed partial class ModelProvider : IDisposable
             var transitions = 0;
             foreach (var (key, list) in candidates)
             {
-                list.Sort((a, b) => b.Meta.Version.CompareTo(a.Meta.Version));
+                list.Sort((a, b) => Compare(b.Meta, a.Meta));
                 current.TryGetValue(key, out var active);
                 foreach (var (meta, metaPath) in list)
                 {
                     var modelPath = Path.Combine(Path.GetDirectoryName(metaPath)!, meta.File);
-                    if (active is not null && (meta.Version < active.Meta.Version
-                        || (meta.Version == active.Meta.Version && string.Equals(active.Path, modelPath, StringComparison.Ordinal))))
+                    var order = active is null ? 1 : Compare(meta, active.Meta);
+                    if (order < 0 || (order == 0 && string.Equals(active!.Path, modelPath, StringComparison.Ordinal)))
                     {
                         break; // nothing newer than what is active
                     }
@@ -157,10 +162,10 @@ public sealed partial class ModelProvider : IDisposable
                     }
                 }
             }
-            // Types whose model files disappeared fall back to the statistical detectors.
+            // Types whose model files disappeared (and got no replacement) fall back to the statistical detectors.
             foreach (var (key, active) in current)
             {
-                if (!candidates.ContainsKey(key) || !File.Exists(active.Path))
+                if (next.TryGetValue(key, out var still) && ReferenceEquals(still, active) && (!candidates.ContainsKey(key) || !File.Exists(active.Path)))
                 {
                     next.Remove(key);
                     _retired.Add(active.Scorer);
@@ -175,20 +180,31 @@ public sealed partial class ModelProvider : IDisposable
         }
     }
 
-    private bool IsKnownBad(string metaPath, string modelPath)
+    /// <summary>Which model is newer for a sensor type: later created_at, then higher version, then name (deterministic).</summary>
+    private static int Compare(ModelMetadata a, ModelMetadata b)
     {
-        if (!_rejected.TryGetValue(metaPath, out var bad))
+        var c = a.CreatedAt.CompareTo(b.CreatedAt);
+        if (c == 0)
         {
-            return false;
+            c = a.Version.CompareTo(b.Version);
         }
-        var info = new FileInfo(modelPath);
-        return info.Exists && bad.File == modelPath && bad.Written == info.LastWriteTimeUtc && bad.Length == info.Length;
+        return c != 0 ? c : string.CompareOrdinal(a.Name, b.Name);
+    }
+
+    private bool IsKnownBad(string metaPath, string modelPath) =>
+        _rejected.TryGetValue(metaPath, out var bad) && bad.ModelPath == modelPath && bad.Stamp == Stamp(metaPath, modelPath);
+
+    private static string Stamp(string metaPath, string modelPath)
+    {
+        var meta = new FileInfo(metaPath);
+        var model = new FileInfo(modelPath);
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{(meta.Exists ? meta.LastWriteTimeUtc.Ticks : -1)}:{(meta.Exists ? meta.Length : -1)}:{(model.Exists ? model.LastWriteTimeUtc.Ticks : -1)}:{(model.Exists ? model.Length : -1)}");
     }
 
     private void Reject(string key, string metaPath, string modelPath, string reason)
     {
-        var info = new FileInfo(modelPath);
-        _rejected[metaPath] = (modelPath, info.Exists ? info.LastWriteTimeUtc : default, info.Exists ? info.Length : -1);
+        _rejected[metaPath] = (Stamp(metaPath, modelPath), modelPath);
         LogRejected(_logger, key, modelPath, reason);
         Transitions.WithLabels(key, "rejected").Inc();
     }

@@ -5,33 +5,9 @@ using NpgsqlTypes;
 namespace SmartMaintenance.Streams.Scoring.Models;
 
 /// <summary>The <c>model_registry</c> table: one row per trained model version, with its features, metrics and training data.</summary>
-/// <remarks>The table belongs to the storage migrations; <see cref="EnsureTableAsync"/> creates it with the same DDL when it is missing (tools and tests).</remarks>
+/// <remarks>The table belongs to the storage migrations (`smstream db migrate`).</remarks>
 public sealed class ModelRegistry(NpgsqlDataSource dataSource)
 {
-    public const string Ddl = """
-        CREATE TABLE IF NOT EXISTS model_registry (
-            model_id      text PRIMARY KEY,
-            name          text NOT NULL,
-            version       int NOT NULL,
-            kind          text NOT NULL,
-            sensor_type   text,
-            features      jsonb NOT NULL,
-            metrics       jsonb NOT NULL,
-            training_from timestamptz,
-            training_to   timestamptz,
-            data_hash     text,
-            onnx_path     text,
-            created_at    timestamptz NOT NULL DEFAULT now(),
-            UNIQUE (name, version)
-        )
-        """;
-
-    public async Task EnsureTableAsync(CancellationToken ct = default)
-    {
-        await using var cmd = dataSource.CreateCommand(Ddl);
-        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-    }
-
     /// <summary>The next free version of a model name (1 for a new name).</summary>
     public async Task<int> NextVersionAsync(string name, CancellationToken ct = default)
     {
@@ -68,18 +44,19 @@ public sealed class ModelRegistry(NpgsqlDataSource dataSource)
 }
 
 /// <summary>Reads training history (window aggregates) from the database.</summary>
-/// <remarks>Expects the storage schema's aggregate table with snake_case columns of <see cref="Contracts.WindowAggregate"/>.</remarks>
+/// <remarks>Reads the storage schema's <c>window_aggregates</c> table (final windows only: an open window's statistics are still moving).</remarks>
 public static class TrainingHistory
 {
     public sealed record Rows(IReadOnlyList<float[]> Features, IReadOnlyList<string> SensorIds, IReadOnlyList<DateTimeOffset> WindowStarts);
 
     /// <summary>Distinct sensor types with aggregates in the range (null type included as null).</summary>
-    public static async Task<IReadOnlyList<string?>> SensorTypesAsync(NpgsqlDataSource dataSource, string table, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default)
+    public static async Task<IReadOnlyList<string?>> SensorTypesAsync(NpgsqlDataSource dataSource, string table, DateTimeOffset from, DateTimeOffset to, string? windowKind = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
-        await using var cmd = dataSource.CreateCommand($"SELECT DISTINCT sensor_type FROM {Quote(table)} WHERE window_start >= $1 AND window_start < $2");
+        await using var cmd = dataSource.CreateCommand($"SELECT DISTINCT sensor_type FROM {Quote(table)} WHERE window_start >= $1 AND window_start < $2 AND is_final AND ($3::text IS NULL OR window_kind = $3) ORDER BY 1");
         cmd.Parameters.AddWithValue(from);
         cmd.Parameters.AddWithValue(to);
+        cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)windowKind ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         var types = new List<string?>();
         await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         while (await reader.ReadAsync(ct).ConfigureAwait(false))
@@ -89,18 +66,21 @@ public static class TrainingHistory
         return types;
     }
 
-    public static async Task<Rows> LoadAsync(NpgsqlDataSource dataSource, string table, string? sensorType, DateTimeOffset from, DateTimeOffset to, CancellationToken ct = default)
+    public static async Task<Rows> LoadAsync(NpgsqlDataSource dataSource, string table, string? sensorType, DateTimeOffset from, DateTimeOffset to, string? windowKind = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
+        // Column order is WindowFeatures' order.
         await using var cmd = dataSource.CreateCommand($"""
-            SELECT sensor_id, window_start, mean, std_dev, min, max, p50, p95, p99, last - first
+            SELECT sensor_id, window_start, mean, stddev, min, max, p50, p95, p99, last - first
             FROM {Quote(table)}
             WHERE window_start >= $1 AND window_start < $2 AND sensor_type IS NOT DISTINCT FROM $3
+              AND is_final AND ($4::text IS NULL OR window_kind = $4)
             ORDER BY sensor_id, window_start
             """);
         cmd.Parameters.AddWithValue(from);
         cmd.Parameters.AddWithValue(to);
         cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)sensorType ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)windowKind ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         var features = new List<float[]>();
         var ids = new List<string>();
         var starts = new List<DateTimeOffset>();

@@ -1,0 +1,180 @@
+using System.Reactive.Concurrency;
+using System.Reactive.Subjects;
+using SmartMaintenance.Streams.Contracts;
+using SmartMaintenance.Streams.Windowing;
+
+namespace SmartMaintenance.Streams.Engine.Stages;
+
+/// <summary>
+/// Runs the Rx windowing operators (per-partition watermarks → combined watermark → keyed windows) synchronously
+/// on the consume loop: each reading pushed in comes back out, before <see cref="OnReading"/> returns, as the
+/// aggregates it caused and, when it was rejected (late, duplicate, processing error), as that rejection.
+/// </summary>
+/// <remarks>
+/// Processing time (idle partitions, early firings every T) runs on a <see cref="HistoricalScheduler"/> that the
+/// consume loop advances to the wall clock in <see cref="OnTick"/>, so timers never call into the operator from
+/// another thread.
+/// Restore: the operator watermark at each commit is stored with the offsets; on assignment it is pushed back as
+/// the partition's watermark floor. Windows that were final before a crash therefore stay closed during the replay
+/// (their replayed readings are late and dropped silently), while windows that were open are rebuilt whole from
+/// <see cref="LowestNeededOffset"/> and fire normally.
+/// </remarks>
+public sealed class RxWindowStage : IWindowStage, IDisposable
+{
+    private readonly Subject<StreamEvent<SensorReading>> _input = new();
+    private readonly HistoricalScheduler _scheduler;
+    private readonly TimeProvider _time;
+    private readonly WindowProbe _probe = new();
+    private readonly IDisposable _subscription;
+    private readonly Dictionary<int, long> _replayFrom = [];
+    private StageOutputs? _sink;
+    private RejectedReading _rejected;
+    private bool _hasRejection;
+    private Exception? _error;
+
+    public RxWindowStage(WindowingSettings settings, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
+        _time = time ?? TimeProvider.System;
+        _scheduler = new HistoricalScheduler(_time.GetUtcNow());
+        var operatorOptions = settings.ToOperatorOptions(_probe);
+        var options = new WindowOperatorOptions
+        {
+            Dedup = operatorOptions.Dedup,
+            DedupHorizon = operatorOptions.DedupHorizon,
+            EmitDuplicates = true,
+            Probe = _probe,
+            Scheduler = _scheduler,
+        };
+        _subscription = _input
+            .AssignWatermarks(settings.MaxOutOfOrderness, settings.IdleTimeout, _scheduler)
+            .CombineWatermarks()
+            .AggregateWindows(settings.ToSpecs(), options)
+            .Subscribe(OnOutput, OnFailed);
+    }
+
+    /// <summary>The operator watermark (Unix ms) after everything pushed so far; long.MinValue before the first.</summary>
+    public long Watermark { get; private set; } = long.MinValue;
+
+    public WindowCounters Counters => _probe.Counters;
+
+    /// <summary>Approximate bytes of window and dedup state.</summary>
+    public long StateBytes() => _probe.StateBytes();
+
+    public RejectReason OnReading(in SensorReading reading, bool replaying, StageOutputs outputs, out string? detail)
+    {
+        ThrowIfFailed();
+        _sink = outputs;
+        _hasRejection = false;
+        _input.OnNext(StreamEvent<SensorReading>.Data(reading));
+        _sink = null;
+        ThrowIfFailed();
+        if (_hasRejection && !_rejected.Partial)
+        {
+            detail = _rejected.Reason switch
+            {
+                RejectReason.Late => $"later than the allowed lateness of window {_rejected.WindowKind} (watermark {Watermark})",
+                RejectReason.Duplicate => "same sensor, timestamp and value (or seq) already seen within the dedup horizon",
+                _ => _rejected.Error is { } e ? e.GetType().Name + ": " + e.Message : _rejected.Reason.ToCode(),
+            };
+            return _rejected.Reason;
+        }
+        detail = null;
+        return RejectReason.None;
+    }
+
+    public void OnTick(StageOutputs outputs)
+    {
+        ThrowIfFailed();
+        _sink = outputs;
+        _scheduler.AdvanceTo(_time.GetUtcNow());
+        _sink = null;
+        ThrowIfFailed();
+    }
+
+    public void OnBatchBoundary(StageOutputs outputs)
+    {
+        OnTick(outputs);
+        // One checkpoint per batch: it walks the open state, so it is not taken per partition.
+        _replayFrom.Clear();
+        foreach (var (partition, offset) in _probe.Checkpoint().ReplayFrom)
+        {
+            _replayFrom[partition] = offset;
+        }
+    }
+
+    public long? LowestNeededOffset(int partition) => _replayFrom.TryGetValue(partition, out var o) ? o : null;
+
+    public long CommittedWatermark => Watermark;
+
+    public void OnPartitionsAssigned(IReadOnlyDictionary<int, long?> watermarkFloors, StageOutputs outputs)
+    {
+        ArgumentNullException.ThrowIfNull(watermarkFloors);
+        _sink = outputs;
+        foreach (var (partition, floor) in watermarkFloors)
+        {
+            _input.OnNext(StreamEvent<SensorReading>.PartitionAssigned(partition));
+            if (floor is { } wm && wm != long.MinValue)
+            {
+                _input.OnNext(StreamEvent<SensorReading>.PartitionWatermark(partition, wm));
+            }
+        }
+        _sink = null;
+        ThrowIfFailed();
+    }
+
+    public void DropPartitions(IReadOnlyCollection<int> partitions)
+    {
+        ArgumentNullException.ThrowIfNull(partitions);
+        var scratch = new StageOutputs();
+        _sink = scratch;
+        foreach (var p in partitions)
+        {
+            _input.OnNext(StreamEvent<SensorReading>.PartitionRevoked(p));
+            _replayFrom.Remove(p);
+        }
+        _sink = null;
+    }
+
+    private void OnOutput(StreamEvent<WindowOutput> e)
+    {
+        switch (e.Kind)
+        {
+            case StreamEventKind.Data:
+                var output = e.Item;
+                if (output.Kind == WindowOutputKind.Aggregate)
+                {
+                    if (output.Aggregate is { } aggregate)
+                    {
+                        (output.Firing == FiringKind.Retraction ? _sink?.Retractions : _sink?.Aggregates)?.Add(aggregate);
+                    }
+                }
+                else
+                {
+                    _rejected = output.Rejected;
+                    _hasRejection = true;
+                }
+                break;
+            case StreamEventKind.Watermark:
+                Watermark = e.Timestamp;
+                break;
+        }
+    }
+
+    private void OnFailed(Exception error) => _error = error;
+
+    private void ThrowIfFailed()
+    {
+        if (_error is { } e)
+        {
+            throw new InvalidOperationException("The window operator failed: " + e.Message, e);
+        }
+    }
+
+    public void Dispose()
+    {
+        _subscription.Dispose();
+        _input.Dispose();
+    }
+}

@@ -179,6 +179,10 @@ public sealed class PostgresSink : IStorageSink
     public async Task WriteAsync(StorageBatch batch, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        if (batch.IsEmpty)
+        {
+            return;
+        }
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {

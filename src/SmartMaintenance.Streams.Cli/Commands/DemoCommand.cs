@@ -100,9 +100,8 @@ internal static class DemoCommand
                 Say("schema migrated; starting engine, notifier and simulator");
 
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                var storageLogger = loggers.CreateLogger("SmartMaintenance.Streams.Storage");
-                await using var sink = new RetryingSink(new PostgresSink(settings.Storage, storageLogger), settings.Storage, storageLogger);
-                var engine = new StreamEngine(settings.Engine, settings.Storage, settings.Kafka, settings.Topics, settings.Validation, sink,
+                await using var sinks = new EngineSinks(settings.Storage, loggers);
+                var engine = new StreamEngine(settings.Engine, settings.Storage, settings.Kafka, settings.Topics, settings.Validation, sinks.Sinks,
                     settings.CreateStages(), loggers);
                 var engineRun = engine.RunAsync(stop.Token);
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Npgsql;
@@ -274,7 +275,7 @@ internal static class DlqCommand
     private static void WriteJson(List<DlqRecord> records, Dictionary<(int, long), DateTimeOffset> replayed, int maxBytes, long matched)
     {
         using var stdout = Console.OpenStandardOutput();
-        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteNumber("matched", matched);
@@ -352,6 +353,8 @@ internal static class DlqCommand
     /// <summary>The settings every dlq subcommand needs, bound and validated like the engine's.</summary>
     private sealed record Context(KafkaOptions Kafka, TopicNames Topics, StorageOptions Storage)
     {
+        private bool _warned;
+
         public static Context Load(ParseResult parse)
         {
             var configuration = AppConfiguration.Build(parse);
@@ -402,7 +405,11 @@ internal static class DlqCommand
             }
             catch (Exception ex) when (ex is NpgsqlException or StorageException or TimeoutException)
             {
-                await Console.Error.WriteLineAsync($"smstream dlq: database unavailable ({ex.Message}); replay status not shown").ConfigureAwait(false);
+                if (!_warned)
+                {
+                    _warned = true;
+                    await Console.Error.WriteLineAsync($"smstream dlq: database unavailable ({ex.Message}); replay status not shown").ConfigureAwait(false);
+                }
                 return null;
             }
         }

@@ -19,6 +19,8 @@ internal static class Program
         root.Subcommands.Add(DbCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(LoadCommand.Create());
+        root.Subcommands.Add(DlqCommand.Create());
+        root.Subcommands.Add(ConfigCommand.Create());
         try
         {
             // Our own handler below turns configuration errors into one line naming the setting, exit code 2.

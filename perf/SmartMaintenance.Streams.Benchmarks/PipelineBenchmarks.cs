@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using SmartMaintenance.Streams.Windowing;
 using SmartMaintenance.Streams.Alerting;
 using SmartMaintenance.Streams.Contracts;
 using SmartMaintenance.Streams.Engine.Stages;
@@ -31,7 +32,7 @@ public class PipelineBenchmarks
     public void Setup()
     {
         _decoder = new ReadingDecoder(new ValidationOptions());
-        _stages = new PipelineStages(new BasicTumblingWindows(), new DetectorPipeline(new ScoringOptions()), new AlertTracker(new AlertOptions()));
+        _stages = new PipelineStages(new RxWindowStage(new WindowingSettings()), new DetectorPipeline(new ScoringOptions()), new AlertTracker(new AlertOptions()));
         _messages = DecodePayloads.Singles(Readings, epoch: false);
         _template = new SensorReading[Readings];
         var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 3_600_000;

@@ -547,11 +547,9 @@ public sealed class StreamEngine
                 foreach (var part in batch.Parts)
                 {
                     EngineMetrics.StoredRows.Inc(part.Readings.Count);
+                    Probe.OnCommitted(part, part.RowCount, part.EstimatedBytes);
                     Counters.AddCommitted(part.Readings.Count, part.Aggregates.Count, part.Anomalies.Count, part.Alerts.Count);
                 }
-                EngineMetrics.StoredRows.Inc(batch.Storage.Readings.Count);
-                Probe.OnCommitted(batch.Storage, batch.Rows, batch.Bytes);
-                Counters.AddCommitted(batch.Storage.Readings.Count, batch.Storage.Aggregates.Count, batch.Storage.Anomalies.Count, batch.Storage.Alerts.Count);
                 _committed.Enqueue(batch);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)

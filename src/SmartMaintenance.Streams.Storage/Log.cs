@@ -15,4 +15,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Skipped {Count} readings already stored (offset below the stored next offset)")]
     public static partial void ReadingsSkipped(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "Storage maintenance deferred to the next run: {Reason}")]
+    public static partial void MaintenanceDeferred(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Information, Message = "Partitions maintained: {Created} created, {Dropped} dropped")]
+    public static partial void PartitionsMaintained(ILogger logger, int created, int dropped);
 }

@@ -37,6 +37,12 @@ public sealed class StorageOptions
     [Setting("TimescaleDB only: chunks older than this are converted to the columnstore (compressed).", Unit = "ms", Min = 3_600_000)]
     public TimeSpan CompressAfter { get; set; } = TimeSpan.FromDays(2);
 
+    [Setting("How often StorageMaintenance creates partitions ahead, drops expired ones and refreshes the rollups.", Unit = "ms", Min = 1_000, Max = 86_400_000)]
+    public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    [Setting("Rollups are recomputed for buckets this far back on every maintenance run (covers late corrections).", Unit = "ms", Min = 60_000, Max = 604_800_000)]
+    public TimeSpan RollupLookback { get; set; } = TimeSpan.FromHours(2);
+
     [Setting("Window kind of the 1-minute aggregates that the hourly and daily rollups are built from.")]
     public string RollupSourceWindowKind { get; set; } = "1m";
 

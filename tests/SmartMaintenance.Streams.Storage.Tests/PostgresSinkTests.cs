@@ -75,7 +75,7 @@ public sealed class PostgresSinkTests(PostgresFixture fx)
     }
 
     [Fact]
-    public async Task Aggregate_upserts_converge_on_the_highest_revision_in_any_order()
+    public async Task Aggregate_upserts_take_the_highest_revision_within_a_batch_and_the_latest_batch_across_batches()
     {
         var cs = await fx.CreateDatabaseAsync();
         await using var sink = new PostgresSink(TestData.Options(cs));
@@ -84,18 +84,40 @@ public sealed class PostgresSinkTests(PostgresFixture fx)
         batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 2, 20.0));
         batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 1, 10.0));
         batch.Aggregates.Add(TestData.Aggregate("s-2", TestData.BaseMs, 0, 5.0));
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 10, 0));
         await sink.WriteAsync(batch, default);
 
         batch.Clear();
-        batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 1, 11.0)); // stale correction: ignored
-        batch.Aggregates.Add(TestData.Aggregate("s-2", TestData.BaseMs, 3, 7.0) with { IsFinal = true }); // newer: applied
+        // A later batch wins even with a lower revision: revisions restart when the operator resumes after a crash.
+        batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 0, 21.0) with { IsFinal = true });
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 20, 10));
         await sink.WriteAsync(batch, default);
 
-        Assert.Equal(20.0, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates WHERE sensor_id = 's-1'"));
-        Assert.Equal(2, await TestData.ScalarAsync<int>(cs, "SELECT revision FROM window_aggregates WHERE sensor_id = 's-1'"));
-        Assert.Equal(7.0, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates WHERE sensor_id = 's-2'"));
-        Assert.True(await TestData.ScalarAsync<bool>(cs, "SELECT is_final FROM window_aggregates WHERE sensor_id = 's-2'"));
+        Assert.Equal(21.0, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates WHERE sensor_id = 's-1'"));
+        Assert.True(await TestData.ScalarAsync<bool>(cs, "SELECT is_final FROM window_aggregates WHERE sensor_id = 's-1'"));
+        Assert.Equal(5.0, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates WHERE sensor_id = 's-2'"));
         Assert.Equal(2L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM window_aggregates"));
+    }
+
+    [Fact]
+    public async Task A_stale_batch_whose_offsets_are_already_stored_changes_no_window_row()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        await using var sink = new PostgresSink(TestData.Options(cs));
+        var batch = new StorageBatch();
+        batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 3, 30.0) with { IsFinal = true });
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 100, 100));
+        await sink.WriteAsync(batch, default);
+
+        // What a previous owner of the partition still had queued: older offsets, older window state.
+        batch.Clear();
+        batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 0, 12.0));
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 60, 40));
+        await sink.WriteAsync(batch, default);
+
+        Assert.Equal(30.0, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates WHERE sensor_id = 's-1'"));
+        Assert.Equal(1, sink.StaleBatchesSkipped);
+        Assert.Equal(100L, (await sink.LoadOffsetsAsync(TestData.Group, TestData.Topic, default))[0].NextOffset);
     }
 
     [Fact]
@@ -121,6 +143,46 @@ public sealed class PostgresSinkTests(PostgresFixture fx)
         Assert.True(loaded[1].ReplayFrom <= loaded[1].NextOffset);
         Assert.Equal(9, (await sink.LoadOffsetsAsync("other-group", TestData.Topic, default))[0].NextOffset);
         Assert.Empty(await sink.LoadOffsetsAsync(TestData.Group, "unknown-topic", default));
+    }
+
+    [Fact]
+    public async Task Stored_watermarks_round_trip_and_only_move_forward()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        await using var sink = new PostgresSink(TestData.Options(cs));
+        var batch = new StorageBatch();
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 10, 5, Watermark: 1_000));
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 1, 10, 5)); // unknown watermark
+        await sink.WriteAsync(batch, default);
+        batch.Clear();
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 20, 15, Watermark: 900)); // behind: kept at 1,000
+        await sink.WriteAsync(batch, default);
+
+        var loaded = await sink.LoadOffsetsAsync(TestData.Group, TestData.Topic, default);
+
+        Assert.Equal(new OffsetMark(TestData.Group, TestData.Topic, 0, 20, 15, 1_000), loaded[0]);
+        Assert.Equal(long.MinValue, loaded[1].Watermark);
+    }
+
+    [Fact]
+    public async Task Retracted_windows_are_deleted_in_the_transaction_that_stores_their_replacement()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        await using var sink = new PostgresSink(TestData.Options(cs));
+        var batch = new StorageBatch();
+        var first = TestData.Aggregate("s-1", TestData.BaseMs, 0, 1.0, kind: "session");
+        var second = TestData.Aggregate("s-1", TestData.BaseMs + 120_000, 0, 2.0, kind: "session");
+        batch.Aggregates.Add(first);
+        batch.Aggregates.Add(second);
+        await sink.WriteAsync(batch, default);
+
+        batch.Clear();
+        batch.Retractions.Add(second); // merged into the first session
+        batch.Aggregates.Add(first with { WindowEnd = second.WindowEnd, Revision = 1, Mean = 1.5 });
+        await sink.WriteAsync(batch, default);
+
+        Assert.Equal(1L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM window_aggregates"));
+        Assert.Equal(1.5, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates"));
     }
 
     [Fact]
@@ -154,6 +216,29 @@ public sealed class PostgresSinkTests(PostgresFixture fx)
         Assert.Equal("42P01", error.SqlState);
         Assert.Contains("smstream db migrate", error.Message, StringComparison.Ordinal);
         Assert.Equal(0, sink.RetryCount);
+    }
+
+    [Fact]
+    public async Task Two_writers_over_one_data_source_split_by_partition_store_everything_with_ordered_offsets()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        var options = TestData.Options(cs);
+        await using var dataSource = PostgresSink.CreateDataSource(options);
+        var readings = StorageBench.Readings(24_000, DateTimeOffset.UtcNow.AddMinutes(-30));
+        var perWriter = StorageBench.Batches(readings, batchRows: 2_000, writers: 2);
+
+        await StorageBench.SinkAsync(dataSource, options, perWriter);
+
+        Assert.Equal(24_000L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM readings"));
+        Assert.Equal(24_000L, await TestData.ScalarAsync<long>(cs, "SELECT count(DISTINCT (kafka_partition, kafka_offset)) FROM readings"));
+        await using var sink = new PostgresSink(dataSource, options);
+        var offsets = await sink.LoadOffsetsAsync(Topics.EngineGroup, Topics.Readings, default);
+        Assert.Equal(12, offsets.Count);
+        foreach (var (partition, mark) in offsets)
+        {
+            var stored = await TestData.ScalarAsync<long>(cs, $"SELECT max(kafka_offset) + 1 FROM readings WHERE kafka_partition = {partition}");
+            Assert.Equal(stored, mark.NextOffset);
+        }
     }
 
     [Fact]

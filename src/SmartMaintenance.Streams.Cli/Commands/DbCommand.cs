@@ -175,7 +175,7 @@ internal static class DbCommand
 
     private static Command Bench()
     {
-        var database = new Option<string?>("--database") { Description = "Database to measure (its tables are TRUNCATED); default: a throwaway cluster in a temp directory." };
+        var database = new Option<string?>("--database") { Description = "Server to measure (a scratch database is created on it and dropped afterwards); default: a throwaway cluster in a temp directory." };
         var rows = new Option<int>("--rows") { Description = "Readings written per run.", DefaultValueFactory = _ => 300_000 };
         var batchRows = new Option<string>("--batch-rows") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1000,5000,20000,50000" };
         var writers = new Option<string>("--writers") { Description = "Comma-separated writer connection counts.", DefaultValueFactory = _ => "1,2" };
@@ -189,14 +189,19 @@ internal static class DbCommand
         cmd.SetAction(async (parse, ct) =>
         {
             PostgresCluster? cluster = null;
-            var cs = parse.GetValue(database);
+            var server = parse.GetValue(database);
+            string? benchDatabase = null;
             try
             {
-                if (string.IsNullOrWhiteSpace(cs))
+                if (string.IsNullOrWhiteSpace(server))
                 {
                     cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = Path.Combine(Path.GetTempPath(), $"smstream-bench-{Guid.NewGuid():N}") });
-                    cs = await cluster.StartAsync(ct).ConfigureAwait(false);
+                    server = await cluster.StartAsync(ct).ConfigureAwait(false);
                 }
+                // A scratch database on that server: the measurement truncates its tables between runs.
+                benchDatabase = $"smstream_bench_{Guid.NewGuid():N}";
+                await AdminAsync(server, $"CREATE DATABASE {benchDatabase}", ct).ConfigureAwait(false);
+                var cs = new Npgsql.NpgsqlConnectionStringBuilder(server) { Database = benchDatabase }.ConnectionString;
                 var options = new StorageOptions { ConnectionString = cs, UseTimescaleDb = false };
                 await SchemaMigrator.MigrateAsync(cs, options, ct).ConfigureAwait(false);
                 await using var dataSource = PostgresSink.CreateDataSource(options);
@@ -234,14 +239,26 @@ internal static class DbCommand
             }
             finally
             {
+                Npgsql.NpgsqlConnection.ClearAllPools();
                 if (cluster is not null)
                 {
-                    Npgsql.NpgsqlConnection.ClearAllPools();
                     await cluster.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                else if (benchDatabase is not null)
+                {
+                    await AdminAsync(server!, $"DROP DATABASE IF EXISTS {benchDatabase} WITH (FORCE)", CancellationToken.None).ConfigureAwait(false);
                 }
             }
         });
         return cmd;
+    }
+
+    private static async Task AdminAsync(string connectionString, string sql, CancellationToken ct)
+    {
+        await using var conn = new Npgsql.NpgsqlConnection(connectionString);
+        await conn.OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = new Npgsql.NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
     private static IEnumerable<int> Ints(string csv) =>

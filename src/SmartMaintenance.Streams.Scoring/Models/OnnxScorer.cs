@@ -6,6 +6,8 @@ namespace SmartMaintenance.Streams.Scoring.Models;
 /// <summary>
 /// Scores feature rows with an ONNX model through OnnxRuntime in micro-batches (one Run costs a few µs, so rows
 /// are grouped up to <c>batchSize</c>). Input: float32 [N, F]; output: float32 [N] or [N, 1] in [0,1].
+/// Thread-safe (calls are serialized over the shared pinned buffers); give each consume loop its own
+/// instance when several score in parallel.
 /// </summary>
 public sealed class OnnxScorer : IModelScorer
 {
@@ -21,6 +23,8 @@ public sealed class OnnxScorer : IModelScorer
     private readonly OrtValue[] _fullInputs;
     private readonly OrtValue[] _fullOutputs;
     private readonly bool _outputIs2D;
+    // Calls share the pinned buffers; a lock per micro-batch call is negligible next to OnnxRuntime's few µs.
+    private readonly Lock _gate = new();
 
     public OnnxScorer(string modelId, string path, string? input = null, string? output = null, int batchSize = 256)
     {
@@ -86,6 +90,14 @@ public sealed class OnnxScorer : IModelScorer
         {
             throw new ArgumentException($"Expected {rows} rows of {f} features and room for {rows} scores.");
         }
+        lock (_gate)
+        {
+            ScoreLocked(features, rows, scores, f);
+        }
+    }
+
+    private void ScoreLocked(ReadOnlySpan<float> features, int rows, Span<float> scores, int f)
+    {
         var done = 0;
         while (rows - done >= _batch)
         {
@@ -107,6 +119,14 @@ public sealed class OnnxScorer : IModelScorer
     }
 
     public void Dispose()
+    {
+        lock (_gate)
+        {
+            DisposeLocked();
+        }
+    }
+
+    private void DisposeLocked()
     {
         _fullInput.Dispose();
         _fullOutput.Dispose();

@@ -3,24 +3,23 @@ using SmartMaintenance.Streams.Scoring.Detectors;
 
 namespace SmartMaintenance.Streams.Scoring.Models;
 
-/// <summary>Scores the native PCA artefact: ML.NET's normalized reconstruction error, calibrated so the training threshold maps to 0.5.</summary>
+/// <summary>Scores the native PCA artefact: ML.NET's normalized reconstruction error, calibrated so the training threshold maps to 0.5. Thread-safe.</summary>
 public sealed class PcaScorer : IModelScorer
 {
+    private const int MaxFeatures = 256;
     private readonly PcaArtefact _pca;
-    private readonly float[] _z;
 
     public PcaScorer(string modelId, PcaArtefact artefact)
     {
         ArgumentNullException.ThrowIfNull(artefact);
         var f = artefact.Mean.Length;
         if (f == 0 || artefact.Offset.Length != f || artefact.Scale.Length != f || artefact.EigenVectors.Length == 0
-            || artefact.EigenVectors.Any(v => v.Length != f) || !(artefact.Threshold > 0))
+            || f > MaxFeatures || artefact.EigenVectors.Any(v => v.Length != f) || !(artefact.Threshold > 0))
         {
             throw new InvalidDataException("PCA artefact is inconsistent (feature counts, rank or threshold).");
         }
         ModelId = modelId;
         _pca = artefact;
-        _z = new float[f];
     }
 
     public static PcaScorer Load(string modelId, string path) =>
@@ -44,7 +43,8 @@ public sealed class PcaScorer : IModelScorer
     /// <summary>ML.NET's PCA anomaly score: sqrt(‖x − μ − P(x − μ)‖² / ‖x − μ‖²), on standardized features.</summary>
     public double RawScore(ReadOnlySpan<float> row)
     {
-        var z = _z.AsSpan();
+        // Stack buffer: the scorer is stateless between calls, so one instance may serve several threads.
+        Span<float> z = stackalloc float[_pca.Mean.Length];
         double norm2 = 0;
         for (var i = 0; i < z.Length; i++)
         {

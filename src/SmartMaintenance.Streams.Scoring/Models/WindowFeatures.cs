@@ -31,7 +31,7 @@ public static class WindowFeatures
 }
 
 /// <summary>A loaded model that scores feature rows (row-major, <see cref="FeatureCount"/> floats per row) into [0,1].</summary>
-/// <remarks>Instances are not thread-safe: they reuse buffers between calls. One per consume loop.</remarks>
+/// <remarks>Implementations are thread-safe; <see cref="ModelProvider"/> hands the same instance to every caller.</remarks>
 public interface IModelScorer : IDisposable
 {
     string ModelId { get; }

@@ -38,6 +38,8 @@ public sealed class ConfigurationTests
     [InlineData("run", "SMSTREAM_STORAGE__RETRYMAXDELAY", "00:00:00.001", "Storage:RetryMaxDelay")]
     [InlineData("run", "SMSTREAM_ENGINE__SHUTDOWNTIMEOUT", "soon", "Engine:ShutdownTimeout")]
     [InlineData("run", "SMSTREAM_ENGINE__CONSUMERGROUP", " ", "Engine:ConsumerGroup")]
+    [InlineData("run", "SMSTREAM_HTTP__LISTEN", "everywhere", "Http:Listen")]
+    [InlineData("notify", "SMSTREAM_HTTP__LISTEN", "example.com:80", "Http:Listen")]
     [InlineData("notify", "SMSTREAM_NOTIFIER__MAXRETRIES", "99", "Notifier:MaxRetries")]
     [InlineData("notify", "SMSTREAM_NOTIFIER__ATTEMPTTIMEOUT", "forever", "Notifier:AttemptTimeout")]
     public async Task A_bad_setting_stops_the_command_naming_the_setting_with_exit_code_2(string command, string variable, string value, string setting)

@@ -243,6 +243,28 @@ public sealed partial class FaultTests(KafkaFixture kafka, PostgresFixture postg
         await run.Ledger.AssertExactlyAsync(total);
     }
 
+    [Fact]
+    public async Task Sigterm_while_the_database_is_unreachable_at_assignment_stops_within_the_shutdown_timeout()
+    {
+        // Regression: the assignment callback retried loading offsets forever on the consume thread, so SIGTERM never completed.
+        int closedPort;
+        using (var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            l.Start();
+            closedPort = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+        }
+        using var run = EngineRun.Create(kafka, $"Host=127.0.0.1;Port={closedPort};Username=postgres;Database=nowhere;Timeout=2", partitions: 2);
+        await kafka.ProduceAsync(run.Input, Input.Readings(100));
+        run.Environment["SMSTREAM_ENGINE__SHUTDOWNTIMEOUT"] = "00:00:05";
+        using var engine = run.StartEngine();
+        await EngineRun.WaitUntilAsync(() => Task.FromResult(engine.Output.Contains("database unavailable while loading offsets", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(60), engine);
+        var took = await engine.TerminateAsync(TimeSpan.FromSeconds(40));
+        output.WriteLine($"SIGTERM to exit with the database unreachable: {took.TotalMilliseconds:F0} ms (Engine:ShutdownTimeout 5 s)");
+        Assert.Equal(0, engine.ExitCode);
+        Assert.True(took < TimeSpan.FromSeconds(25), $"stop took {took}");
+    }
+
     private static int AssignedLines(string log) => Regex.Matches(log, "Partitions assigned").Count;
 
     [GeneratedRegex(@"Engine stopped: (\d+) messages, (\d+) readings stored")]

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using SmartMaintenance.Streams.Observability;
 using SmartMaintenance.Streams.Testing;
 using Xunit;
 using Xunit.Abstractions;
@@ -47,6 +48,7 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
             ("run, unreachable database", SmstreamProcess.Start(["run", "--bootstrap", kafka.BootstrapServers], new Dictionary<string, string>
             {
                 ["SMSTREAM_DATABASE"] = unreachableDb,
+                ["SMSTREAM_ENGINE__SHUTDOWNTIMEOUT"] = "00:00:05",
                 ["SMSTREAM_HTTP__LISTEN"] = "127.0.0.1:0",
                 ["SMSTREAM_TOPICS__READINGS"] = input,
                 ["SMSTREAM_ENGINE__CONSUMERGROUP"] = "sec-" + Guid.NewGuid().ToString("N")[..6],
@@ -70,22 +72,59 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
                 ["SMSTREAM_HTTP__LISTEN"] = "127.0.0.1:0",
             })),
         };
-        await Task.Delay(TimeSpan.FromSeconds(10));
-        foreach (var (name, p) in runs)
+        try
         {
-            if (!p.HasExited)
+            await Task.Delay(TimeSpan.FromSeconds(10));
+            foreach (var (name, p) in runs)
             {
-                await p.TerminateAsync(TimeSpan.FromSeconds(45));
+                if (!p.HasExited)
+                {
+                    await p.TerminateAsync(TimeSpan.FromSeconds(60));
+                }
+                var log = p.Output;
+                output.WriteLine($"== {name}: exit {p.ExitCode}, {log.Length} chars of output\n{Truncate(log, 1500)}");
+                Assert.True(log.Length > 0, $"{name}: no output at all, so the scan proves nothing");
+                foreach (var s in secrets)
+                {
+                    Assert.DoesNotContain(s, log, StringComparison.Ordinal);
+                }
             }
-            var log = p.Output;
-            output.WriteLine($"== {name}: exit {p.ExitCode}, {log.Length} chars of output\n{Truncate(log, 1500)}");
-            Assert.True(log.Length > 0, $"{name}: no output at all, so the scan proves nothing");
-            foreach (var s in secrets)
-            {
-                Assert.DoesNotContain(s, log, StringComparison.Ordinal);
-            }
-            p.Dispose();
         }
+        finally
+        {
+            foreach (var (_, p) in runs)
+            {
+                p.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public void Http_endpoints_default_to_loopback()
+    {
+        Assert.Equal(HttpOptions.EngineDefault, new HttpOptions().Listen);
+        Assert.True(IPAddress.IsLoopback(HttpOptions.ParseListen(HttpOptions.EngineDefault, "Http:Listen").Address));
+        Assert.True(IPAddress.IsLoopback(HttpOptions.ParseListen(HttpOptions.NotifierDefault, "Http:Listen").Address));
+    }
+
+    [Theory]
+    [InlineData("run")]
+    [InlineData("notify")]
+    public async Task Running_processes_listen_on_loopback_only(string command)
+    {
+        // Host from the default (loopback); port 0 so parallel runs on this machine do not collide on 9464/9465.
+        using var p = SmstreamProcess.Start([command, "--bootstrap", kafka.BootstrapServers, "--database", await postgres.CreateDatabaseAsync()],
+            new Dictionary<string, string> { ["SMSTREAM_HTTP__LISTEN"] = "127.0.0.1:0" });
+        var listeners = new List<string>();
+        for (var i = 0; i < 150 && listeners.Count == 0; i++)
+        {
+            await Task.Delay(200);
+            listeners = ListeningAddressesOf(p.Id);
+        }
+        await p.TerminateAsync(TimeSpan.FromSeconds(45));
+        output.WriteLine($"{command} listens on {string.Join(", ", listeners)}");
+        Assert.NotEmpty(listeners);
+        Assert.All(listeners, a => Assert.True(IPAddress.IsLoopback(IPEndPoint.Parse(a).Address), $"{command} listens on {a}"));
     }
 
     [Fact]
@@ -153,6 +192,50 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
         return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    /// <summary>Local endpoints of the LISTEN sockets process <paramref name="pid"/> owns: its socket inodes matched in /proc/net/tcp and tcp6.</summary>
+    private static List<string> ListeningAddressesOf(int pid)
+    {
+        var inodes = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+            {
+                var target = new FileInfo(fd).LinkTarget;
+                if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal))
+                {
+                    inodes.Add(target[8..^1]);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+        var result = new List<string>();
+        foreach (var (file, v6) in new[] { ("/proc/net/tcp", false), ("/proc/net/tcp6", true) })
+        {
+            foreach (var line in File.ReadLines(file).Skip(1))
+            {
+                var cols = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (cols[3] != "0A" || !inodes.Contains(cols[9]))
+                {
+                    continue;
+                }
+                var local = cols[1].Split(':');
+                var raw = Convert.FromHexString(local[0]);
+                // /proc prints each 32-bit word in host (little-endian) order.
+                for (var i = 0; i < raw.Length; i += 4)
+                {
+                    Array.Reverse(raw, i, 4);
+                }
+                var address = new IPAddress(raw);
+                var port = int.Parse(local[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                result.Add(new IPEndPoint(v6 && address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address, port).ToString());
+            }
+        }
+        return result;
     }
 
     private static string Truncate(string s, int max) => s.Length <= max ? s : s[..max] + "…";

@@ -37,17 +37,32 @@ internal static class Input
         var start = StartFor(count);
         var slices = Math.Max(1, (int)(over.TotalMilliseconds / 100));
         var perSlice = (count + slices - 1) / slices;
+        // One producer for the whole run: a producer per slice costs a connection each and falls behind the schedule.
+        using var producer = kafka.CreateProducer();
+        var failed = 0;
         var sw = System.Diagnostics.Stopwatch.StartNew();
         for (var s = 0; s * perSlice < count; s++)
         {
-            var from = s * perSlice;
-            var to = Math.Min(count, from + perSlice);
-            await kafka.ProduceAsync(topic, Enumerable.Range(from, to - from).Select(i => Reading(start, i)), ct);
+            for (var i = s * perSlice; i < Math.Min(count, (s + 1) * perSlice); i++)
+            {
+                var m = Reading(start, i);
+                producer.Produce(topic, new Confluent.Kafka.Message<byte[], byte[]> { Key = m.Key!, Value = m.Value }, r =>
+                {
+                    if (r.Error.IsError)
+                    {
+                        Interlocked.Increment(ref failed);
+                    }
+                });
+            }
             var due = TimeSpan.FromMilliseconds(100.0 * (s + 1));
             if (due > sw.Elapsed)
             {
                 await Task.Delay(due - sw.Elapsed, ct);
             }
+        }
+        if (producer.Flush(TimeSpan.FromSeconds(60)) > 0 || Volatile.Read(ref failed) > 0)
+        {
+            throw new InvalidOperationException($"input not fully produced: {Volatile.Read(ref failed)} failed");
         }
     }, ct);
 

@@ -69,7 +69,7 @@ public sealed class NotifierCrashTests(KafkaFixture kafka, PostgresFixture postg
 
     private static string AlertId(int i) => "al_rel" + i.ToString("D6", CultureInfo.InvariantCulture);
 
-    private static string AlertJson(int i, DateTimeOffset t)
+    internal static string AlertJson(int i, DateTimeOffset t)
     {
         var ts = t.ToString("O", CultureInfo.InvariantCulture);
         return $$"""{"alert_id":"{{AlertId(i)}}","status":"open","revision":0,"severity":3,"sensor_id":"s-{{i}}","asset_id":"asset-{{i % 20}}","sensor_type":"vibration","detector":"zscore","score":0.91,"threshold":0.8,"value":9.84,"window_start":"{{ts}}","window_end":"{{ts}}","first_seen":"{{ts}}","last_seen":"{{ts}}","published_at":"{{ts}}","evidence":{"z":4.7},"correlation_id":"{{AlertId(i)}}"}""";

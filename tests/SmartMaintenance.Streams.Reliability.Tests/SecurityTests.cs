@@ -30,6 +30,9 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
         var unreachableDb = $"Host=127.0.0.1;Port={closedPort};Username=postgres;Password={dbPassword};Database=nowhere;Timeout=2";
         var input = kafka.CreateUniqueTopic("sec-readings", 2);
         await kafka.ProduceAsync(input, Input.Readings(200));
+        // One alert, so the notifier with the unreachable delivery log has to use it.
+        var alertTopic = kafka.CreateUniqueTopic("sec-alerts", 1);
+        await kafka.ProduceAsync(alertTopic, TestMessage.Utf8("asset-1", NotifierCrashTests.AlertJson(1, DateTimeOffset.UtcNow)));
 
         var runs = new List<(string Name, SmstreamProcess Process)>
         {
@@ -72,6 +75,7 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
                 ["SMSTREAM_HTTP__LISTEN"] = "127.0.0.1:0",
                 ["SMSTREAM_NOTIFIER__CHANNELS__out__TYPE"] = "console",
                 ["SMSTREAM_NOTIFIER__ROUTES__0__CHANNELS__0"] = "out",
+                ["SMSTREAM_NOTIFIER__TOPIC"] = alertTopic,
             })),
         };
         try

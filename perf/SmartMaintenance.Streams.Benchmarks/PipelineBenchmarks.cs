@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using SmartMaintenance.Streams.Windowing;
 using SmartMaintenance.Streams.Alerting;
 using SmartMaintenance.Streams.Contracts;
 using SmartMaintenance.Streams.Engine.Stages;
@@ -8,7 +9,7 @@ using SmartMaintenance.Streams.Scoring;
 namespace SmartMaintenance.Streams.Benchmarks;
 
 /// <summary>The engine's per-reading work without Kafka or the database: decode + validate, then the processing
-/// stages as `smstream run` wires them (Rx event-time windows with dedup → detectors → alert tracker), a batch boundary every
+/// stages as `smstream run` wires them (dedup/tumbling windows → detectors → alert tracker), a batch boundary every
 /// 1,000 readings. Event time advances from one invocation to the next, so windows close and nothing is a duplicate.</summary>
 /// <remarks><c>dotnet run -c Release --project perf/SmartMaintenance.Streams.Benchmarks -- --filter '*PipelineBenchmarks*' --job short</c></remarks>
 [MemoryDiagnoser]
@@ -31,7 +32,7 @@ public class PipelineBenchmarks
     public void Setup()
     {
         _decoder = new ReadingDecoder(new ValidationOptions());
-        _stages = new PipelineStages(new RxWindowStage(new SmartMaintenance.Streams.Windowing.WindowingSettings()), new DetectorPipeline(new ScoringOptions()), new AlertTracker(new AlertOptions()));
+        _stages = new PipelineStages(new RxWindowStage(new WindowingSettings()), new DetectorPipeline(new ScoringOptions()), new AlertTracker(new AlertOptions()));
         _messages = DecodePayloads.Singles(Readings, epoch: false);
         _template = new SensorReading[Readings];
         var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 3_600_000;

@@ -105,7 +105,7 @@ internal static class Program
         var topics = new TopicNames { Readings = topic };
         var engineOptions = new EngineOptions { ConsumerGroup = "e2e-engine-" + Guid.NewGuid().ToString("N")[..8] };
         await using var sink = new RetryingSink(new PostgresSink(storage), storage);
-        var stages = new PipelineStages(new RxWindowStage(new SmartMaintenance.Streams.Windowing.WindowingSettings()), new DetectorPipeline(new ScoringOptions()), new AlertTracker(new AlertOptions()));
+        var stages = new PipelineStages(new RxWindowStage(new WindowingSettings()), new DetectorPipeline(new ScoringOptions()), new AlertTracker(new AlertOptions()));
         var engine = new StreamEngine(engineOptions, storage, kafka, topics, new ValidationOptions(), sink, stages);
         using var stop = new CancellationTokenSource();
         var started = Stopwatch.StartNew();

@@ -63,6 +63,7 @@ public sealed class AlertTracker
             alert = AlertState.Open(anomaly);
             sensor.Alerts.Add(alert);
             _openCount++;
+            AlertingMetrics.OpenAlerts.Inc();
             sensor.RecomputeDue(_quietMs);
             output.Add(alert.ToEvent(AlertStatus.Open, anomaly.Timestamp));
             return;
@@ -99,6 +100,7 @@ public sealed class AlertTracker
                 alert.Revision++;
                 output.Add(alert.ToEvent(AlertStatus.Resolved, eventTimeMs));
                 _openCount--;
+                AlertingMetrics.OpenAlerts.Dec();
             }
             else
             {
@@ -141,6 +143,7 @@ public sealed class AlertTracker
             throw new ArgumentException($"Unsupported alert tracker snapshot version {snapshot.Version}.", nameof(snapshot));
         }
         _sensors.Clear();
+        AlertingMetrics.OpenAlerts.Dec(_openCount);
         _openCount = 0;
         foreach (var open in snapshot.Alerts)
         {
@@ -152,6 +155,7 @@ public sealed class AlertTracker
             }
             sensor.Alerts.Add(AlertState.From(open));
             _openCount++;
+            AlertingMetrics.OpenAlerts.Inc();
         }
         foreach (var sensor in _sensors.Values)
         {

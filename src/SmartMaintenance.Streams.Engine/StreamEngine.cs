@@ -100,6 +100,9 @@ public sealed class StreamEngine
 
     public EngineCounters Counters { get; } = new();
 
+    /// <summary>Metric state and progress signals (health checks).</summary>
+    public EngineProbe Probe { get; } = new();
+
     /// <summary>Partitions currently assigned to this instance (for health checks and tests).</summary>
     public int[] AssignedPartitions
     {
@@ -166,7 +169,8 @@ public sealed class StreamEngine
             .SetErrorHandler((_, e) => EngineLog.KafkaError(_logger, e.Reason))
             .Build();
         _producer = producer;
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(_kafka.BuildConsumerConfig(_options.ConsumerGroup))
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(EngineProbe.WithStatistics(_kafka.BuildConsumerConfig(_options.ConsumerGroup)))
+            .SetStatisticsHandler((_, json) => Probe.OnStatistics(json))
             .SetErrorHandler((_, e) =>
             {
                 EngineLog.KafkaError(_logger, e.Reason);
@@ -268,6 +272,7 @@ public sealed class StreamEngine
         if (!replaying)
         {
             Counters.AddMessage();
+            Probe.OnConsumed(cr.Topic, partition, value.Length);
             // A message rejected whole counts as one record; an envelope counts its readings.
             Counters.AddReadings(carried == 0 ? 1 : carried);
             for (var i = 0; i < _rejects.Count; i++)
@@ -280,6 +285,7 @@ public sealed class StreamEngine
         else
         {
             Counters.AddReplayed(1);
+            Probe.OnReplayed();
         }
 
         for (var i = 0; i < _decoded.Count; i++)
@@ -336,12 +342,14 @@ public sealed class StreamEngine
         else if (offset + 1 >= ps.StoredNext)
         {
             EngineLog.ReplayDone(_logger, partition, ps.ReplayFrom, ps.StoredNext, Stopwatch.GetElapsedTime(ps.AssignedAt));
+            EngineProbe.OnReplayDone(Stopwatch.GetElapsedTime(ps.AssignedAt));
         }
     }
 
     private void DeadLetter(ConsumeResult<byte[], byte[]> cr, byte[] value, RejectReason reason, string detail, int index)
     {
         Counters.AddRejected(reason);
+        EngineProbe.OnRejected(reason);
         var headers = new Headers();
         if (cr.Message.Headers is { } original)
         {
@@ -465,6 +473,7 @@ public sealed class StreamEngine
                 Value = payload,
             });
         }
+        Probe.OnHandoff(_outputs, _batch.Rows);
         _outputs.Clear();
 
         Interlocked.Increment(ref _inFlight);
@@ -538,6 +547,7 @@ public sealed class StreamEngine
                 foreach (var part in batch.Parts)
                 {
                     EngineMetrics.StoredRows.Inc(part.Readings.Count);
+                    Probe.OnCommitted(part, part.RowCount, part.EstimatedBytes);
                     Counters.AddCommitted(part.Readings.Count, part.Aggregates.Count, part.Anomalies.Count, part.Alerts.Count);
                 }
                 _committed.Enqueue(batch);
@@ -550,6 +560,7 @@ public sealed class StreamEngine
             {
                 // Transient errors were already retried by the sink; what reaches here stops the engine, uncommitted.
                 EngineLog.Fatal(_logger, ex, ex.Message);
+                EngineProbe.OnWriteFailed();
                 _fatal ??= ex;
                 return;
             }

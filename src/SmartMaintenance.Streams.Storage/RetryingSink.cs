@@ -30,6 +30,7 @@ public sealed class RetryingSink : IStorageSink
     {
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(options);
+        StorageMetrics.Retries.Inc(0);
         _inner = inner;
         _logger = logger ?? NullLogger.Instance;
         _pipeline = CreatePipeline(options, OnRetryAsync, timeProvider);
@@ -97,6 +98,7 @@ public sealed class RetryingSink : IStorageSink
         catch (StorageException ex)
         {
             Interlocked.Exchange(ref _consecutive, 0);
+            StorageMetrics.Fatal.Inc();
             Log.WriteFatal(_logger, ex.Message, ex);
             throw;
         }
@@ -119,6 +121,8 @@ public sealed class RetryingSink : IStorageSink
         {
             Interlocked.Increment(ref _consecutive);
             Interlocked.Increment(ref _retries);
+            StorageMetrics.Transient.Inc();
+            StorageMetrics.Retries.Inc();
             Log.WriteRetrying(_logger, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds, error.Message);
             Retrying?.Invoke(this, new StorageRetryEventArgs(args.AttemptNumber + 1, args.RetryDelay, error));
         }

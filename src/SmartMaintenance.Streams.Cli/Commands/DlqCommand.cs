@@ -158,7 +158,7 @@ internal static class DlqCommand
             var file = parse.GetValue(transform);
             var fix = file is null ? null : ReplayTransform.Load(file.FullName);
             await using var db = NpgsqlDataSource.Create(ctx.Storage.ConnectionString);
-            using var scope = KafkaCliSupport.OnTermination(ct);
+            using var scope = new Shutdown(ct);
             var report = await new DlqReplayer(ctx.Kafka, new ReplayLedger(db)).ReplayAsync(new ReplayRequest
             {
                 DlqTopic = dlq,
@@ -229,7 +229,7 @@ internal static class DlqCommand
         {
             return at.ToUniversalTime();
         }
-        return DateTimeOffset.UtcNow - KafkaCliSupport.ParseDuration(text, "--since");
+        return DateTimeOffset.UtcNow - DurationParser.Parse(text, "--since");
     }
 
     private static string Source(DlqRecord r)

@@ -2,10 +2,10 @@ using System.CommandLine;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using Prometheus;
 using SmartMaintenance.Streams.Alerting.Notifier;
 using SmartMaintenance.Streams.Cli.Hosting;
 using SmartMaintenance.Streams.Contracts;
+using SmartMaintenance.Streams.Observability;
 
 namespace SmartMaintenance.Streams.Cli.Commands;
 
@@ -13,16 +13,20 @@ internal static class NotifyCommand
 {
     public static Command Create()
     {
-        var metricsPort = new Option<int>("--metrics-port") { Description = "Serve Prometheus metrics on 127.0.0.1:PORT/metrics; 0 disables.", DefaultValueFactory = _ => 0 };
+        var http = new Option<string?>("--http") { Description = $"Serve /metrics and /health/* on HOST:PORT (Http:Listen, default {HttpOptions.NotifierDefault}); 'off' disables." };
         var cmd = new Command("notify", "Deliver alert events from maintenance-alerts to console, webhook, Slack and e-mail (consumer group smstream-notifier; docs/alerting.md).");
         AppConfiguration.AddCommon(cmd);
-        cmd.Options.Add(metricsPort);
+        cmd.Options.Add(http);
         cmd.SetAction(async (parse, ct) =>
         {
             NotifierOptions options;
+            HttpOptions httpOptions;
             try
             {
-                var configuration = AppConfiguration.Build(parse);
+                var httpOverrides = new Dictionary<string, string?>();
+                HttpEndpoint.AddFlag(parse.GetValue(http), httpOverrides);
+                var configuration = AppConfiguration.Build(parse, httpOverrides);
+                httpOptions = HttpEndpoint.Load(configuration, HttpOptions.NotifierDefault);
                 options = AppConfiguration.Bind<NotifierOptions>(configuration, "Notifier");
                 // The shared Kafka/Storage settings (and --bootstrap/--database) apply unless Notifier sets its own.
                 var section = configuration.GetSection("Notifier");
@@ -54,8 +58,8 @@ internal static class NotifyCommand
                 .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
             var logger = loggers.CreateLogger("SmartMaintenance.Streams.Notifier");
             using var shutdown = new Shutdown(ct);
-            using var server = parse.GetValue(metricsPort) is > 0 and var port ? new MetricServer("127.0.0.1", port) : null;
-            server?.Start();
+            await using var endpoints = await HttpEndpoint.StartAsync("notifier", httpOptions,
+                () => NotifierHealth.Checks(options, httpOptions), logger, shutdown.Token).ConfigureAwait(false);
 
             await using var dataSource = NpgsqlDataSource.Create(options.ConnectionString);
             using var dlq = new KafkaDeadLetterSink(NotifierService.ProducerConfig(options), options.DlqTopic);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using SmartMaintenance.Streams.Cli.Hosting;
 using SmartMaintenance.Streams.Engine;
+using SmartMaintenance.Streams.Observability;
 using SmartMaintenance.Streams.Storage;
 
 namespace SmartMaintenance.Streams.Cli.Commands;
@@ -11,9 +12,11 @@ internal static class RunCommand
     public static Command Create()
     {
         var group = new Option<string?>("--group") { Description = "Consumer group (Engine:ConsumerGroup)." };
+        var http = new Option<string?>("--http") { Description = $"Serve /metrics and /health/* on HOST:PORT (Http:Listen, default {HttpOptions.EngineDefault}); 'off' disables." };
         var cmd = new Command("run", "Run the engine: consume readings, validate, window, score, store exactly once, publish alerts.");
         AppConfiguration.AddCommon(cmd);
         cmd.Options.Add(group);
+        cmd.Options.Add(http);
         cmd.SetAction(async (parse, ct) =>
         {
             var overrides = new Dictionary<string, string?>();
@@ -21,12 +24,17 @@ internal static class RunCommand
             {
                 overrides["Engine:ConsumerGroup"] = g;
             }
+            HttpEndpoint.AddFlag(parse.GetValue(http), overrides);
             var configuration = AppConfiguration.Build(parse, overrides);
             var settings = EngineSettings.Load(configuration);
+            var httpOptions = HttpEndpoint.Load(configuration, HttpOptions.EngineDefault);
             using var loggers = Logging.Create(configuration);
             using var shutdown = new Shutdown(ct);
             await using var sinks = new EngineSinks(settings.Storage, loggers);
             var engine = new StreamEngine(settings.Engine, settings.Storage, settings.Kafka, settings.Topics, settings.Validation, sinks.Sinks, settings.CreateStages(), loggerFactory: loggers);
+            await using var endpoints = await HttpEndpoint.StartAsync("engine", httpOptions,
+                () => EngineHealth.Checks(engine, settings.Kafka, settings.Topics.Readings, settings.Storage.ConnectionString, httpOptions),
+                loggers.CreateLogger("SmartMaintenance.Streams.Observability"), shutdown.Token).ConfigureAwait(false);
             try
             {
                 await engine.RunAsync(shutdown.Token).ConfigureAwait(false);

@@ -307,6 +307,12 @@ public sealed class StreamEngine
             {
                 continue;
             }
+            if (reason == RejectReason.Late && _options.StoreLateDlqReplays && IsDlqReplay(cr))
+            {
+                // A repaired record put back by `smstream dlq replay` is usually older than the watermark: keep its raw
+                // row rather than cycle it back into the DLQ. Windows already final are not corrected (docs/operations.md).
+                reason = RejectReason.None;
+            }
             if (reason == RejectReason.None)
             {
                 _batch.Part(partition).Readings.Add(reading);
@@ -345,6 +351,9 @@ public sealed class StreamEngine
             EngineProbe.OnReplayDone(Stopwatch.GetElapsedTime(ps.AssignedAt));
         }
     }
+
+    private static bool IsDlqReplay(ConsumeResult<byte[], byte[]> cr) =>
+        cr.Message.Headers is { } headers && headers.TryGetLastBytes(DlqHeaders.ReplayedFrom, out _);
 
     private void DeadLetter(ConsumeResult<byte[], byte[]> cr, byte[] value, RejectReason reason, string detail, int index)
     {

@@ -111,6 +111,9 @@ internal static class EngineMetrics
 
     private static readonly Counter.Child[] RejectedByReason = CreateRejectedChildren();
 
+    public static readonly Counter.Child PartialAggregates = WindowAggregates.WithLabels("partial");
+    public static readonly Counter.Child FinalAggregates = WindowAggregates.WithLabels("final");
+
     static EngineMetrics()
     {
         // Series that exist from start-up (at 0), so rates and alert rules have something to evaluate.
@@ -122,8 +125,6 @@ internal static class EngineMetrics
         {
             RowsWritten.WithLabels(table);
         }
-        WindowAggregates.WithLabels("partial");
-        WindowAggregates.WithLabels("final");
         Replayed.Inc(0);
         WriteFailures.Inc(0);
         Windowing.WindowingMetrics.Register();
@@ -271,8 +272,8 @@ public sealed class EngineProbe
                 partial++;
             }
         }
-        EngineMetrics.WindowAggregates.WithLabels("partial").Inc(partial);
-        EngineMetrics.WindowAggregates.WithLabels("final").Inc(outputs.Aggregates.Count - partial);
+        EngineMetrics.PartialAggregates.Inc(partial);
+        EngineMetrics.FinalAggregates.Inc(outputs.Aggregates.Count - partial);
         foreach (var anomaly in outputs.Anomalies)
         {
             EngineMetrics.Anomalies.WithLabels(anomaly.Detector).Inc();

@@ -81,28 +81,59 @@ public class WindowingBenchmarks
         public double Max;
     }
 
-    [GlobalSetup]
-    public void Setup()
+    [GlobalSetup(Target = nameof(Baseline10k))]
+    public void SetupBaseline()
     {
         _keys10k = Keys(10_000);
-        _keys1m = Keys(1_000_000);
+        WarmUp(Baseline10k, 8);
+    }
+
+    [GlobalSetup(Target = nameof(Tumbling10k))]
+    public void SetupTumbling10k()
+    {
+        _keys10k = Keys(10_000);
         _tumbling10k = Start([WindowSpec.Tumbling(TimeSpan.FromMinutes(1))]);
+        WarmUp(Tumbling10k, 8);
+    }
+
+    [GlobalSetup(Target = nameof(Tumbling1M))]
+    public void SetupTumbling1M()
+    {
+        _keys1m = Keys(1_000_000);
         _tumbling1m = Start([WindowSpec.Tumbling(TimeSpan.FromMinutes(1))]);
+        WarmUp(Tumbling1M, 60);
+    }
+
+    [GlobalSetup(Target = nameof(Hopping10k))]
+    public void SetupHopping()
+    {
+        _keys10k = Keys(10_000);
         _hopping = Start([WindowSpec.Hopping(TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(1))]);
+        WarmUp(Hopping10k, 20);
+    }
+
+    [GlobalSetup(Target = nameof(Session10k))]
+    public void SetupSession()
+    {
+        _keys10k = Keys(10_000);
         _session = Start([WindowSpec.Session(TimeSpan.FromSeconds(30))]);
+        WarmUp(Session10k, 8);
+    }
+
+    [GlobalSetup(Target = nameof(Defaults10k))]
+    public void SetupDefaults()
+    {
+        _keys10k = Keys(10_000);
         _defaults = Start([WindowSpec.Tumbling(TimeSpan.FromMinutes(1)), WindowSpec.Hopping(TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(1))]);
-        // Warm up past the first window closes so measurements see the steady state (pooled sketches, grown arrays).
-        for (var i = 0; i < 40; i++)
+        WarmUp(Defaults10k, 20);
+    }
+
+    // Past the first window closes (and the dedup horizon), so measurements see the steady state: pooled sketches, grown arrays.
+    private static void WarmUp(Func<long> batch, int batches)
+    {
+        for (var i = 0; i < batches; i++)
         {
-            Baseline10k();
-            Tumbling10k();
-            Session10k();
-            Hopping10k();
-            Defaults10k();
-        }
-        for (var i = 0; i < 30; i++)
-        {
-            Tumbling1M();
+            batch();
         }
     }
 

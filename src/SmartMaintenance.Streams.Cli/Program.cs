@@ -11,13 +11,16 @@ internal static class Program
         var root = new RootCommand("smstream: stream processing for predictive maintenance (Kafka → validate → window → score → TimescaleDB → alerts).");
         // One line per command; each command lives in Commands/ and owns its options.
         root.Subcommands.Add(BrokerCommand.Create());
-        root.Subcommands.Add(EvalCommand.Create());
-        root.Subcommands.Add(NotifyCommand.Create());
-        root.Subcommands.Add(RunCommand.Create());
-        root.Subcommands.Add(DemoCommand.Create());
-        root.Subcommands.Add(SimulateCommand.Create());
         root.Subcommands.Add(DbCommand.Create());
+        root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(NotifyCommand.Create());
+        root.Subcommands.Add(SimulateCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(LoadCommand.Create());
+        root.Subcommands.Add(DlqCommand.Create());
+        root.Subcommands.Add(ConfigCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         try
         {
             // Our own handler below turns configuration errors into one line naming the setting, exit code 2.

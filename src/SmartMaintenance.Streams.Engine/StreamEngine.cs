@@ -33,7 +33,8 @@ public sealed class StreamEngine
     private readonly StorageOptions _storageOptions;
     private readonly KafkaOptions _kafka;
     private readonly TopicNames _topics;
-    private readonly IStorageSink _sink;
+    private readonly IStorageSink[] _sinks;
+    private readonly Dictionary<string, int> _sensorPartition = new(StringComparer.Ordinal);
     private readonly IProcessingStages _stages;
     private readonly ReadingDecoder _decoder;
     private readonly ILogger _logger;
@@ -58,20 +59,32 @@ public sealed class StreamEngine
 
     public StreamEngine(EngineOptions options, StorageOptions storageOptions, KafkaOptions kafka, TopicNames topics, ValidationOptions validation,
         IStorageSink sink, IProcessingStages stages, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
+        : this(options, storageOptions, kafka, topics, validation, [sink], stages, loggerFactory, time)
+    {
+    }
+
+    /// <summary>An engine writing through several connections: partition p always goes to <c>sinks[p % sinks.Count]</c>,
+    /// so each partition's offsets stay ordered while the connections commit in parallel.</summary>
+    public StreamEngine(EngineOptions options, StorageOptions storageOptions, KafkaOptions kafka, TopicNames topics, ValidationOptions validation,
+        IReadOnlyList<IStorageSink> sinks, IProcessingStages stages, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(storageOptions);
         ArgumentNullException.ThrowIfNull(kafka);
         ArgumentNullException.ThrowIfNull(topics);
         ArgumentNullException.ThrowIfNull(validation);
-        ArgumentNullException.ThrowIfNull(sink);
+        ArgumentNullException.ThrowIfNull(sinks);
         ArgumentNullException.ThrowIfNull(stages);
+        if (sinks.Count == 0)
+        {
+            throw new ArgumentException("At least one sink is required.", nameof(sinks));
+        }
         options.Validate();
         _options = options;
         _storageOptions = storageOptions;
         _kafka = kafka;
         _topics = topics;
-        _sink = sink;
+        _sinks = [.. sinks];
         _time = time ?? TimeProvider.System;
         _stages = stages;
         _decoder = new ReadingDecoder(validation, _time);
@@ -82,7 +95,7 @@ public sealed class StreamEngine
             SingleWriter = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        _batch = new PendingBatch();
+        _batch = new PendingBatch(_sinks.Length);
     }
 
     public EngineCounters Counters { get; } = new();
@@ -296,7 +309,12 @@ public sealed class StreamEngine
             }
             if (reason == RejectReason.None)
             {
-                _batch.Storage.Readings.Add(reading);
+                _batch.Part(partition).Readings.Add(reading);
+                if (_sinks.Length > 1)
+                {
+                    // Outputs (aggregates, anomalies, alerts) follow their sensor's partition to the same connection.
+                    _sensorPartition.TryAdd(reading.SensorId, partition);
+                }
             }
             else if (reason == RejectReason.Duplicate && !_options.DeadLetterDuplicates)
             {
@@ -423,17 +441,28 @@ public sealed class StreamEngine
     private void Handoff()
     {
         _stages.OnBatchBoundary(_outputs);
-        var storage = _batch.Storage;
-        storage.Aggregates.AddRange(_outputs.Aggregates);
-        storage.Anomalies.AddRange(_outputs.Anomalies);
-        storage.Alerts.AddRange(_outputs.Alerts);
-        storage.Retractions.AddRange(_outputs.Retractions);
+        foreach (var aggregate in _outputs.Aggregates)
+        {
+            PartFor(aggregate.SensorId).Aggregates.Add(aggregate);
+        }
+        foreach (var retraction in _outputs.Retractions)
+        {
+            PartFor(retraction.SensorId).Retractions.Add(retraction);
+        }
+        foreach (var anomaly in _outputs.Anomalies)
+        {
+            PartFor(anomaly.SensorId).Anomalies.Add(anomaly);
+        }
+        foreach (var alert in _outputs.Alerts)
+        {
+            PartFor(alert.SensorId).Alerts.Add(alert);
+        }
         var watermark = _stages.CommittedWatermark;
         foreach (var (partition, next) in _batch.NextOffsets)
         {
             var needed = _stages.LowestNeededOffset(partition);
             var replayFrom = needed is { } n && n < next ? n : next;
-            storage.Offsets.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, next, replayFrom, watermark));
+            _batch.Part(partition).Offsets.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, next, replayFrom, watermark));
         }
         foreach (var alert in _outputs.Alerts)
         {
@@ -453,8 +482,11 @@ public sealed class StreamEngine
             _overflow.Enqueue(_batch);
             PauseAll();
         }
-        _batch = _pool.TryTake(out var next1) ? next1 : new PendingBatch();
+        _batch = _pool.TryTake(out var next1) ? next1 : new PendingBatch(_sinks.Length);
     }
+
+    private StorageBatch PartFor(string sensorId) =>
+        _batch.Part(_sinks.Length > 1 && _sensorPartition.TryGetValue(sensorId, out var p) ? p : 0);
 
     private void TryDrainOverflow()
     {
@@ -510,11 +542,14 @@ public sealed class StreamEngine
                     throw produceError;
                 }
                 var started = Stopwatch.GetTimestamp();
-                await _sink.WriteAsync(batch.Storage, ct).ConfigureAwait(false);
+                await WriteAllAsync(batch, ct).ConfigureAwait(false);
                 EngineMetrics.BatchSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
-                EngineMetrics.StoredRows.Inc(batch.Storage.Readings.Count);
-                Probe.OnCommitted(batch.Storage, batch.Rows, batch.Bytes);
-                Counters.AddCommitted(batch.Storage.Readings.Count, batch.Storage.Aggregates.Count, batch.Storage.Anomalies.Count, batch.Storage.Alerts.Count);
+                foreach (var part in batch.Parts)
+                {
+                    EngineMetrics.StoredRows.Inc(part.Readings.Count);
+                    Counters.AddCommitted(part.Readings.Count, part.Aggregates.Count, part.Anomalies.Count, part.Alerts.Count);
+                }
+                Probe.OnCommitted(batch.Parts, batch.Rows, batch.Bytes);
                 _committed.Enqueue(batch);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -536,6 +571,21 @@ public sealed class StreamEngine
         }
     }
 
+    /// <summary>Each part on its own connection, in parallel; each part is one transaction (rows + its partitions' offsets).</summary>
+    private Task WriteAllAsync(PendingBatch batch, CancellationToken ct)
+    {
+        if (_sinks.Length == 1)
+        {
+            return _sinks[0].WriteAsync(batch.Parts[0], ct);
+        }
+        var writes = new Task[_sinks.Length];
+        for (var i = 0; i < writes.Length; i++)
+        {
+            writes[i] = batch.Parts[i].IsEmpty ? Task.CompletedTask : _sinks[i].WriteAsync(batch.Parts[i], ct);
+        }
+        return Task.WhenAll(writes);
+    }
+
     /// <summary>Tells Kafka about offsets the database has committed (lag monitoring only), recycling the batches.</summary>
     private void StoreCommittedOffsets()
     {
@@ -543,7 +593,7 @@ public sealed class StreamEngine
         {
             if (_consumer is { } consumer)
             {
-                foreach (var mark in batch.Storage.Offsets)
+                foreach (var mark in batch.Parts.SelectMany(static part => part.Offsets))
                 {
                     if (_partitions.ContainsKey(mark.Partition))
                     {
@@ -626,7 +676,7 @@ public sealed class StreamEngine
         {
             try
             {
-                return _sink.LoadOffsetsAsync(_options.ConsumerGroup, _topics.Readings, CancellationToken.None).GetAwaiter().GetResult();
+                return _sinks[0].LoadOffsetsAsync(_options.ConsumerGroup, _topics.Readings, CancellationToken.None).GetAwaiter().GetResult();
             }
             catch (StorageException ex) when (ex.IsTransient && _fatal is null)
             {
@@ -682,18 +732,24 @@ public sealed class StreamEngine
         public long AssignedAt;
     }
 
-    private sealed class PendingBatch
+    private sealed class PendingBatch(int parts)
     {
-        public StorageBatch Storage { get; } = new();
+        /// <summary>One storage batch per writer connection.</summary>
+        public StorageBatch[] Parts { get; } = [.. Enumerable.Range(0, parts).Select(static _ => new StorageBatch())];
         public Dictionary<int, long> NextOffsets { get; } = [];
         public long Rows;
         public long Bytes;
         public long StartedTicks;
         public bool HasWork;
 
+        public StorageBatch Part(int partition) => Parts[partition % Parts.Length];
+
         public void Reset()
         {
-            Storage.Clear();
+            foreach (var part in Parts)
+            {
+                part.Clear();
+            }
             NextOffsets.Clear();
             Rows = 0;
             Bytes = 0;

@@ -35,6 +35,8 @@ public sealed class PostgresSink : IStorageSink
         $"COPY {AggregateStage} (sensor_id, window_kind, window_start, window_end, count, sum, min, max, mean, stddev, first, last, p50, p95, p99, revision, is_final, asset_id, sensor_type, stage_seq) FROM STDIN (FORMAT BINARY)";
 
     // DISTINCT ON: one row per key, because ON CONFLICT cannot touch a row twice in one statement; the newest revision wins.
+    // Across batches the last write wins: a partition's batches commit in order on one connection, revisions restart
+    // after a resume (so they cannot order batches), and a stale batch is refused whole (see WriteAsync).
     public const string UpsertAggregatesSql = $"""
         INSERT INTO window_aggregates AS w (sensor_id, window_kind, window_start, window_end, count, sum, min, max, mean, stddev,
                                             first, last, p50, p95, p99, revision, is_final, asset_id, sensor_type, updated_at)
@@ -49,7 +51,6 @@ public sealed class PostgresSink : IStorageSink
             last = excluded.last, p50 = excluded.p50, p95 = excluded.p95, p99 = excluded.p99,
             revision = excluded.revision, is_final = excluded.is_final, asset_id = excluded.asset_id,
             sensor_type = excluded.sensor_type, updated_at = excluded.updated_at
-        WHERE excluded.revision >= w.revision
         """;
 
     private const string CopyAnomaliesSql =
@@ -154,6 +155,9 @@ public sealed class PostgresSink : IStorageSink
     /// <summary>Readings skipped because their offset was already stored (replays, retried ambiguous commits).</summary>
     public long ReadingsSkipped { get; private set; }
 
+    /// <summary>Batches whose offsets were all stored already (from a previous owner, or a retried commit): nothing applied.</summary>
+    public long StaleBatchesSkipped { get; private set; }
+
     /// <summary>Aggregate, anomaly and alert rows inserted or updated since creation.</summary>
     public long RowsUpserted { get; private set; }
 
@@ -196,7 +200,14 @@ public sealed class PostgresSink : IStorageSink
                 skipped = await CopyReadingsAsync(conn, batch.Readings, ct).ConfigureAwait(false);
             }
             var upserted = 0;
-            if (batch.Aggregates.Count + batch.Anomalies.Count + batch.Alerts.Count > 0)
+            // A batch whose offsets are all already stored comes from an instance that lost its partitions, or is the
+            // retry of an ambiguous commit: its window rows would overwrite newer ones, so none of it is applied.
+            var stale = IsStale();
+            if (stale)
+            {
+                StaleBatchesSkipped++;
+            }
+            else if (batch.Aggregates.Count + batch.Anomalies.Count + batch.Alerts.Count > 0)
             {
                 await EnsureStagesAsync(conn, tx, ct).ConfigureAwait(false);
                 if (batch.Aggregates.Count > 0)
@@ -215,7 +226,7 @@ public sealed class PostgresSink : IStorageSink
                     upserted += await ExecAsync(conn, tx, UpsertAlertsSql, ct).ConfigureAwait(false);
                 }
             }
-            if (batch.Retractions.Count > 0)
+            if (!stale && batch.Retractions.Count > 0)
             {
                 upserted += await DeleteRetractedAsync(conn, tx, batch.Retractions, ct).ConfigureAwait(false);
             }
@@ -341,6 +352,22 @@ public sealed class PostgresSink : IStorageSink
 
     /// <summary>Locks the batch's offset rows (fencing concurrent writers of a partition) and remembers what is
     /// already stored, so readings below it are skipped — this makes retrying an ambiguous COMMIT safe.</summary>
+    private bool IsStale()
+    {
+        if (_marks.Count == 0)
+        {
+            return false;
+        }
+        foreach (var m in _marks.Values)
+        {
+            if (!_storedNext.TryGetValue(m.Partition, out var stored) || m.NextOffset > stored)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private async Task LockOffsetsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)
     {
         _storedNext.Clear();

@@ -379,7 +379,8 @@ internal struct DedupIndex
             _start++;
             _count--;
         }
-        if (_count <= entries.Length / 2)
+        // Compact unless more than three quarters is live; grow by half, not double: this array is most of a key's memory.
+        if (_count <= entries.Length * 3 / 4)
         {
             Array.Copy(entries, _start, entries, 0, _count);
             if (_seq is not null)
@@ -390,7 +391,7 @@ internal struct DedupIndex
             _start = 0;
             return;
         }
-        var size = entries.Length * 2;
+        var size = entries.Length + (entries.Length / 2);
         var fresh = new Entry[size];
         Array.Copy(entries, _start, fresh, 0, _count);
         _entries = fresh;

@@ -82,7 +82,8 @@ internal struct DenseStore
     public int Offset;
     public int MinKey;
     public int MaxKey;
-    public long Total;
+    // int keeps the store at 24 bytes; a window holds far fewer than 2^31 readings.
+    public int Total;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(int key, long count, int maxBuckets, BucketPool pool)
@@ -90,7 +91,7 @@ internal struct DenseStore
         if (Counts is { } counts && Total > 0 && key >= MinKey && key <= MaxKey)
         {
             counts[key - Offset] += (int)count;
-            Total += count;
+            Total += (int)count;
             return;
         }
         AddSlow(key, count, maxBuckets, pool);
@@ -104,7 +105,7 @@ internal struct DenseStore
             Offset = key - (Counts.Length / 2);
             MinKey = MaxKey = key;
             Counts[key - Offset] = (int)count;
-            Total = count;
+            Total = (int)count;
             return;
         }
         var newMin = Math.Min(MinKey, key);
@@ -116,7 +117,7 @@ internal struct DenseStore
         Reshape(newMin, newMax, pool);
         var k = Math.Max(key, MinKey);
         Counts![k - Offset] += (int)count;
-        Total += count;
+        Total += (int)count;
     }
 
     /// <summary>Makes [newMin, newMax] addressable; keys below newMin fold into newMin.</summary>
@@ -199,9 +200,9 @@ internal struct QuantileSketch
 {
     public DenseStore Positive;
     public DenseStore Negative;
-    public long Zero;
+    public int Zero;
 
-    public readonly long Count => Positive.Total + Negative.Total + Zero;
+    public readonly long Count => (long)Positive.Total + Negative.Total + Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(double value, SketchMapping mapping, BucketPool pool)

@@ -32,6 +32,8 @@ internal sealed class SpecRuntime(WindowSpec spec, int index)
     public readonly long PaneSize = spec.Pane;
     public readonly bool SinglePane = spec.Kind != WindowKind.Session && spec.Pane == spec.Size;
     public readonly long Gap = spec.Gap;
+    public readonly int InitialPanes = spec.Kind == WindowKind.Session ? 0 : (int)Math.Min(64, (spec.Size / spec.Pane) + 1);
+    public readonly int InitialWindows = spec.Kind == WindowKind.Session ? 0 : (int)Math.Min(64, (spec.Size / spec.Advance) + 1);
     public readonly long Lateness = spec.AllowedLateness;
     public readonly int EarlyK = spec.EarlyEveryReadings;
     public readonly bool EarlyByTime = spec.EarlyInterval > TimeSpan.Zero;
@@ -373,7 +375,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         {
             return ApplyResult.Late;
         }
-        var st = ks.Specs[sr.Index] is { } o ? Unsafe.As<AlignedState>(o) : (AlignedState)(ks.Specs[sr.Index] = new AlignedState());
+        var st = ks.Specs[sr.Index] is { } o ? Unsafe.As<AlignedState>(o) : (AlignedState)(ks.Specs[sr.Index] = new AlignedState(sr.InitialPanes, sr.InitialWindows));
         ref var pane = ref st.GetPane(sr.SinglePane ? lastWs : TimeMath.FloorTo(ts, sr.PaneSize));
         pane.Acc.Add(ts, value, sr.Mapping, _pool);
 

@@ -30,11 +30,12 @@ internal struct WindowMeta
 }
 
 /// <summary>Open panes and windows of one key for one tumbling/hopping spec, both sorted by start.</summary>
-internal sealed class AlignedState
+internal sealed class AlignedState(int panes, int windows)
 {
-    public Pane[] Panes = new Pane[1];
+    // Sized for the steady state (panes of the open windows plus the next one) so arrays never grow by doubling.
+    public Pane[] Panes = new Pane[panes];
     public int PaneCount;
-    public WindowMeta[] Windows = new WindowMeta[1];
+    public WindowMeta[] Windows = new WindowMeta[windows];
     public int WindowCount;
 
     public int FindPane(long start)
@@ -78,7 +79,7 @@ internal sealed class AlignedState
         }
         if (PaneCount == Panes.Length)
         {
-            Array.Resize(ref Panes, Panes.Length * 2);
+            Array.Resize(ref Panes, Panes.Length + 2);
         }
         Array.Copy(Panes, i, Panes, i + 1, PaneCount - i);
         Panes[i] = new Pane { Start = start };
@@ -117,7 +118,7 @@ internal sealed class AlignedState
         }
         if (WindowCount == Windows.Length)
         {
-            Array.Resize(ref Windows, Windows.Length * 2);
+            Array.Resize(ref Windows, Windows.Length + 2);
         }
         Array.Copy(Windows, i, Windows, i + 1, WindowCount - i);
         Windows[i] = new WindowMeta { Start = start };

@@ -37,8 +37,10 @@ public sealed class EngineEndToEndTests(KafkaFixture kafka, PostgresFixture post
         BatchMaxDelay = TimeSpan.FromMilliseconds(100),
     };
 
-    [Fact]
-    public async Task Engine_stores_exactly_the_valid_readings_and_dead_letters_each_invalid_one_with_its_reason()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Engine_stores_exactly_the_valid_readings_and_dead_letters_each_invalid_one_with_its_reason(int writers)
     {
         var topics = NewTopics();
         var db = await postgres.CreateDatabaseAsync();
@@ -50,13 +52,18 @@ public sealed class EngineEndToEndTests(KafkaFixture kafka, PostgresFixture post
         await kafka.ProduceAsync(topics.Input, messages);
 
         var storage = StorageFor(db);
-        await using var sink = new PostgresSink(storage);
-        var engine = new StreamEngine(EngineOptionsFor(topics), storage, kafka.Options, TopicNamesFor(topics), new ValidationOptions(), sink, Stages());
+        // Partition-affine writers: each connection commits its partitions' rows and offsets in its own transactions.
+        var sinks = Enumerable.Range(0, writers).Select(_ => (IStorageSink)new PostgresSink(storage)).ToList();
+        var engine = new StreamEngine(EngineOptionsFor(topics), storage, kafka.Options, TopicNamesFor(topics), new ValidationOptions(), sinks, Stages());
         using var cts = new CancellationTokenSource();
         var run = engine.RunAsync(cts.Token);
         await WaitUntil(() => engine.Counters.Stored + engine.Counters.RejectedTotal >= messages.Count, run, TimeSpan.FromSeconds(90));
         await cts.CancelAsync();
         await run;
+        foreach (var sink in sinks)
+        {
+            await sink.DisposeAsync();
+        }
 
         Assert.Equal(valid.Count, engine.Counters.Stored);
         await using var conn = new NpgsqlConnection(db);

@@ -51,7 +51,6 @@ public sealed class RegistryTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(WindowFeatures.Count, rows.Features[0].Length);
 
         var registry = new ModelRegistry(db);
-        await registry.EnsureTableAsync(); // the migrations created it already: a no-op
         Assert.Equal(1, await registry.NextVersionAsync("window-pump-pca"));
         var data = new TrainingSet(rows.Features, null, t0, t0.AddMinutes(300));
         var model = new ModelTrainer().TrainAndWrite(ModelKinds.Pca, data, "window-pump-pca", 1, "pump", _dir);
@@ -73,11 +72,10 @@ public sealed class RegistryTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
-    public async Task Registry_table_is_created_when_missing_and_refuses_a_duplicate_name_and_version()
+    public async Task Registry_refuses_a_duplicate_name_and_version()
     {
-        await using var db = NpgsqlDataSource.Create(await postgres.CreateDatabaseAsync(migrated: false));
+        await using var db = NpgsqlDataSource.Create(await postgres.CreateDatabaseAsync());
         var registry = new ModelRegistry(db);
-        await registry.EnsureTableAsync();
         var meta = new ModelMetadata { ModelId = "a", Name = "n", Version = 1, Kind = ModelKinds.Onnx, File = "n.v1.onnx", CreatedAt = DateTimeOffset.UtcNow };
         await registry.RegisterAsync(meta, "/models/n.v1.onnx");
         var ex = await Assert.ThrowsAsync<PostgresException>(() => registry.RegisterAsync(meta with { ModelId = "b" }, "/models/n.v1.onnx"));

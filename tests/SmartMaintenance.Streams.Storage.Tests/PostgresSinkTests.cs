@@ -75,7 +75,7 @@ public sealed class PostgresSinkTests(PostgresFixture fx)
     }
 
     [Fact]
-    public async Task Aggregate_upserts_converge_on_the_highest_revision_in_any_order()
+    public async Task Aggregate_upserts_take_the_highest_revision_within_a_batch_and_the_latest_batch_across_batches()
     {
         var cs = await fx.CreateDatabaseAsync();
         await using var sink = new PostgresSink(TestData.Options(cs));
@@ -84,18 +84,40 @@ public sealed class PostgresSinkTests(PostgresFixture fx)
         batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 2, 20.0));
         batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 1, 10.0));
         batch.Aggregates.Add(TestData.Aggregate("s-2", TestData.BaseMs, 0, 5.0));
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 10, 0));
         await sink.WriteAsync(batch, default);
 
         batch.Clear();
-        batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 1, 11.0)); // stale correction: ignored
-        batch.Aggregates.Add(TestData.Aggregate("s-2", TestData.BaseMs, 3, 7.0) with { IsFinal = true }); // newer: applied
+        // A later batch wins even with a lower revision: revisions restart when the operator resumes after a crash.
+        batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 0, 21.0) with { IsFinal = true });
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 20, 10));
         await sink.WriteAsync(batch, default);
 
-        Assert.Equal(20.0, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates WHERE sensor_id = 's-1'"));
-        Assert.Equal(2, await TestData.ScalarAsync<int>(cs, "SELECT revision FROM window_aggregates WHERE sensor_id = 's-1'"));
-        Assert.Equal(7.0, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates WHERE sensor_id = 's-2'"));
-        Assert.True(await TestData.ScalarAsync<bool>(cs, "SELECT is_final FROM window_aggregates WHERE sensor_id = 's-2'"));
+        Assert.Equal(21.0, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates WHERE sensor_id = 's-1'"));
+        Assert.True(await TestData.ScalarAsync<bool>(cs, "SELECT is_final FROM window_aggregates WHERE sensor_id = 's-1'"));
+        Assert.Equal(5.0, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates WHERE sensor_id = 's-2'"));
         Assert.Equal(2L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM window_aggregates"));
+    }
+
+    [Fact]
+    public async Task A_stale_batch_whose_offsets_are_already_stored_changes_no_window_row()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        await using var sink = new PostgresSink(TestData.Options(cs));
+        var batch = new StorageBatch();
+        batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 3, 30.0) with { IsFinal = true });
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 100, 100));
+        await sink.WriteAsync(batch, default);
+
+        // What a previous owner of the partition still had queued: older offsets, older window state.
+        batch.Clear();
+        batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 0, 12.0));
+        batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 60, 40));
+        await sink.WriteAsync(batch, default);
+
+        Assert.Equal(30.0, await TestData.ScalarAsync<double>(cs, "SELECT mean FROM window_aggregates WHERE sensor_id = 's-1'"));
+        Assert.Equal(1, sink.StaleBatchesSkipped);
+        Assert.Equal(100L, (await sink.LoadOffsetsAsync(TestData.Group, TestData.Topic, default))[0].NextOffset);
     }
 
     [Fact]

@@ -50,7 +50,7 @@ internal static class BrokerCommand
                 return 2;
             }
 
-            using var termination = KafkaCliSupport.OnTermination(ct);
+            using var termination = new Shutdown(ct);
             EmbeddedKafkaBroker broker;
             try
             {

@@ -100,9 +100,8 @@ internal static class DemoCommand
                 Say("schema migrated; starting engine, notifier and simulator");
 
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                var storageLogger = loggers.CreateLogger("SmartMaintenance.Streams.Storage");
-                await using var sink = new RetryingSink(new PostgresSink(settings.Storage, storageLogger), settings.Storage, storageLogger);
-                var engine = new StreamEngine(settings.Engine, settings.Storage, settings.Kafka, settings.Topics, settings.Validation, sink,
+                await using var sinks = new EngineSinks(settings.Storage, loggers);
+                var engine = new StreamEngine(settings.Engine, settings.Storage, settings.Kafka, settings.Topics, settings.Validation, sinks.Sinks,
                     settings.CreateStages(), loggers);
                 var engineRun = engine.RunAsync(stop.Token);
 
@@ -322,68 +321,5 @@ internal static class DemoCommand
             return inner.WriteLineAsync(buffer, cancellationToken);
         }
         public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-    }
-}
-
-/// <summary>Parses durations like 60s, 2m, 1h30m, 500ms or a TimeSpan (00:01:00).</summary>
-internal static class DurationParser
-{
-    public static TimeSpan Parse(System.CommandLine.Parsing.ArgumentResult result)
-    {
-        var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-        if (TryParse(text, out var value))
-        {
-            return value;
-        }
-        result.AddError($"'{text}' is not a duration (e.g. 60s, 2m, 1h, 500ms) for {result.Argument.Name}");
-        return default;
-    }
-
-    public static bool TryParse(string text, out TimeSpan value)
-    {
-        value = default;
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return false;
-        }
-        if (TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out value) && text.Contains(':', StringComparison.Ordinal))
-        {
-            return value > TimeSpan.Zero;
-        }
-        var total = TimeSpan.Zero;
-        var i = 0;
-        while (i < text.Length)
-        {
-            var start = i;
-            while (i < text.Length && (char.IsDigit(text[i]) || text[i] == '.'))
-            {
-                i++;
-            }
-            if (start == i || !double.TryParse(text.AsSpan(start, i - start), NumberStyles.Float, CultureInfo.InvariantCulture, out var n))
-            {
-                return false;
-            }
-            var unitStart = i;
-            while (i < text.Length && char.IsLetter(text[i]))
-            {
-                i++;
-            }
-            var unit = text[unitStart..i];
-            total += unit switch
-            {
-                "ms" => TimeSpan.FromMilliseconds(n),
-                "s" or "" => TimeSpan.FromSeconds(n),
-                "m" or "min" => TimeSpan.FromMinutes(n),
-                "h" => TimeSpan.FromHours(n),
-                "d" => TimeSpan.FromDays(n),
-                _ => TimeSpan.MinValue,
-            };
-            if (total < TimeSpan.Zero)
-            {
-                return false;
-            }
-        }
-        value = total;
-        return value > TimeSpan.Zero;
     }
 }

@@ -30,10 +30,8 @@ internal static class RunCommand
             var httpOptions = HttpEndpoint.Load(configuration, HttpOptions.EngineDefault);
             using var loggers = Logging.Create(configuration);
             using var shutdown = new Shutdown(ct);
-            var storageLogger = loggers.CreateLogger("SmartMaintenance.Streams.Storage");
-            // Transient database errors (outage, failover, admin shutdown) are retried; the consumer pauses meanwhile.
-            await using var sink = new RetryingSink(new PostgresSink(settings.Storage, storageLogger), settings.Storage, storageLogger);
-            var engine = new StreamEngine(settings.Engine, settings.Storage, settings.Kafka, settings.Topics, settings.Validation, sink, settings.CreateStages(), loggerFactory: loggers);
+            await using var sinks = new EngineSinks(settings.Storage, loggers);
+            var engine = new StreamEngine(settings.Engine, settings.Storage, settings.Kafka, settings.Topics, settings.Validation, sinks.Sinks, settings.CreateStages(), loggerFactory: loggers);
             await using var endpoints = await HttpEndpoint.StartAsync("engine", httpOptions,
                 () => EngineHealth.Checks(engine, settings.Kafka, settings.Topics.Readings, settings.Storage.ConnectionString, httpOptions),
                 loggers.CreateLogger("SmartMaintenance.Streams.Observability"), shutdown.Token).ConfigureAwait(false);

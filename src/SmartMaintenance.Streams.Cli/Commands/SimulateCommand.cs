@@ -38,7 +38,7 @@ internal static class SimulateCommand
                 {
                     Sensors = parse.GetValue(sensors),
                     Rate = parse.GetValue(rate),
-                    Duration = KafkaCliSupport.ParseDuration(parse.GetValue(duration) ?? "10s", "--duration"),
+                    Duration = DurationParser.Parse(parse.GetValue(duration) ?? "10s", "--duration"),
                     MaxReadings = parse.GetValue(maxReadings),
                     AnomalyRate = parse.GetValue(anomalyRate),
                     BadRate = parse.GetValue(badRate),
@@ -58,7 +58,7 @@ internal static class SimulateCommand
                 return 2;
             }
 
-            using var termination = KafkaCliSupport.OnTermination(ct);
+            using var termination = new Shutdown(ct);
             var target = options.TargetReadings > 0 ? $"{options.TargetReadings} readings"
                 : options.Duration > TimeSpan.Zero ? $"for {options.Duration.TotalSeconds:F0} s" : "until Ctrl-C";
             await Console.Out.WriteLineAsync($"publishing {target} from {options.Sensors} sensors to {options.Topic} at {kafka.BootstrapServers} (Ctrl-C stops early)").ConfigureAwait(false);

@@ -38,7 +38,6 @@ internal static class TrainCommand
             var labelWindows = parse.GetValue(labels) is { } lf ? ReadLabels(lf.FullName) : null;
             await using var dataSource = NpgsqlDataSource.Create(storage.ConnectionString);
             var registry = new ModelRegistry(dataSource);
-            await registry.EnsureTableAsync(ct).ConfigureAwait(false);
             var tableName = parse.GetValue(table)!;
             IReadOnlyList<string?> types = parse.GetValue(sensorType) is { } only
                 ? [only]

@@ -5,33 +5,9 @@ using NpgsqlTypes;
 namespace SmartMaintenance.Streams.Scoring.Models;
 
 /// <summary>The <c>model_registry</c> table: one row per trained model version, with its features, metrics and training data.</summary>
-/// <remarks>The table belongs to the storage migrations; <see cref="EnsureTableAsync"/> creates it with the same DDL when it is missing (tools and tests).</remarks>
+/// <remarks>The table belongs to the storage migrations (`smstream db migrate`).</remarks>
 public sealed class ModelRegistry(NpgsqlDataSource dataSource)
 {
-    public const string Ddl = """
-        CREATE TABLE IF NOT EXISTS model_registry (
-            model_id      text PRIMARY KEY,
-            name          text NOT NULL,
-            version       int         NOT NULL,
-            kind          text NOT NULL,
-            sensor_type   text,
-            features      jsonb,
-            metrics       jsonb,
-            training_from timestamptz,
-            training_to   timestamptz,
-            data_hash     text,
-            onnx_path     text,
-            created_at    timestamptz NOT NULL DEFAULT now(),
-            UNIQUE (name, version)
-        )
-        """;
-
-    public async Task EnsureTableAsync(CancellationToken ct = default)
-    {
-        await using var cmd = dataSource.CreateCommand(Ddl);
-        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-    }
-
     /// <summary>The next free version of a model name (1 for a new name).</summary>
     public async Task<int> NextVersionAsync(string name, CancellationToken ct = default)
     {

@@ -1,0 +1,298 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reactive.Subjects;
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using SmartMaintenance.Streams.Alerting;
+using SmartMaintenance.Streams.Contracts;
+using SmartMaintenance.Streams.Engine;
+using SmartMaintenance.Streams.Engine.Stages;
+using SmartMaintenance.Streams.Ingest;
+using SmartMaintenance.Streams.Kafka;
+using SmartMaintenance.Streams.Kafka.Simulation;
+using SmartMaintenance.Streams.Scoring;
+using SmartMaintenance.Streams.Storage;
+using SmartMaintenance.Streams.Windowing;
+
+namespace SmartMaintenance.Streams.E2E;
+
+/// <summary>
+/// perf/e2e's stages. Each prints one line `RESULT stage=… readings=… seconds=… readings_per_s=…` for the script.
+///   produce --bootstrap B --topic T --readings N --batch K [--sensors S]   pre-generates the data, checks nothing was dropped
+///   pg      --bootstrap B --topic T --readings N                           (b) bare COPY and (c) the engine, same rows, same table
+///   agg     --bootstrap B --topic T --out O --readings N                   (e) aggregation-only job on our Rx window operator
+/// </summary>
+internal static class Program
+{
+    private static async Task<int> Main(string[] args)
+    {
+        var a = Args.Parse(args);
+        return args.Length == 0 ? Usage() : args[0] switch
+        {
+            "produce" => Produce(a),
+            "pg" => await PgAsync(a).ConfigureAwait(false),
+            "agg" => Aggregate(a),
+            _ => Usage(),
+        };
+    }
+
+    private static int Usage()
+    {
+        Console.Error.WriteLine("usage: produce|pg|agg --bootstrap B --topic T --readings N [--batch K] [--sensors S] [--out O]");
+        return 2;
+    }
+
+    private static int Produce(Args a)
+    {
+        var sim = new SimulatorOptions
+        {
+            Sensors = a.Int("sensors", 1000),
+            Rate = 0,
+            MaxReadings = a.Int("readings", 1_000_000),
+            Batch = a.Int("batch", 1),
+            AnomalyRate = 0.0005,
+            BadRate = 0,
+            Seed = 7,
+            SamplePeriod = TimeSpan.FromMilliseconds(100),
+            Topic = a.Str("topic"),
+        };
+        var kafka = new KafkaOptions { BootstrapServers = a.Str("bootstrap"), CompressionType = CompressionType.Zstd };
+        var sw = Stopwatch.StartNew();
+        var summary = SensorSimulator.RunAsync(sim, kafka).GetAwaiter().GetResult();
+        var (low, high) = Watermarks(a.Str("bootstrap"), a.Str("topic"));
+        // The mock broker silently drops the oldest batches past 5 MiB per partition: low watermark > 0 means input was lost.
+        var intact = low == 0 && high == summary.Messages && summary.DeliveryFailures == 0;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RESULT stage=produce readings={summary.Readings} messages={summary.Messages} seconds={sw.Elapsed.TotalSeconds:F2} low={low} high={high} intact={(intact ? 1 : 0)}"));
+        return intact ? 0 : 3;
+    }
+
+    /// <summary>(b) then (c) on one throwaway cluster: decoded rows COPYed bare, then the engine consuming the topic.</summary>
+    private static async Task<int> PgAsync(Args a)
+    {
+        var bootstrap = a.Str("bootstrap");
+        var topic = a.Str("topic");
+        var expected = a.Int("readings", 1_000_000);
+        var dataDir = Path.Combine(Path.GetTempPath(), "smstream-e2e-" + Guid.NewGuid().ToString("N")[..8]);
+        await using var cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = dataDir, Port = 0 });
+        var cs = await cluster.StartAsync().ConfigureAwait(false);
+        var storage = new StorageOptions { ConnectionString = cs, UseTimescaleDb = false };
+        await SchemaMigrator.MigrateAsync(cs, storage).ConfigureAwait(false);
+        await using var dataSource = PostgresSink.CreateDataSource(storage);
+
+        // (b) the same rows, decoded outside the clock, one binary COPY per engine-sized batch.
+        var rows = ReadAll(bootstrap, topic, expected);
+        await StorageBench.ResetAsync(dataSource).ConfigureAwait(false);
+        // Engine-sized batches; StorageBench.Batches assumes the default 12 partitions, this topic has 24.
+        var chunks = new List<StorageBatch>();
+        for (var i = 0; i < rows.Length; i += storage.BatchMaxRows)
+        {
+            var b = new StorageBatch();
+            b.Readings.AddRange(rows.AsSpan(i, Math.Min(storage.BatchMaxRows, rows.Length - i)));
+            chunks.Add(b);
+        }
+        List<StorageBatch>[] batches = [chunks];
+        var sw = Stopwatch.StartNew();
+        await StorageBench.BareCopyAsync(dataSource, batches).ConfigureAwait(false);
+        var copySeconds = sw.Elapsed.TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RESULT stage=copy readings={rows.Length} seconds={copySeconds:F3} readings_per_s={rows.Length / copySeconds:F0} load={Load()}"));
+        await StorageBench.ResetAsync(dataSource).ConfigureAwait(false);
+
+        // (c) the engine, every stage on, against the same table definition.
+        var kafka = new KafkaOptions { BootstrapServers = bootstrap };
+        var topics = new TopicNames { Readings = topic };
+        var engineOptions = new EngineOptions { ConsumerGroup = "e2e-engine-" + Guid.NewGuid().ToString("N")[..8] };
+        await using var sink = new RetryingSink(new PostgresSink(storage), storage);
+        var stages = new PipelineStages(new RxWindowStage(new WindowingSettings()), new DetectorPipeline(new ScoringOptions()), new AlertTracker(new AlertOptions()));
+        var engine = new StreamEngine(engineOptions, storage, kafka, topics, new ValidationOptions(), sink, stages);
+        using var stop = new CancellationTokenSource();
+        var started = Stopwatch.StartNew();
+        var run = engine.RunAsync(stop.Token);
+        var firstAt = TimeSpan.Zero;
+        var rssPeak = 0.0;
+        while (engine.Counters.Stored + engine.Counters.RejectedTotal < rows.Length && !run.IsCompleted && started.Elapsed < TimeSpan.FromMinutes(10))
+        {
+            if (firstAt == TimeSpan.Zero && engine.Counters.Messages > 0)
+            {
+                firstAt = started.Elapsed;
+            }
+            rssPeak = Math.Max(rssPeak, Environment.WorkingSet / 1048576.0);
+            await Task.Delay(5).ConfigureAwait(false);
+        }
+        var doneAt = started.Elapsed;
+        await stop.CancelAsync().ConfigureAwait(false);
+        await run.ConfigureAwait(false);
+        var c = engine.Counters;
+        var seconds = (doneAt - firstAt).TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RESULT stage=engine readings={c.Readings} stored={c.Stored} rejected={c.RejectedTotal} aggregates={c.Aggregates} anomalies={c.Anomalies} alerts={c.AlertsPublished} seconds={seconds:F3} readings_per_s={c.Stored / seconds:F0} join_s={firstAt.TotalSeconds:F1} rss_mb={rssPeak:F0} load={Load()}"));
+        NpgsqlConnectionPoolsClear();
+        return c.Readings == rows.Length ? 0 : 4;
+    }
+
+    private static void NpgsqlConnectionPoolsClear() => Npgsql.NpgsqlConnection.ClearAllPools();
+
+    /// <summary>(e) consume → decode → tumbling 1-minute event-time window (count/sum/min/max) on the Rx operator → produce.</summary>
+    private static int Aggregate(Args a)
+    {
+        var bootstrap = a.Str("bootstrap");
+        var topic = a.Str("topic");
+        var output = a.Str("out");
+        var expected = a.Int("readings", 1_000_000);
+        using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig
+        {
+            BootstrapServers = bootstrap, LingerMs = 20, CompressionType = CompressionType.Lz4, BatchNumMessages = 100_000, QueueBufferingMaxMessages = 1_000_000,
+        }).Build();
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap, GroupId = "e2e-agg-" + Guid.NewGuid().ToString("N")[..8], AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = true, FetchQueueBackoffMs = 10, EnablePartitionEof = false,
+        }).Build();
+        var decoder = new ReadingDecoder(new ValidationOptions { MaxPastAge = TimeSpan.FromDays(3650) });
+        var readings = new List<SensorReading>(128);
+        var rejects = new List<Rejection>();
+        var input = new Subject<StreamEvent<SensorReading>>();
+        long produced = 0;
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using var writer = new Utf8JsonWriter(buffer);
+        using var sub = input
+            .AggregateWindows([WindowSpec.Tumbling(TimeSpan.FromMinutes(1))], new WindowOperatorOptions { Dedup = false })
+            .Subscribe(e =>
+            {
+                if (!e.IsData || e.Item.Kind != WindowOutputKind.Aggregate || e.Item.Aggregate is not { } agg)
+                {
+                    return;
+                }
+                buffer.ResetWrittenCount();
+                writer.Reset(buffer);
+                writer.WriteStartObject();
+                writer.WriteNumber("start"u8, agg.WindowStart);
+                writer.WriteNumber("count"u8, agg.Count);
+                writer.WriteNumber("sum"u8, agg.Sum);
+                writer.WriteNumber("min"u8, agg.Min);
+                writer.WriteNumber("max"u8, agg.Max);
+                writer.WriteEndObject();
+                writer.Flush();
+                Produce(producer, output, Encoding.UTF8.GetBytes(agg.SensorId), buffer.WrittenSpan.ToArray());
+                produced++;
+            });
+        consumer.Subscribe(topic);
+        long seen = 0, maxTs = long.MinValue, sinceWatermark = 0;
+        var sw = new Stopwatch();
+        while (seen < expected)
+        {
+            var cr = consumer.Consume(TimeSpan.FromSeconds(30));
+            if (cr is null)
+            {
+                break;
+            }
+            if (!sw.IsRunning)
+            {
+                sw.Start();
+            }
+            readings.Clear();
+            rejects.Clear();
+            decoder.Decode(cr.Message.Value, new SourcePosition(cr.Partition.Value, cr.Offset.Value, 0), readings, rejects);
+            for (var i = 0; i < readings.Count; i++)
+            {
+                var r = readings[i];
+                maxTs = Math.Max(maxTs, r.Timestamp);
+                input.OnNext(StreamEvent<SensorReading>.Data(r));
+            }
+            seen += readings.Count + rejects.Count;
+            sinceWatermark += readings.Count;
+            if (sinceWatermark >= 1000)
+            {
+                // Bounded out-of-orderness of 5 s across partitions, like the engine's default watermark.
+                input.OnNext(StreamEvent<SensorReading>.Watermark(maxTs - 5000));
+                sinceWatermark = 0;
+            }
+        }
+        input.OnNext(StreamEvent<SensorReading>.Watermark(long.MaxValue - 1));
+        producer.Flush(TimeSpan.FromSeconds(60));
+        var seconds = sw.Elapsed.TotalSeconds;
+        consumer.Close();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RESULT stage=agg readings={seen} aggregates={produced} seconds={seconds:F3} readings_per_s={seen / seconds:F0} rss_mb={Environment.WorkingSet / 1048576.0:F0} load={Load()}"));
+        return seen == expected ? 0 : 4;
+    }
+
+    private static void Produce(IProducer<byte[], byte[]> producer, string topic, byte[] key, byte[] value)
+    {
+        while (true)
+        {
+            try
+            {
+                producer.Produce(topic, new Message<byte[], byte[]> { Key = key, Value = value });
+                return;
+            }
+            catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                producer.Poll(TimeSpan.FromMilliseconds(5));
+            }
+        }
+    }
+
+    /// <summary>Every reading of the topic, decoded (for the bare COPY baseline).</summary>
+    private static SensorReading[] ReadAll(string bootstrap, string topic, long expected)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap, GroupId = "e2e-read-" + Guid.NewGuid().ToString("N")[..8], AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false, FetchQueueBackoffMs = 10,
+        }).Build();
+        var decoder = new ReadingDecoder(new ValidationOptions { MaxPastAge = TimeSpan.FromDays(3650) });
+        var all = new List<SensorReading>((int)expected);
+        var rejects = new List<Rejection>();
+        consumer.Subscribe(topic);
+        long seen = 0;
+        while (seen < expected)
+        {
+            var cr = consumer.Consume(TimeSpan.FromSeconds(30));
+            if (cr is null)
+            {
+                break;
+            }
+            var before = all.Count;
+            rejects.Clear();
+            decoder.Decode(cr.Message.Value, new SourcePosition(cr.Partition.Value, cr.Offset.Value, 0), all, rejects);
+            seen += all.Count - before + rejects.Count;
+        }
+        consumer.Close();
+        return [.. all];
+    }
+
+    private static (long Low, long High) Watermarks(string bootstrap, string topic)
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "e2e-watermarks" }).Build();
+        long low = 0, high = 0;
+        foreach (var p in admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics[0].Partitions)
+        {
+            var w = consumer.QueryWatermarkOffsets(new TopicPartition(topic, p.PartitionId), TimeSpan.FromSeconds(10));
+            low += w.Low.Value;
+            high += w.High.Value;
+        }
+        return (low, high);
+    }
+
+    private static string Load() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
+
+    private sealed class Args(Dictionary<string, string> values)
+    {
+        public static Args Parse(string[] args)
+        {
+            var d = new Dictionary<string, string>(StringComparer.Ordinal);
+            for (var i = 1; i + 1 < args.Length; i += 2)
+            {
+                d[args[i].TrimStart('-')] = args[i + 1];
+            }
+            return new Args(d);
+        }
+
+        public string Str(string name) => values.TryGetValue(name, out var v) ? v : throw new ArgumentException($"--{name} is required");
+        public int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+    }
+}

@@ -556,9 +556,9 @@ public sealed class StreamEngine
                 foreach (var part in batch.Parts)
                 {
                     EngineMetrics.StoredRows.Inc(part.Readings.Count);
-                    Probe.OnCommitted(part, part.RowCount, part.EstimatedBytes);
                     Counters.AddCommitted(part.Readings.Count, part.Aggregates.Count, part.Anomalies.Count, part.Alerts.Count);
                 }
+                Probe.OnCommitted(batch.Parts, batch.Rows, batch.Bytes);
                 _committed.Enqueue(batch);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)

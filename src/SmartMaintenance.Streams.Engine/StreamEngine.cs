@@ -50,6 +50,7 @@ public sealed class StreamEngine
     private readonly List<Rejection> _rejects = [];
 
     private IConsumer<byte[], byte[]>? _consumer;
+    private CancellationToken _stopping;
     private IProducer<byte[], byte[]>? _producer;
     private PendingBatch _batch;
     private int _inFlight;
@@ -119,6 +120,7 @@ public sealed class StreamEngine
     public async Task RunAsync(CancellationToken ct)
     {
         EngineLog.Starting(_logger, _options.ConsumerGroup, _topics.Readings);
+        _stopping = ct;
         using var stopWriter = new CancellationTokenSource();
         var writer = Task.Run(() => WriterAsync(stopWriter.Token), CancellationToken.None);
         var loopDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -640,7 +642,12 @@ public sealed class StreamEngine
 
     private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[], byte[]> consumer, List<TopicPartition> assigned)
     {
-        var stored = LoadOffsetsWithRetry();
+        if (LoadOffsetsWithRetry() is not { } stored)
+        {
+            // Stopping while the database is unreachable: the partitions stay unregistered, so nothing of theirs is
+            // processed or written; the next owner starts from the database's offsets.
+            return assigned.Select(tp => new TopicPartitionOffset(tp, Offset.End));
+        }
         var result = new List<TopicPartitionOffset>(assigned.Count);
         var floors = new Dictionary<int, long?>(assigned.Count);
         var described = new StringBuilder();
@@ -678,7 +685,8 @@ public sealed class StreamEngine
         return result;
     }
 
-    private IReadOnlyDictionary<int, OffsetMark> LoadOffsetsWithRetry()
+    /// <returns>The stored offsets, or null when a shutdown was requested while the database was unreachable.</returns>
+    private IReadOnlyDictionary<int, OffsetMark>? LoadOffsetsWithRetry()
     {
         var delay = TimeSpan.FromMilliseconds(200);
         while (true)
@@ -690,7 +698,11 @@ public sealed class StreamEngine
             catch (StorageException ex) when (ex.IsTransient && _fatal is null)
             {
                 EngineLog.KafkaError(_logger, "database unavailable while loading offsets: " + ex.Message);
-                Thread.Sleep(delay);
+                // The rebalance callback runs on the consume thread: without this, SIGTERM could never stop it.
+                if (_stopping.WaitHandle.WaitOne(delay))
+                {
+                    return null;
+                }
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
             }
         }

@@ -54,6 +54,7 @@ public sealed class StreamEngine
     private IProducer<byte[], byte[]>? _producer;
     private PendingBatch _batch;
     private int _inFlight;
+    private int _alertsPublished;
     private bool _paused;
     private volatile Exception? _fatal;
     private volatile Exception? _produceError;
@@ -337,6 +338,10 @@ public sealed class StreamEngine
 
         if (!replaying)
         {
+            if (_outputs.Alerts.Count > _alertsPublished)
+            {
+                PublishNewAlerts();
+            }
             _batch.Bytes += value.Length;
             _batch.Rows += Math.Max(1, _decoded.Count);
             _batch.NextOffsets[partition] = offset + 1;
@@ -475,17 +480,10 @@ public sealed class StreamEngine
             var replayFrom = needed is { } n && n < next ? n : next;
             _batch.Part(partition).Offsets.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, next, replayFrom, watermark));
         }
-        foreach (var alert in _outputs.Alerts)
-        {
-            var payload = JsonSerializer.SerializeToUtf8Bytes(alert with { PublishedAt = _time.GetUtcNow() }, ContractsJsonContext.Default.AlertEvent);
-            Produce(_topics.Alerts, new Message<byte[], byte[]>
-            {
-                Key = Encoding.UTF8.GetBytes(alert.AssetId ?? alert.SensorId),
-                Value = payload,
-            });
-        }
+        PublishNewAlerts();
         Probe.OnHandoff(_outputs, _batch.Rows);
         _outputs.Clear();
+        _alertsPublished = 0;
 
         Interlocked.Increment(ref _inFlight);
         if (_overflow.Count > 0 || !_queue.Writer.TryWrite(_batch))
@@ -494,6 +492,23 @@ public sealed class StreamEngine
             PauseAll();
         }
         _batch = _pool.TryTake(out var next1) ? next1 : new PendingBatch(_sinks.Length);
+    }
+
+    /// <summary>Publishes alert events as soon as they arise (not at the batch boundary), so alert latency is not
+    /// bounded below by Storage:BatchMaxDelay. They are durable before the batch's offsets commit (the writer flushes).</summary>
+    private void PublishNewAlerts()
+    {
+        var alerts = _outputs.Alerts;
+        for (; _alertsPublished < alerts.Count; _alertsPublished++)
+        {
+            var alert = alerts[_alertsPublished];
+            var payload = JsonSerializer.SerializeToUtf8Bytes(alert with { PublishedAt = _time.GetUtcNow() }, ContractsJsonContext.Default.AlertEvent);
+            Produce(_topics.Alerts, new Message<byte[], byte[]>
+            {
+                Key = Encoding.UTF8.GetBytes(alert.AssetId ?? alert.SensorId),
+                Value = payload,
+            });
+        }
     }
 
     private StorageBatch PartFor(string sensorId) =>

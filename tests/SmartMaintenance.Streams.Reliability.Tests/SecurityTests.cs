@@ -175,6 +175,10 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
         "Schema.AggregatesTable", "target", "source", "unit", "time", "sumSquares", "filter", "view", "bucket",
         "Schema.PooledStdDev(\"sq\", \"s\", \"n\")", "PooledStdDev(sumSquares, \"sum(sum)\", \"sum(count)\")",
         "Partitioned(\"ts\")", "Partitioned(\"window_start\")",
+        // ReplayLedger.ClaimAsync: one of two constant ON CONFLICT clauses chosen by --force
+        "conflict",
+        // DbCommand bench: a scratch database name generated from a GUID (smstream_bench_<hex>)
+        "benchDatabase",
     };
 
     private static string RepoRoot()

@@ -31,8 +31,11 @@ internal sealed class EngineRun(string bootstrap, string database, string input,
             ["SMSTREAM_TOPICS__READINGSDLQ"] = dlq,
             ["SMSTREAM_TOPICS__ALERTS"] = alerts,
             ["SMSTREAM_ENGINE__CONSUMERGROUP"] = Group,
-            ["SMSTREAM_KAFKA__SESSIONTIMEOUTMS"] = "6000",
+            ["SMSTREAM_KAFKA__SESSIONTIMEOUTMS"] = "3000",
+            ["SMSTREAM_KAFKA__HEARTBEATINTERVALMS"] = "500",
             ["SMSTREAM_STORAGE__BATCHMAXROWS"] = "2000",
+            // Several engines run at once: each serves /metrics and /health on a free loopback port.
+            ["SMSTREAM_HTTP__LISTEN"] = "127.0.0.1:0",
             // When the input stops, partitions turn idle quickly so the watermark releases the finished windows.
             ["SMSTREAM_WINDOWS__IDLETIMEOUT"] = "00:00:02",
             // Short warm-up so the input's spikes open alerts within a few hundred readings per sensor.

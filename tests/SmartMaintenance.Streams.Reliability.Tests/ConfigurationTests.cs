@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using Xunit;
+
+namespace SmartMaintenance.Streams.Reliability.Tests;
+
+/// <summary>Bad settings and flags, for more settings and commands than Integration.Tests covers: a message naming the setting, exit code 2 (1 for flag parse errors).</summary>
+public sealed class ConfigurationTests
+{
+    private static async Task<(int Exit, string Err)> Smstream(IDictionary<string, string> env, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "smstream.dll"));
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        foreach (var (k, v) in env)
+        {
+            psi.Environment[k] = v;
+        }
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await p.WaitForExitAsync(timeout.Token);
+        return (p.ExitCode, await stderr + await stdout);
+    }
+
+    [Theory]
+    [InlineData("run", "SMSTREAM_KAFKA__SECURITYPROTOCOL", "SaslSsl", "Kafka:SaslMechanism")]
+    [InlineData("run", "SMSTREAM_KAFKA__SECURITYPROTOCOL", "Tls13", "Kafka:SecurityProtocol")]
+    [InlineData("run", "SMSTREAM_BOOTSTRAP", "kafka-without-port", "Kafka:BootstrapServers")]
+    [InlineData("run", "SMSTREAM_KAFKA__SESSIONTIMEOUTMS", "10", "Kafka:SessionTimeoutMs")]
+    [InlineData("run", "SMSTREAM_KAFKA__HEARTBEATINTERVALMS", "7000", "Kafka:HeartbeatIntervalMs")]
+    [InlineData("run", "SMSTREAM_VALIDATION__MAXMESSAGEBYTES", "10", "Validation:MaxMessageBytes")]
+    [InlineData("run", "SMSTREAM_VALIDATION__MAXREADINGSPERMESSAGE", "0", "Validation:MaxReadingsPerMessage")]
+    [InlineData("run", "SMSTREAM_VALIDATION__RANGES__temperature", "hot:cold", "Validation:Ranges:temperature")]
+    [InlineData("run", "SMSTREAM_STORAGE__RETRYMAXDELAY", "00:00:00.001", "Storage:RetryMaxDelay")]
+    [InlineData("run", "SMSTREAM_ENGINE__SHUTDOWNTIMEOUT", "soon", "Engine:ShutdownTimeout")]
+    [InlineData("run", "SMSTREAM_ENGINE__CONSUMERGROUP", " ", "Engine:ConsumerGroup")]
+    [InlineData("run", "SMSTREAM_HTTP__LISTEN", "everywhere", "Http:Listen")]
+    [InlineData("notify", "SMSTREAM_HTTP__LISTEN", "example.com:80", "Http:Listen")]
+    [InlineData("notify", "SMSTREAM_NOTIFIER__MAXRETRIES", "99", "Notifier:MaxRetries")]
+    [InlineData("notify", "SMSTREAM_NOTIFIER__ATTEMPTTIMEOUT", "forever", "Notifier:AttemptTimeout")]
+    public async Task A_bad_setting_stops_the_command_naming_the_setting_with_exit_code_2(string command, string variable, string value, string setting)
+    {
+        var (exit, err) = await Smstream(new Dictionary<string, string> { [variable] = value }, command);
+        Assert.True(exit == 2, $"exit {exit}, output:\n{err}");
+        Assert.Contains(setting, err, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
+    [InlineData("run", "--no-such-flag")]
+    [InlineData("notify", "--metrics-port", "lots")]
+    [InlineData("simulate", "--rate", "fast")]
+    public async Task A_bad_flag_is_rejected_naming_it_with_a_non_zero_exit_code(params string[] args)
+    {
+        var (exit, err) = await Smstream(new Dictionary<string, string>(), args);
+        Assert.NotEqual(0, exit);
+        Assert.Contains(args[^1], err, StringComparison.Ordinal);
+    }
+}

@@ -708,7 +708,12 @@ public sealed class StreamEngine
         {
             try
             {
-                return _sinks[0].LoadOffsetsAsync(_options.ConsumerGroup, _topics.Readings, CancellationToken.None).GetAwaiter().GetResult();
+                // The stop token: a retrying sink otherwise retries an unreachable database here for ever.
+                return _sinks[0].LoadOffsetsAsync(_options.ConsumerGroup, _topics.Readings, _stopping).GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return null;
             }
             catch (StorageException ex) when (ex.IsTransient && _fatal is null)
             {

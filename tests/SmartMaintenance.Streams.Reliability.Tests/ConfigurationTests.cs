@@ -51,7 +51,7 @@ public sealed class ConfigurationTests
 
     [Theory]
     [InlineData("run", "--no-such-flag")]
-    [InlineData("notify", "--metrics-port", "lots")]
+    [InlineData("notify", "--http", "lots")]
     [InlineData("simulate", "--rate", "fast")]
     public async Task A_bad_flag_is_rejected_naming_it_with_a_non_zero_exit_code(params string[] args)
     {

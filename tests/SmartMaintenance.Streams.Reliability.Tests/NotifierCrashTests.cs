@@ -33,6 +33,9 @@ public sealed class NotifierCrashTests(KafkaFixture kafka, PostgresFixture postg
             ["SMSTREAM_NOTIFIER__CHANNELS__hook__URL"] = receiver.Url,
             ["SMSTREAM_NOTIFIER__CHANNELS__hook__SECRET"] = "reliability",
             ["SMSTREAM_NOTIFIER__ROUTES__0__NAME"] = "all",
+            // A killed member holds its partitions until its session times out: keep that short (librdkafka's default is 45 s).
+            ["SMSTREAM_NOTIFIER__KAFKA__session.timeout.ms"] = "6000",
+            ["SMSTREAM_NOTIFIER__KAFKA__heartbeat.interval.ms"] = "1500",
             ["SMSTREAM_NOTIFIER__ROUTES__0__CHANNELS__0"] = "hook",
         };
         string[] args = ["notify", "--bootstrap", kafka.BootstrapServers, "--database", db];
@@ -42,13 +45,13 @@ public sealed class NotifierCrashTests(KafkaFixture kafka, PostgresFixture postg
             using var notify = SmstreamProcess.Start(args, env);
             // Mid-delivery: wait for new requests to arrive, then kill while more are in flight.
             var before = receiver.Total;
-            await EngineRun.WaitUntilAsync(() => Task.FromResult(receiver.Total >= Math.Min(events, before + random.Next(5, 40))), TimeSpan.FromSeconds(90), notify);
+            await EngineRun.WaitUntilAsync(() => Task.FromResult(receiver.Total >= Math.Min(events, before + random.Next(5, 40))), TimeSpan.FromSeconds(150), notify);
             await notify.KillAsync();
             output.WriteLine($"kill {k + 1}: {receiver.Total} requests received, {receiver.Distinct} distinct keys");
         }
         using (var last = SmstreamProcess.Start(args, env))
         {
-            await EngineRun.WaitUntilAsync(() => Task.FromResult(receiver.Distinct >= events), TimeSpan.FromSeconds(120), last);
+            await EngineRun.WaitUntilAsync(() => Task.FromResult(receiver.Distinct >= events), TimeSpan.FromSeconds(180), last);
             // Anything still to come (a late repeat) arrives now, then a graceful stop.
             await Task.Delay(2000);
             await last.TerminateAsync(TimeSpan.FromSeconds(45));

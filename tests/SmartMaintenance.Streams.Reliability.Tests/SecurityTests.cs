@@ -70,6 +70,8 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
             ("notify, unreachable database", SmstreamProcess.Start(["notify", "--bootstrap", kafka.BootstrapServers, "--database", unreachableDb], new Dictionary<string, string>
             {
                 ["SMSTREAM_HTTP__LISTEN"] = "127.0.0.1:0",
+                ["SMSTREAM_NOTIFIER__CHANNELS__out__TYPE"] = "console",
+                ["SMSTREAM_NOTIFIER__ROUTES__0__CHANNELS__0"] = "out",
             })),
         };
         try
@@ -84,6 +86,7 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
                 var log = p.Output;
                 output.WriteLine($"== {name}: exit {p.ExitCode}, {log.Length} chars of output\n{Truncate(log, 1500)}");
                 Assert.True(log.Length > 0, $"{name}: no output at all, so the scan proves nothing");
+                Assert.DoesNotContain("Invalid setting", log, StringComparison.Ordinal);
                 foreach (var s in secrets)
                 {
                     Assert.DoesNotContain(s, log, StringComparison.Ordinal);
@@ -114,14 +117,21 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
     {
         // Host from the default (loopback); port 0 so parallel runs on this machine do not collide on 9464/9465.
         using var p = SmstreamProcess.Start([command, "--bootstrap", kafka.BootstrapServers, "--database", await postgres.CreateDatabaseAsync()],
-            new Dictionary<string, string> { ["SMSTREAM_HTTP__LISTEN"] = "127.0.0.1:0" });
+            new Dictionary<string, string>
+            {
+                ["SMSTREAM_HTTP__LISTEN"] = "127.0.0.1:0",
+                // The notifier refuses to start without a channel.
+                ["SMSTREAM_NOTIFIER__CHANNELS__out__TYPE"] = "console",
+                ["SMSTREAM_NOTIFIER__ROUTES__0__CHANNELS__0"] = "out",
+            });
         var listeners = new List<string>();
         for (var i = 0; i < 150 && listeners.Count == 0; i++)
         {
             await Task.Delay(200);
             listeners = ListeningAddressesOf(p.Id);
         }
-        await p.TerminateAsync(TimeSpan.FromSeconds(45));
+        Assert.False(p.HasExited, $"{command} exited early:\n{p.Tail()}");
+        await p.TerminateAsync(TimeSpan.FromSeconds(60));
         output.WriteLine($"{command} listens on {string.Join(", ", listeners)}");
         Assert.NotEmpty(listeners);
         Assert.All(listeners, a => Assert.True(IPAddress.IsLoopback(IPEndPoint.Parse(a).Address), $"{command} listens on {a}"));
@@ -175,10 +185,8 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
         "Schema.AggregatesTable", "target", "source", "unit", "time", "sumSquares", "filter", "view", "bucket",
         "Schema.PooledStdDev(\"sq\", \"s\", \"n\")", "PooledStdDev(sumSquares, \"sum(sum)\", \"sum(count)\")",
         "Partitioned(\"ts\")", "Partitioned(\"window_start\")",
-        // ReplayLedger.ClaimAsync: one of two constant ON CONFLICT clauses chosen by --force
-        "conflict",
-        // DbCommand bench: a scratch database name generated from a GUID (smstream_bench_<hex>)
-        "benchDatabase",
+        // Operations ReplayLedger: one of two constant ON CONFLICT clauses; DbCommand bench: a database name made from a Guid
+        "conflict", "benchDatabase",
     };
 
     private static string RepoRoot()

@@ -111,6 +111,14 @@ internal static class EngineMetrics
 
     private static readonly Counter.Child[] RejectedByReason = CreateRejectedChildren();
 
+    public static readonly Counter.Child ReadingRows = RowsWritten.WithLabels("readings");
+    public static readonly Counter.Child AggregateRows = RowsWritten.WithLabels("window_aggregates");
+    public static readonly Counter.Child AnomalyRows = RowsWritten.WithLabels("anomalies");
+    public static readonly Counter.Child AlertRows = RowsWritten.WithLabels("alerts");
+    public static readonly Counter.Child OffsetRows = RowsWritten.WithLabels("stream_offsets");
+    public static readonly Counter.Child PartialAggregates = WindowAggregates.WithLabels("partial");
+    public static readonly Counter.Child FinalAggregates = WindowAggregates.WithLabels("final");
+
     static EngineMetrics()
     {
         // Series that exist from start-up (at 0), so rates and alert rules have something to evaluate.
@@ -118,18 +126,10 @@ internal static class EngineMetrics
         {
             AlertEvents.WithLabels(status);
         }
-        foreach (var table in Tables)
-        {
-            RowsWritten.WithLabels(table);
-        }
-        WindowAggregates.WithLabels("partial");
-        WindowAggregates.WithLabels("final");
         Replayed.Inc(0);
         WriteFailures.Inc(0);
         Windowing.WindowingMetrics.Register();
     }
-
-    internal static readonly string[] Tables = ["readings", "window_aggregates", "anomalies", "alerts", "stream_offsets"];
 
     private static Counter.Child[] CreateRejectedChildren()
     {
@@ -271,8 +271,8 @@ public sealed class EngineProbe
                 partial++;
             }
         }
-        EngineMetrics.WindowAggregates.WithLabels("partial").Inc(partial);
-        EngineMetrics.WindowAggregates.WithLabels("final").Inc(outputs.Aggregates.Count - partial);
+        EngineMetrics.PartialAggregates.Inc(partial);
+        EngineMetrics.FinalAggregates.Inc(outputs.Aggregates.Count - partial);
         foreach (var anomaly in outputs.Anomalies)
         {
             EngineMetrics.Anomalies.WithLabels(anomaly.Detector).Inc();
@@ -291,39 +291,49 @@ public sealed class EngineProbe
         EngineMetrics.BufferedBatches.Set(Interlocked.Increment(ref _bufferedBatches));
     }
 
-    /// <summary>A batch committed (writer): table rows, latency from event time, watermark, sensor liveness, progress.</summary>
-    public void OnCommitted(StorageBatch batch, long records, long bytes)
+    /// <summary>A batch committed (writer): table rows of all its parts (one per writer connection), latency from event
+    /// time, watermark, sensor liveness, progress. Once per batch: <paramref name="records"/> and <paramref name="bytes"/>
+    /// are the batch's input records and bytes, as handed off.</summary>
+    public void OnCommitted(IReadOnlyList<StorageBatch> parts, long records, long bytes)
     {
-        ArgumentNullException.ThrowIfNull(batch);
-        EngineMetrics.Batches.Inc();
-        EngineMetrics.RowsWritten.WithLabels("readings").Inc(batch.Readings.Count);
-        EngineMetrics.RowsWritten.WithLabels("window_aggregates").Inc(batch.Aggregates.Count);
-        EngineMetrics.RowsWritten.WithLabels("anomalies").Inc(batch.Anomalies.Count);
-        EngineMetrics.RowsWritten.WithLabels("alerts").Inc(batch.Alerts.Count);
-        EngineMetrics.RowsWritten.WithLabels("stream_offsets").Inc(batch.Offsets.Count);
-        EngineMetrics.BatchRows.Observe(batch.Readings.Count + batch.Aggregates.Count + batch.Anomalies.Count + batch.Alerts.Count + batch.Offsets.Count);
-        EngineMetrics.BatchBytes.Observe(bytes);
-
+        ArgumentNullException.ThrowIfNull(parts);
         var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var ticks = Stopwatch.GetTimestamp();
-        lock (_writerLock)
+        long rows = 0;
+        EngineMetrics.Batches.Inc();
+        for (var i = 0; i < parts.Count; i++)
         {
-            var readings = batch.Readings;
-            for (var i = 0; i < readings.Count; i++)
+            var part = parts[i];
+            EngineMetrics.ReadingRows.Inc(part.Readings.Count);
+            EngineMetrics.AggregateRows.Inc(part.Aggregates.Count);
+            EngineMetrics.AnomalyRows.Inc(part.Anomalies.Count);
+            EngineMetrics.AlertRows.Inc(part.Alerts.Count);
+            EngineMetrics.OffsetRows.Inc(part.Offsets.Count);
+            rows += part.Readings.Count + part.Aggregates.Count + part.Anomalies.Count + part.Alerts.Count + part.Offsets.Count;
+            lock (_writerLock)
             {
-                var r = readings[i];
-                EngineMetrics.EventToStored.Observe(Math.Max(0, nowMs - r.Timestamp) / 1000.0);
-                _sensorLastStored[r.SensorId] = ticks;
-                var p = r.Position.Partition;
-                if (!_partitionEventTime.TryGetValue(p, out var e) || r.Timestamp > e.MaxEventMs)
+                var readings = part.Readings;
+                for (var j = 0; j < readings.Count; j++)
                 {
-                    _partitionEventTime[p] = (Math.Max(r.Timestamp, e.MaxEventMs), ticks);
-                }
-                else if (e.UpdatedTicks != ticks)
-                {
-                    _partitionEventTime[p] = (e.MaxEventMs, ticks);
+                    var r = readings[j];
+                    EngineMetrics.EventToStored.Observe(Math.Max(0, nowMs - r.Timestamp) / 1000.0);
+                    _sensorLastStored[r.SensorId] = ticks;
+                    var p = r.Position.Partition;
+                    if (!_partitionEventTime.TryGetValue(p, out var e) || r.Timestamp > e.MaxEventMs)
+                    {
+                        _partitionEventTime[p] = (Math.Max(r.Timestamp, e.MaxEventMs), ticks);
+                    }
+                    else if (e.UpdatedTicks != ticks)
+                    {
+                        _partitionEventTime[p] = (e.MaxEventMs, ticks);
+                    }
                 }
             }
+        }
+        EngineMetrics.BatchRows.Observe(rows);
+        EngineMetrics.BatchBytes.Observe(bytes);
+        lock (_writerLock)
+        {
             UpdateWatermark(ticks);
         }
         EngineMetrics.BufferedRecords.Set(Interlocked.Add(ref _bufferedRecords, -records));

@@ -12,6 +12,9 @@ public sealed class EngineOptions
     [Setting("Send readings dropped as duplicates to the DLQ (reason duplicate); when false they are only counted.")]
     public bool DeadLetterDuplicates { get; set; } = true;
 
+    [Setting("Store the raw reading of a record re-published by `smstream dlq replay` even when it is later than every window's allowed lateness (its closed windows are not corrected); when false it returns to the DLQ as late.")]
+    public bool StoreLateDlqReplays { get; set; } = true;
+
     [Setting("Batches queued for the writer before the consumer pauses its partitions (backpressure).", Unit = "batches", Min = 1, Max = 1024)]
     public int MaxQueuedBatches { get; set; } = 3;
 

@@ -54,6 +54,7 @@ public sealed class StreamEngine
     private IProducer<byte[], byte[]>? _producer;
     private PendingBatch _batch;
     private int _inFlight;
+    private int _alertsPublished;
     private bool _paused;
     private volatile Exception? _fatal;
     private volatile Exception? _produceError;
@@ -309,6 +310,12 @@ public sealed class StreamEngine
             {
                 continue;
             }
+            if (reason == RejectReason.Late && _options.StoreLateDlqReplays && IsDlqReplay(cr))
+            {
+                // A repaired record put back by `smstream dlq replay` is usually older than the watermark: keep its raw
+                // row rather than cycle it back into the DLQ. Windows already final are not corrected (docs/operations.md).
+                reason = RejectReason.None;
+            }
             if (reason == RejectReason.None)
             {
                 _batch.Part(partition).Readings.Add(reading);
@@ -331,6 +338,10 @@ public sealed class StreamEngine
 
         if (!replaying)
         {
+            if (_outputs.Alerts.Count > _alertsPublished)
+            {
+                PublishNewAlerts();
+            }
             _batch.Bytes += value.Length;
             _batch.Rows += Math.Max(1, _decoded.Count);
             _batch.NextOffsets[partition] = offset + 1;
@@ -347,6 +358,9 @@ public sealed class StreamEngine
             EngineProbe.OnReplayDone(Stopwatch.GetElapsedTime(ps.AssignedAt));
         }
     }
+
+    private static bool IsDlqReplay(ConsumeResult<byte[], byte[]> cr) =>
+        cr.Message.Headers is { } headers && headers.TryGetLastBytes(DlqHeaders.ReplayedFrom, out _);
 
     private void DeadLetter(ConsumeResult<byte[], byte[]> cr, byte[] value, RejectReason reason, string detail, int index)
     {
@@ -466,17 +480,10 @@ public sealed class StreamEngine
             var replayFrom = needed is { } n && n < next ? n : next;
             _batch.Part(partition).Offsets.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, next, replayFrom, watermark));
         }
-        foreach (var alert in _outputs.Alerts)
-        {
-            var payload = JsonSerializer.SerializeToUtf8Bytes(alert with { PublishedAt = _time.GetUtcNow() }, ContractsJsonContext.Default.AlertEvent);
-            Produce(_topics.Alerts, new Message<byte[], byte[]>
-            {
-                Key = Encoding.UTF8.GetBytes(alert.AssetId ?? alert.SensorId),
-                Value = payload,
-            });
-        }
+        PublishNewAlerts();
         Probe.OnHandoff(_outputs, _batch.Rows);
         _outputs.Clear();
+        _alertsPublished = 0;
 
         Interlocked.Increment(ref _inFlight);
         if (_overflow.Count > 0 || !_queue.Writer.TryWrite(_batch))
@@ -485,6 +492,23 @@ public sealed class StreamEngine
             PauseAll();
         }
         _batch = _pool.TryTake(out var next1) ? next1 : new PendingBatch(_sinks.Length);
+    }
+
+    /// <summary>Publishes alert events as soon as they arise (not at the batch boundary), so alert latency is not
+    /// bounded below by Storage:BatchMaxDelay. They are durable before the batch's offsets commit (the writer flushes).</summary>
+    private void PublishNewAlerts()
+    {
+        var alerts = _outputs.Alerts;
+        for (; _alertsPublished < alerts.Count; _alertsPublished++)
+        {
+            var alert = alerts[_alertsPublished];
+            var payload = JsonSerializer.SerializeToUtf8Bytes(alert with { PublishedAt = _time.GetUtcNow() }, ContractsJsonContext.Default.AlertEvent);
+            Produce(_topics.Alerts, new Message<byte[], byte[]>
+            {
+                Key = Encoding.UTF8.GetBytes(alert.AssetId ?? alert.SensorId),
+                Value = payload,
+            });
+        }
     }
 
     private StorageBatch PartFor(string sensorId) =>
@@ -549,9 +573,9 @@ public sealed class StreamEngine
                 foreach (var part in batch.Parts)
                 {
                     EngineMetrics.StoredRows.Inc(part.Readings.Count);
-                    Probe.OnCommitted(part, part.RowCount, part.EstimatedBytes);
                     Counters.AddCommitted(part.Readings.Count, part.Aggregates.Count, part.Anomalies.Count, part.Alerts.Count);
                 }
+                Probe.OnCommitted(batch.Parts, batch.Rows, batch.Bytes);
                 _committed.Enqueue(batch);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -337,7 +337,8 @@ internal sealed class CombineWatermarksOperator<T>(IObservable<StreamEvent<T>>[]
             var min = long.MaxValue;
             var maxIdle = long.MinValue;
             var any = false;
-            foreach (var id in _channels.Partitions())
+            // Index loop, not the Partitions() iterator: this runs once per watermark, i.e. per reading.
+            for (var id = -1; id < _channels.Length; id++)
             {
                 _channels.TryGet(id, out var c);
                 if (!c.Present)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Npgsql;
 using SmartMaintenance.Streams.Alerting;
+using SmartMaintenance.Streams.Contracts;
 using SmartMaintenance.Streams.Engine;
 using SmartMaintenance.Streams.Engine.Stages;
 using SmartMaintenance.Streams.Scoring;
@@ -113,6 +114,36 @@ public sealed class EngineEndToEndTests(KafkaFixture kafka, PostgresFixture post
         Assert.Equal("non_finite_value", dlq.Header("dlq.reason"));
         Assert.Equal("1", dlq.Header("dlq.source.index"));
         Assert.Equal(bad, dlq.ValueText);
+    }
+
+    [Fact]
+    public async Task Late_reading_goes_to_the_DLQ_but_the_same_reading_replayed_from_the_DLQ_is_stored()
+    {
+        var topics = NewTopics(1);
+        var db = await postgres.CreateDatabaseAsync();
+        // 30 minutes of one sensor move the watermark far past the first minutes' windows.
+        await kafka.ProduceAsync(topics.Input, Enumerable.Range(0, 360).Select(i => ReadingFactory.ValidMessage(7, i * 20)));
+        var late = ReadingFactory.Valid(7, 1, value: 99.5);
+        await kafka.ProduceAsync(topics.Input,
+            TestMessage.Utf8("s-7", late),
+            TestMessage.Utf8("s-7", late, ("dlq.replayed.from", "readings-dlq/0/1")));
+
+        var storage = StorageFor(db);
+        await using var sink = new PostgresSink(storage);
+        var engine = new StreamEngine(EngineOptionsFor(topics), storage, kafka.Options, TopicNamesFor(topics), new ValidationOptions(), sink, Stages());
+        using var cts = new CancellationTokenSource();
+        var run = engine.RunAsync(cts.Token);
+        await WaitUntil(() => engine.Counters.Stored + engine.Counters.RejectedTotal >= 362, run, TimeSpan.FromSeconds(60));
+        await cts.CancelAsync();
+        await run;
+
+        Assert.Equal(1, engine.Counters.Rejected(RejectReason.Late));
+        Assert.Equal(361, engine.Counters.Stored);
+        await using var conn = new NpgsqlConnection(db);
+        await conn.OpenAsync();
+        Assert.Equal(1L, await Scalar<long>(conn, "SELECT count(*) FROM readings WHERE value = 99.5"));
+        var dlq = Assert.Single(await kafka.ConsumeAllAsync(topics.Dlq));
+        Assert.Equal("late", dlq.Header("dlq.reason"));
     }
 
     [Fact]

@@ -1,6 +1,8 @@
 using System.Net;
 using SmartMaintenance.Streams.Contracts;
 using SmartMaintenance.Streams.Engine;
+using SmartMaintenance.Streams.Engine.Stages;
+using SmartMaintenance.Streams.Storage;
 using Xunit;
 
 namespace SmartMaintenance.Streams.Observability.Tests;
@@ -74,6 +76,27 @@ public sealed class EngineProbeTests
         probe.OnStatistics("{not json");
         Assert.Equal(60, probe.TotalLag);
     }
+
+    [Fact]
+    public void A_batch_committed_through_several_writer_connections_releases_exactly_its_buffered_records()
+    {
+        var probe = new EngineProbe();
+        probe.OnHandoff(new StageOutputs(), 10);
+        probe.OnHandoff(new StageOutputs(), 5);
+        Assert.Equal(15, probe.BufferedRecords);
+        var parts = new[] { new StorageBatch(), new StorageBatch(), new StorageBatch() };
+        parts[0].Readings.Add(Reading("a", 0));
+        parts[2].Readings.Add(Reading("b", 1));
+        probe.OnCommitted(parts, 10, 1000);
+        Assert.Equal(5, probe.BufferedRecords);
+        probe.OnCommitted([new StorageBatch()], 5, 500);
+        Assert.Equal(0, probe.BufferedRecords);
+        Assert.Equal(1_700_000_000_000, probe.WatermarkMs);
+        Assert.True(EngineHealth.Progress(probe, TimeSpan.FromMilliseconds(1)).Ok, "nothing buffered, no lag: not stuck");
+    }
+
+    private static SensorReading Reading(string sensor, int partition) =>
+        new(sensor, 1_700_000_000_000, 1, Position: new SourcePosition(partition, 0, 0));
 
     [Fact]
     public async Task Progress_check_fails_only_when_input_waits_and_nothing_commits()

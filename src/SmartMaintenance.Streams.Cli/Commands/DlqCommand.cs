@@ -176,6 +176,10 @@ internal static class DlqCommand
             Console.WriteLine($"  already replayed {Num(report.AlreadyReplayed)}");
             Console.WriteLine($"  transform failed {Num(report.TransformFailed)} (left in the DLQ)");
             Console.WriteLine($"  produce failed   {Num(report.ProduceFailed)} (claims released; run again)");
+            if (report.BehindWatermark > 0)
+            {
+                Console.WriteLine($"  behind watermark {Num(report.BehindWatermark)} (event time older than the engine's stored watermark: may be dead-lettered again as 'late'; docs/operations.md)");
+            }
             foreach (var (r, n) in report.ByReason)
             {
                 Console.WriteLine($"  reason {r}: {Num(n)}");

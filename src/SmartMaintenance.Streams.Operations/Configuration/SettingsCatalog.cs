@@ -21,13 +21,16 @@ public sealed record SettingsSectionInfo(string Section, Type Type, IReadOnlyLis
 public static class SettingsCatalog
 {
     public const string AssemblyPrefix = "SmartMaintenance.Streams.";
+    public const string CliAssembly = "smstream";
 
-    /// <summary>Loads every SmartMaintenance.Streams.*.dll in <paramref name="directory"/> (default: the application's).</summary>
+    /// <summary>Loads every SmartMaintenance.Streams.*.dll (and smstream.dll) in <paramref name="directory"/> (default: the application's).</summary>
     public static IReadOnlyList<Assembly> LoadAssemblies(string? directory = null)
     {
         var dir = directory ?? AppContext.BaseDirectory;
         var result = new List<Assembly>();
-        foreach (var file in Directory.GetFiles(dir, AssemblyPrefix + "*.dll").Order(StringComparer.Ordinal))
+        // The CLI's assembly is named smstream (namespace SmartMaintenance.Streams.Cli); its options count too.
+        var files = Directory.GetFiles(dir, AssemblyPrefix + "*.dll").Append(Path.Combine(dir, CliAssembly + ".dll")).Where(File.Exists);
+        foreach (var file in files.Order(StringComparer.Ordinal))
         {
             var name = AssemblyName.GetAssemblyName(file);
             // Test and benchmark assemblies sit beside smstream.dll in test output folders; they configure nothing.

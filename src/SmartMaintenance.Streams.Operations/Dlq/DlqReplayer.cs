@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using Confluent.Kafka;
 using SmartMaintenance.Streams.Contracts;
 using SmartMaintenance.Streams.Kafka;
@@ -41,6 +43,10 @@ public sealed class ReplayReport
     public long AlreadyReplayed { get; set; }
     public long TransformFailed { get; set; }
     public long ProduceFailed { get; set; }
+
+    /// <summary>Replayed readings whose <c>ts</c> is older than the engines' stored watermark of their target topic: the
+    /// engine may dead-letter them again as <c>late</c> (docs/operations.md, "Replayed readings must not be late").</summary>
+    public long BehindWatermark { get; set; }
     public SortedDictionary<string, long> ByTarget { get; } = new(StringComparer.Ordinal);
     public SortedDictionary<string, long> ByReason { get; } = new(StringComparer.Ordinal);
 
@@ -73,6 +79,7 @@ public sealed class DlqReplayer(KafkaOptions kafka, ReplayLedger ledger)
         var already = request.DryRun || !request.Force ? await _ledger.ReplayedAsync(request.DlqTopic, ct).ConfigureAwait(false) : [];
         using var producer = request.DryRun ? null : new ProducerBuilder<byte[]?, byte[]>(_kafka.BuildProducerConfig()).Build();
         var batch = new List<(DlqRecord Record, string Target, byte[] Value)>(request.BatchSize);
+        var floors = new Dictionary<string, long?>(StringComparer.Ordinal);
         foreach (var record in new DlqReader(_kafka).Read(request.DlqTopic, ct))
         {
             report.Scanned++;
@@ -99,6 +106,15 @@ public sealed class DlqReplayer(KafkaOptions kafka, ReplayLedger ledger)
                 report.TransformFailed++;
                 Skip(report, record, "transform: " + error);
                 continue;
+            }
+            if (!floors.TryGetValue(target, out var floor))
+            {
+                floor = await _ledger.WatermarkFloorAsync(target, ct).ConfigureAwait(false);
+                floors[target] = floor;
+            }
+            if (floor is { } f && EventTimeMs(value) is { } ts && ts < f)
+            {
+                report.BehindWatermark++;
             }
             if (request.DryRun)
             {
@@ -176,6 +192,42 @@ public sealed class DlqReplayer(KafkaOptions kafka, ReplayLedger ledger)
             }
         }
         batch.Clear();
+    }
+
+    /// <summary>The reading's <c>ts</c> (RFC 3339 or epoch ms) as Unix ms; null when absent or not a reading.</summary>
+    public static long? EventTimeMs(ReadOnlySpan<byte> payload)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(payload);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isTs = reader.ValueTextEquals("ts"u8);
+                if (!reader.Read())
+                {
+                    return null;
+                }
+                if (isTs)
+                {
+                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var ms))
+                    {
+                        return ms;
+                    }
+                    return reader.TokenType == JsonTokenType.String
+                        && DateTimeOffset.TryParse(reader.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
+                        ? t.ToUnixTimeMilliseconds() : null;
+                }
+                reader.Skip();
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        return null;
     }
 
     private static void Count(ReplayReport report, DlqRecord record, string target)

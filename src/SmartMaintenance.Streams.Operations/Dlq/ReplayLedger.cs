@@ -56,6 +56,14 @@ public sealed class ReplayLedger(NpgsqlDataSource dataSource)
         return result;
     }
 
+    /// <summary>The lowest event-time watermark (Unix ms) the engines stored for <paramref name="topic"/>, or null.</summary>
+    public async Task<long?> WatermarkFloorAsync(string topic, CancellationToken ct)
+    {
+        await using var cmd = _db.CreateCommand("SELECT min(watermark) FROM stream_offsets WHERE topic = $1 AND watermark IS NOT NULL");
+        cmd.Parameters.Add(new NpgsqlParameter { Value = topic });
+        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is long w ? w : null;
+    }
+
     private async Task<HashSet<(int, long)>> QueryPairsAsync(string sql, string topic, IReadOnlyList<DlqRecord> records, CancellationToken ct)
     {
         var partitions = new int[records.Count];

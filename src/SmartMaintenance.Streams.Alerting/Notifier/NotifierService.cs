@@ -75,7 +75,17 @@ public sealed class NotifierService
                 {
                     throw new KafkaException(new Error(ErrorCode.Local_Fatal, reason, isFatal: true));
                 }
-                var cr = backlog.Count > 0 ? backlog.Dequeue() : consumer.Consume(PollTimeout);
+                ConsumeResult<byte[]?, byte[]>? cr;
+                try
+                {
+                    cr = backlog.Count > 0 ? backlog.Dequeue() : consumer.Consume(PollTimeout);
+                }
+                catch (ConsumeException ex) when (!ex.Error.IsFatal)
+                {
+                    // E.g. the alerts topic does not exist yet: keep polling; librdkafka refreshes metadata by itself.
+                    NotifierLog.ConsumerError(_logger, ex.Error.Reason);
+                    continue;
+                }
                 if (cr is null || cr.IsPartitionEOF)
                 {
                     FlushDigests(consumer, backlog, ct);

@@ -55,6 +55,7 @@ public sealed class StreamEngine
     private PendingBatch _batch;
     private int _inFlight;
     private int _alertsPublished;
+    private readonly TimeSpan _flushTimeout;
     private bool _paused;
     private volatile Exception? _fatal;
     private volatile Exception? _produceError;
@@ -86,6 +87,7 @@ public sealed class StreamEngine
         _storageOptions = storageOptions;
         _kafka = kafka;
         _topics = topics;
+        _flushTimeout = TimeSpan.FromMilliseconds(kafka.MessageTimeoutMs) + TimeSpan.FromSeconds(30);
         _sinks = [.. sinks];
         _time = time ?? TimeProvider.System;
         _stages = stages;
@@ -169,7 +171,16 @@ public sealed class StreamEngine
     private void ConsumeLoop(CancellationToken ct)
     {
         using var producer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildProducerConfig())
-            .SetErrorHandler((_, e) => EngineLog.KafkaError(_logger, e.Reason))
+            .SetErrorHandler((_, e) =>
+            {
+                EngineLog.KafkaError(_logger, e.Reason);
+                // A fatal producer error (e.g. the idempotent producer lost its sequence) never delivers again:
+                // stop instead of waiting for a flush that cannot finish.
+                if (e.IsFatal)
+                {
+                    _fatal ??= new KafkaException(e);
+                }
+            })
             .Build();
         _producer = producer;
         using var consumer = new ConsumerBuilder<byte[], byte[]>(EngineProbe.WithStatistics(_kafka.BuildConsumerConfig(_options.ConsumerGroup)))
@@ -559,9 +570,20 @@ public sealed class StreamEngine
             try
             {
                 // DLQ records and alerts of this batch must be durable in Kafka before its offsets are in the database.
+                var flushStarted = Stopwatch.GetTimestamp();
                 while (_producer is { } p && p.Flush(TimeSpan.FromSeconds(1)) > 0)
                 {
                     ct.ThrowIfCancellationRequested();
+                    if (_fatal is { } fatal)
+                    {
+                        throw fatal;
+                    }
+                    // librdkafka gives up on a message after message.timeout.ms and reports it; past that (plus slack)
+                    // the flush is stuck, and stopping uncommitted is the safe outcome (a restart replays the batch).
+                    if (Stopwatch.GetElapsedTime(flushStarted) > _flushTimeout)
+                    {
+                        throw new TimeoutException($"Kafka did not acknowledge the batch's DLQ records and alerts within {_flushTimeout} (Kafka:MessageTimeoutMs + 30 s)");
+                    }
                 }
                 if (_produceError is { } produceError)
                 {

@@ -24,7 +24,7 @@ public sealed class NabThroughKafkaTests(KafkaFixture kafka, PostgresFixture pos
     [InlineData("realKnownCause/ambient_temperature_system_failure.csv")]
     public async Task Series_replayed_through_Kafka_and_the_engine_fires_the_same_detections_as_the_offline_replay(string file)
     {
-        var root = NabRoot();
+        var root = RepositoryPaths.NabDev();
         var series = NabCorpus.Load(root).Single(s => s.Name == file);
         var options = new ScoringOptions();
         var (_, detectors, fired) = NabEvaluator.Replay(series, options);
@@ -75,19 +75,5 @@ public sealed class NabThroughKafkaTests(KafkaFixture kafka, PostgresFixture pos
             actual.Add($"{reader.GetInt64(0)}/{reader.GetString(1)}");
         }
         Assert.Equal(expected, actual);
-    }
-
-    /// <summary>../shared/data/nab-dev beside the clone (CI lays shared/ next to it).</summary>
-    private static string NabRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "data", "nab-dev");
-            if (Directory.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-        throw new DirectoryNotFoundException("../shared/data/nab-dev (the NAB development subset) was not found beside the repository.");
     }
 }

@@ -15,39 +15,11 @@ public sealed class ServicesCollection : ICollectionFixture<KafkaFixture>, IColl
 
 internal static class Cli
 {
-    /// <summary>Runs smstream.dll (copied beside the tests) and returns exit code, stdout and stderr.</summary>
-    public static async Task<(int Exit, string Out, string Err)> Run(IDictionary<string, string>? env, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "smstream.dll"));
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        foreach (var (k, v) in env ?? new Dictionary<string, string>())
-        {
-            psi.Environment[k] = v;
-        }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        await p.WaitForExitAsync(timeout.Token);
-        return (p.ExitCode, await stdout, await stderr);
-    }
+    /// <summary>Runs smstream to completion (90 s limit).</summary>
+    public static Task<(int Exit, string Out, string Err)> Run(IDictionary<string, string>? env, params string[] args) =>
+        SmstreamCli.RunAsync(env, TimeSpan.FromSeconds(90), args);
 
-    /// <summary>The repository root (the folder holding SmartMaintenance.Streams.sln), found upwards from the test binaries.</summary>
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "SmartMaintenance.Streams.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("SmartMaintenance.Streams.sln not found above " + AppContext.BaseDirectory);
-    }
+    public static string RepositoryRoot() => RepositoryPaths.Root();
 }
 
 internal static class Readings

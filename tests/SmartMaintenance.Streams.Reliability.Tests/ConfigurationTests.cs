@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using SmartMaintenance.Streams.Testing;
 using Xunit;
 
 namespace SmartMaintenance.Streams.Reliability.Tests;
@@ -8,22 +8,8 @@ public sealed class ConfigurationTests
 {
     private static async Task<(int Exit, string Err)> Smstream(IDictionary<string, string> env, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "smstream.dll"));
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        foreach (var (k, v) in env)
-        {
-            psi.Environment[k] = v;
-        }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await p.WaitForExitAsync(timeout.Token);
-        return (p.ExitCode, await stderr + await stdout);
+        var (exit, stdout, stderr) = await SmstreamCli.RunAsync(env, TimeSpan.FromSeconds(60), args);
+        return (exit, stderr + stdout);
     }
 
     [Theory]

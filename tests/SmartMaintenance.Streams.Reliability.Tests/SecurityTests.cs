@@ -144,7 +144,7 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
     [Fact]
     public void Sql_is_never_built_from_input_every_interpolated_sql_hole_is_a_reviewed_identifier_or_constant()
     {
-        var src = Path.Combine(RepoRoot(), "src");
+        var src = Path.Combine(RepositoryPaths.Root(), "src");
         var found = new List<string>();
         foreach (var file in Directory.EnumerateFiles(src, "*.cs", SearchOption.AllDirectories))
         {
@@ -192,16 +192,6 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
         // Operations ReplayLedger: one of two constant ON CONFLICT clauses; DbCommand bench: a database name made from a Guid
         "conflict", "benchDatabase",
     };
-
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "SmartMaintenance.Streams.sln")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
-    }
 
     private static int FreePort()
     {

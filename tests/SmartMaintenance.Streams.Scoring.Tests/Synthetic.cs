@@ -1,4 +1,5 @@
 using SmartMaintenance.Streams.Contracts;
+using SmartMaintenance.Streams.Testing;
 
 namespace SmartMaintenance.Streams.Scoring.Tests;
 
@@ -39,17 +40,6 @@ internal static class Synthetic
         return found;
     }
 
-    /// <summary>The shared NAB dev corpus: ../shared/data/nab-dev from the repository root (CI) or any ancestor's shared/.</summary>
-    public static string NabDev()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "data", "nab-dev");
-            if (Directory.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-        throw new DirectoryNotFoundException("shared/data/nab-dev not found beside the repository.");
-    }
+    /// <summary>The shared NAB dev corpus: ../shared/data/nab-dev beside the repository.</summary>
+    public static string NabDev() => RepositoryPaths.NabDev();
 }

@@ -57,6 +57,7 @@ public sealed class StreamEngine
     private int _alertsPublished;
     private readonly TimeSpan _flushTimeout;
     private bool _paused;
+    private long _lastBacklogCheck;
     private volatile Exception? _fatal;
     private volatile Exception? _produceError;
 
@@ -206,6 +207,7 @@ public sealed class StreamEngine
             {
                 StoreCommittedOffsets();
                 TryDrainOverflow();
+                MarkBackloggedPartitions(consumer);
                 ConsumeResult<byte[], byte[]>? cr;
                 try
                 {
@@ -534,6 +536,38 @@ public sealed class StreamEngine
         if (_overflow.Count == 0 && _paused)
         {
             ResumeAll();
+        }
+    }
+
+    /// <summary>
+    /// Once a second, tells the stages which partitions still have records to read (paused, or the position is below
+    /// the high watermark of the last fetch): only a caught-up partition may turn idle and stop holding the watermark.
+    /// </summary>
+    private void MarkBackloggedPartitions(IConsumer<byte[], byte[]> consumer)
+    {
+        var now = Environment.TickCount64;
+        if (now - _lastBacklogCheck < 1000)
+        {
+            return;
+        }
+        _lastBacklogCheck = now;
+        foreach (var tp in consumer.Assignment)
+        {
+            if (!_partitions.ContainsKey(tp.Partition.Value))
+            {
+                continue;
+            }
+            if (!_paused)
+            {
+                // Both values are local (cached from the last fetch): no broker round trip.
+                var high = consumer.GetWatermarkOffsets(tp).High;
+                var position = consumer.Position(tp);
+                if (high == Offset.Unset || position == Offset.Unset || position.Value >= high.Value)
+                {
+                    continue;
+                }
+            }
+            _stages.OnPartitionBacklogged(tp.Partition.Value);
         }
     }
 

@@ -69,7 +69,10 @@ public sealed partial class HostileInputTests(KafkaFixture kafka, PostgresFixtur
     {
         var corpus = HostileCorpus.Generate(Scale.Hostile, Scale.Seed, DateTimeOffset.UtcNow);
         var input = kafka.CreateUniqueTopic("hostile", 6);
-        var dlqTopic = kafka.CreateUniqueTopic("hostile-dlq", 3);
+        // The embedded broker keeps 5 MiB per partition and drops older batches: the DLQ (which carries each
+        // original payload, huge ones included) gets a partition per MiB of corpus so nothing is dropped at full size.
+        var corpusMiB = corpus.Sum(c => (long)c.Message.Value.Length + (c.Message.Key?.Length ?? 0)) >> 20;
+        var dlqTopic = kafka.CreateUniqueTopic("hostile-dlq", (int)Math.Max(3, corpusMiB + 1));
         var alerts = kafka.CreateUniqueTopic("hostile-alerts", 1);
         var db = await postgres.CreateDatabaseAsync();
         await kafka.ProduceAsync(input, corpus.Select(c => c.Message));

@@ -28,7 +28,7 @@ internal sealed class Ledger(string connectionString)
         Assert.Equal(Input.ExpectedChecksum(count), checksum);
     }
 
-    /// <summary>Every final 1-minute aggregate equals a recompute from the stored readings; returns (finals, windows).</summary>
+    /// <summary>Every final 1-minute tumbling and 5-minute hopping aggregate equals a recompute from the stored readings; returns the tumbling (finals, windows).</summary>
     public async Task<(long Finals, long Windows)> AssertAggregatesRecomputeAsync()
     {
         const string recompute = """
@@ -54,7 +54,38 @@ internal sealed class Ledger(string connectionString)
         Assert.Equal(0L, doubled);
         // Only each sensor's newest windows may still be open when the input ends.
         Assert.InRange(finals, windows * 8 / 10, windows);
+        await AssertHoppingRecomputeAsync();
         return (finals, windows);
+    }
+
+    /// <summary>
+    /// Every final 5-minute hopping aggregate (advance 1 minute, the engine's second default spec) equals a recompute:
+    /// a reading belongs to the five windows starting at its minute and the four minutes before it.
+    /// </summary>
+    private async Task AssertHoppingRecomputeAsync()
+    {
+        const string recompute = """
+            WITH w AS (
+                SELECT sensor_id, to_timestamp(floor(extract(epoch FROM ts) / 60) * 60 - k * 60) AS ws, value
+                FROM readings CROSS JOIN generate_series(0, 4) AS k),
+            r AS (SELECT sensor_id, ws, count(*) AS c, sum(value) AS s, min(value) AS mn, max(value) AS mx FROM w GROUP BY 1, 2)
+            SELECT count(*) FILTER (WHERE r.sensor_id IS NULL OR a.count <> r.c OR abs(a.sum - r.s) > 1e-6 OR a.min <> r.mn OR a.max <> r.mx
+                                    OR a.window_end <> a.window_start + interval '5 minutes'),
+                   count(*),
+                   (SELECT count(*) FROM (SELECT 1 FROM window_aggregates WHERE window_kind = 'hopping:5m/1m' AND is_final
+                                          GROUP BY sensor_id, window_start HAVING count(*) > 1) d)
+            FROM window_aggregates a LEFT JOIN r ON a.sensor_id = r.sensor_id AND a.window_start = r.ws
+            WHERE a.window_kind = 'hopping:5m/1m' AND a.is_final
+            """;
+        await using var conn = new NpgsqlConnection(connectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(recompute, conn);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        var (mismatched, finals, doubled) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+        Assert.True(finals > 0, "no final hopping:5m/1m aggregate was stored");
+        Assert.Equal(0L, mismatched);
+        Assert.Equal(0L, doubled);
     }
 
     /// <summary>Stored offsets of record: sum of next offsets over the group's partitions (= messages consumed and committed).</summary>

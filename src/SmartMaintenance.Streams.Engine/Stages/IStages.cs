@@ -31,6 +31,10 @@ public interface IProcessingStages
 
     /// <summary>Forget state of partitions no longer assigned to this instance.</summary>
     void DropPartitions(IReadOnlyCollection<int> partitions);
+
+    /// <summary>The partition has records the loop has not consumed yet (it is behind, paused or its fetches fail):
+    /// it is not idle, so it must keep holding the event-time watermark back.</summary>
+    void OnPartitionBacklogged(int partition);
 }
 
 /// <summary>The windowing stage: same contract as the whole pipeline, aggregates only.</summary>

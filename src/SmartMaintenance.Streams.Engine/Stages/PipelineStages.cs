@@ -70,6 +70,8 @@ public sealed class PipelineStages : IProcessingStages
         }
     }
 
+    public void OnPartitionBacklogged(int partition) => _windows.OnPartitionBacklogged(partition);
+
     public long CommittedWatermark => _windows.CommittedWatermark;
 
     public void OnPartitionsAssigned(IReadOnlyDictionary<int, long?> watermarkFloors, StageOutputs outputs)

@@ -124,6 +124,13 @@ public sealed class RxWindowStage : IWindowStage, IDisposable
         ThrowIfFailed();
     }
 
+    public void OnPartitionBacklogged(int partition)
+    {
+        // A watermark that moves nothing still counts as activity: the idle timeout measures silence of a partition
+        // with nothing left to read, never a backlog (otherwise a stalled fetch would make its records late).
+        _input.OnNext(StreamEvent<SensorReading>.PartitionWatermark(partition, long.MinValue));
+    }
+
     public void DropPartitions(IReadOnlyCollection<int> partitions)
     {
         ArgumentNullException.ThrowIfNull(partitions);

@@ -553,22 +553,36 @@ public sealed class StreamEngine
         _lastBacklogCheck = now;
         foreach (var tp in consumer.Assignment)
         {
-            if (!_partitions.ContainsKey(tp.Partition.Value))
+            if (!_partitions.TryGetValue(tp.Partition.Value, out var ps))
             {
                 continue;
             }
-            if (!_paused)
+            if (!_paused && IsCaughtUp(consumer, tp, ps))
             {
-                // Both values are local (cached from the last fetch): no broker round trip.
-                var high = consumer.GetWatermarkOffsets(tp).High;
-                var position = consumer.Position(tp);
-                if (high == Offset.Unset || position == Offset.Unset || position.Value >= high.Value)
-                {
-                    continue;
-                }
+                continue;
             }
             _stages.OnPartitionBacklogged(tp.Partition.Value);
         }
+    }
+
+    /// <summary>
+    /// Whether everything the broker last reported for the partition was handed to the loop. Both watermark offsets and
+    /// the position are local (cached from fetches): no broker round trip. A partition not fetched yet is not caught up,
+    /// and neither is one whose first message has not reached the loop (its position is unset until then: its start
+    /// is where the assignment seeked).
+    /// </summary>
+    private static bool IsCaughtUp(IConsumer<byte[], byte[]> consumer, TopicPartition tp, PartitionState ps)
+    {
+        var offsets = consumer.GetWatermarkOffsets(tp);
+        if (offsets.High == Offset.Unset)
+        {
+            return false;
+        }
+        var position = consumer.Position(tp);
+        var next = position != Offset.Unset
+            ? position.Value
+            : Math.Max(ps.ReplayFrom, offsets.Low == Offset.Unset ? 0 : offsets.Low.Value);
+        return next >= offsets.High.Value;
     }
 
     private void PauseAll()

@@ -118,14 +118,17 @@ public class DetectorTests
     public void Processing_readings_that_do_not_fire_allocates_nothing()
     {
         var pipeline = Pipeline();
-        var v = Synthetic.Noise(20_000);
-        for (var i = 0; i < 1000; i++)
+        var o = new DetectorOptions();
+        // Past the point where the slow context detector's ring reached full size (it grows while it fills).
+        var warm = (o.ContextHistory + (2 * o.ContextLength)) * o.SlowContextStride;
+        var v = Synthetic.Noise(warm + 20_000);
+        for (var i = 0; i < warm; i++)
         {
             pipeline.Process(Synthetic.Reading("s1", i, v[i]), out _);
         }
         var fired = 0;
         var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 1000; i < v.Length; i++)
+        for (var i = warm; i < v.Length; i++)
         {
             if (pipeline.Process(Synthetic.Reading("s1", i, v[i]), out _))
             {

@@ -63,6 +63,9 @@ public sealed class DetectorOptions
     [Setting("After an anomaly fires, further detections of the sensor are suppressed for this many readings (one event, one alert).", Unit = "readings", Min = 0, Max = 1_000_000)]
     public int SuppressReadings { get; set; } = 200;
 
+    [Setting("The suppression after a firing also ends once this much event time has passed (whichever of SuppressReadings and this ends first; 0: readings only).", Unit = "ms", Min = 0, Max = 31_536_000_000)]
+    public long SuppressDurationMs { get; set; } = 86_400_000;
+
     [Setting("During suppression a score still fires when it exceeds the score that started the suppression by this much (escalation).", Min = 0, Max = 1)]
     public double EscalationMargin { get; set; } = 1;
 

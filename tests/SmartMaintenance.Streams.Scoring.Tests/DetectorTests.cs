@@ -115,6 +115,22 @@ public class DetectorTests
     }
 
     [Fact]
+    public void Suppression_ends_after_its_event_time_span_even_when_readings_remain()
+    {
+        // Readings every minute; two isolated spikes 100 minutes apart, well inside 200 readings.
+        var v = Synthetic.Noise(2000);
+        v[1000] += 25;
+        v[1100] -= 25;
+        static bool FiredAt(List<(int Index, Anomaly Anomaly)> found, int index) => found.Exists(f => f.Index == index);
+        var byReadings = Synthetic.Run(Pipeline(o => o.SuppressDurationMs = 0), v);
+        Assert.True(FiredAt(byReadings, 1000));
+        Assert.False(FiredAt(byReadings, 1100));
+        var byTime = Synthetic.Run(Pipeline(o => o.SuppressDurationMs = 60 * 60_000), v);
+        Assert.True(FiredAt(byTime, 1000));
+        Assert.True(FiredAt(byTime, 1100));
+    }
+
+    [Fact]
     public void Processing_readings_that_do_not_fire_allocates_nothing()
     {
         var pipeline = Pipeline();

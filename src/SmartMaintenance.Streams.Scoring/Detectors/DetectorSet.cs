@@ -12,6 +12,8 @@ public struct SensorState
     internal string? SensorType;
     internal long Count;
     internal long SuppressRemaining;
+    /// <summary>Event time (Unix ms) at which the current suppression ends at the latest (SuppressDurationMs).</summary>
+    internal long SuppressUntil;
     internal double SuppressScore;
     internal RobustLevelState Level;
     internal SpikeState Spike;
@@ -47,7 +49,8 @@ public struct EnsembleResult
 /// <summary>
 /// The ensemble for one sensor type: robust level, spike, CUSUM level shift, flatline, context novelty and the
 /// range rule. Combined score = max of the weighted detector scores. After a firing, the sensor is quiet for
-/// <c>SuppressReadings</c> unless a score escalates by <c>EscalationMargin</c>: one event, one alert.
+/// <c>SuppressReadings</c> or <c>SuppressDurationMs</c> of event time, whichever ends first, unless a score
+/// escalates by <c>EscalationMargin</c>: one event, one alert.
 /// </summary>
 public sealed class DetectorSet
 {
@@ -125,27 +128,33 @@ public sealed class DetectorSet
         r.Winner = winner;
 
         var threshold = Options.FireThreshold;
+        if (s.SuppressRemaining > 0 && Options.SuppressDurationMs > 0 && timestamp >= s.SuppressUntil)
+        {
+            // Suppression lasts SuppressReadings or SuppressDurationMs of event time, whichever ends first.
+            s.SuppressRemaining = 0;
+        }
         if (s.SuppressRemaining > 0)
         {
             s.SuppressRemaining--;
             if (best >= threshold && best >= s.SuppressScore + Options.EscalationMargin)
             {
-                Fire(ref s, ref r, best);
+                Fire(ref s, ref r, best, timestamp);
             }
             return;
         }
         r.Output = best;
         if (best >= threshold)
         {
-            Fire(ref s, ref r, best);
+            Fire(ref s, ref r, best, timestamp);
         }
     }
 
-    private void Fire(ref SensorState s, ref EnsembleResult r, double score)
+    private void Fire(ref SensorState s, ref EnsembleResult r, double score, long timestamp)
     {
         r.Output = score;
         r.Fired = true;
         s.SuppressRemaining = Options.SuppressReadings;
+        s.SuppressUntil = timestamp + Options.SuppressDurationMs;
         s.SuppressScore = score;
     }
 
@@ -232,6 +241,7 @@ public sealed class DetectorSet
     {
         w.Write(s.Count);
         w.Write(s.SuppressRemaining);
+        w.Write(s.SuppressUntil);
         w.Write(s.SuppressScore);
         _level.Write(s.Level, w);
         _spike.Write(s.Spike, w);
@@ -251,6 +261,7 @@ public sealed class DetectorSet
     {
         s.Count = r.ReadInt64();
         s.SuppressRemaining = r.ReadInt64();
+        s.SuppressUntil = r.ReadInt64();
         s.SuppressScore = r.ReadDouble();
         s.Level = _level.Read(r);
         s.Spike = _spike.Read(r);

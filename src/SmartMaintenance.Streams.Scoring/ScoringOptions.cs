@@ -117,8 +117,11 @@ public sealed class DetectorOptions
     [Setting("A detector must exceed this multiple of the largest ratio it produced recently to score above 0.5 (0 disables habituation).", Min = 0, Max = 100)]
     public double HabituationFactor { get; set; } = 1;
 
-    [Setting("Per-reading decay of the remembered largest ratio per detector (habituation memory).", Min = 0, Max = 1)]
+    [Setting("Per-reading decay of the remembered largest ratio per detector (habituation memory); used only when HabituationHalfLifeMs is 0.", Min = 0, Max = 1)]
     public double HabituationDecay { get; set; } = 0.0005;
+
+    [Setting("Half-life, in event time, of the remembered largest ratio per detector (habituation memory), so sensors of any sampling rate forget at the same pace (0: per-reading HabituationDecay instead).", Unit = "ms", Min = 0, Max = 31_536_000_000)]
+    public double HabituationHalfLifeMs { get; set; } = 432_000_000;
 
     [Setting("Weight of the robust level detector in the ensemble (0 disables it).", Min = 0, Max = 10)]
     public double LevelWeight { get; set; } = 1;

@@ -131,6 +131,34 @@ public class DetectorTests
     }
 
     [Fact]
+    public void Habituation_decays_with_event_time_not_with_the_number_of_readings()
+    {
+        // Recurring excursions, so the habituation memory shapes the scores.
+        var v = Synthetic.Noise(3000);
+        for (var i = 600; i < v.Length; i += 250)
+        {
+            v[i] += 12;
+        }
+        static double[] Scores(double halfLifeMs, long stepMs, double[] values)
+        {
+            var pipeline = Pipeline(o => (o.HabituationHalfLifeMs, o.SuppressDurationMs) = (halfLifeMs, 0));
+            var scores = new double[values.Length];
+            for (var i = 0; i < values.Length; i++)
+            {
+                scores[i] = pipeline.Score(new SensorReading("s", Synthetic.Start + (i * stepMs), values[i]), out _, out _);
+            }
+            return scores;
+        }
+        const long Day = 86_400_000;
+        var minutely = Scores(Day, 60_000, v);
+        // Twice the step and twice the half-life: the same decay per reading, so the same scores.
+        Assert.Equal(minutely, Scores(2 * Day, 120_000, v));
+        // Twice the step with the same half-life: each reading decays the memory more, so the scores differ.
+        Assert.NotEqual(minutely, Scores(Day, 120_000, v));
+        Assert.Contains(minutely, x => x >= 0.5);
+    }
+
+    [Fact]
     public void Processing_readings_that_do_not_fire_allocates_nothing()
     {
         var pipeline = Pipeline();

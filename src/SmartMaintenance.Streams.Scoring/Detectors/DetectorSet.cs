@@ -14,6 +14,8 @@ public struct SensorState
     internal long SuppressRemaining;
     /// <summary>Event time (Unix ms) at which the current suppression ends at the latest (SuppressDurationMs).</summary>
     internal long SuppressUntil;
+    /// <summary>Latest event time seen (Unix ms; 0 before the first reading): the clock of the habituation decay.</summary>
+    internal long LastTimestamp;
     internal double SuppressScore;
     internal RobustLevelState Level;
     internal SpikeState Spike;
@@ -65,7 +67,10 @@ public sealed class DetectorSet
     private readonly ContextDetector _slowContext;
     private readonly RangeRule _range;
     private readonly double _wLevel, _wSpike, _wShift, _wFlat, _wContext, _wSlowContext;
-    private readonly double _habituation, _forget;
+    private readonly double _habituation, _forget, _halfLife;
+    // Decay factor for the last time step seen: sensors sampled regularly reuse it instead of an Exp per reading.
+    private long _cachedStep = -1;
+    private double _cachedForget;
 
     public DetectorSet(DetectorOptions options)
     {
@@ -82,6 +87,7 @@ public sealed class DetectorSet
         (_wLevel, _wSpike, _wShift, _wFlat, _wContext) = (options.LevelWeight, options.SpikeWeight, options.ShiftWeight, options.FlatlineWeight, options.ContextWeight);
         _habituation = options.HabituationFactor;
         _forget = 1 - options.HabituationDecay;
+        _halfLife = options.HabituationHalfLifeMs;
     }
 
     public DetectorOptions Options { get; }
@@ -111,16 +117,17 @@ public sealed class DetectorSet
             s.Shift = default;
         }
 
+        var forget = Forget(ref s, timestamp);
         var bestRatio = 0.0;
         var winner = RangeIndex;
         if (s.Count > Options.WarmupReadings)
         {
-            Consider(Habituate(r.Level.Ratio, ref s.SeenLevel) * _wLevel, LevelIndex, ref bestRatio, ref winner);
-            Consider(Habituate(r.Spike.Ratio, ref s.SeenSpike) * _wSpike, SpikeIndex, ref bestRatio, ref winner);
-            Consider(Habituate(r.Shift.Ratio, ref s.SeenShift) * _wShift, ShiftIndex, ref bestRatio, ref winner);
-            Consider(Habituate(r.Flatline.Ratio, ref s.SeenFlatline) * _wFlat, FlatlineIndex, ref bestRatio, ref winner);
-            Consider(Habituate(r.Context.Ratio, ref s.SeenContext) * _wContext, ContextIndex, ref bestRatio, ref winner);
-            Consider(Habituate(r.SlowContext.Ratio, ref s.SeenSlowContext) * _wSlowContext, SlowContextIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Level.Ratio, ref s.SeenLevel, forget) * _wLevel, LevelIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Spike.Ratio, ref s.SeenSpike, forget) * _wSpike, SpikeIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Shift.Ratio, ref s.SeenShift, forget) * _wShift, ShiftIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Flatline.Ratio, ref s.SeenFlatline, forget) * _wFlat, FlatlineIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Context.Ratio, ref s.SeenContext, forget) * _wContext, ContextIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.SlowContext.Ratio, ref s.SeenSlowContext, forget) * _wSlowContext, SlowContextIndex, ref bestRatio, ref winner);
         }
         Consider(r.Range.Ratio, RangeIndex, ref bestRatio, ref winner);
         var best = ScoreMath.FromRatio(bestRatio);
@@ -163,11 +170,32 @@ public sealed class DetectorSet
     /// maximum) times <c>HabituationFactor</c>, so a sensor whose normal life contains recurring excursions of
     /// one kind is judged by what is new for it, not by what is new for an idealized Gaussian signal.
     /// </summary>
-    private double Habituate(double ratio, ref double seen)
+    private double Habituate(double ratio, ref double seen, double forget)
     {
         var reference = Math.Max(1, _habituation * seen);
-        seen = Math.Max(ratio, seen * _forget);
+        seen = Math.Max(ratio, seen * forget);
         return ratio / reference;
+    }
+
+    /// <summary>
+    /// The habituation memory's decay for this reading: per event time (half-life <c>HabituationHalfLifeMs</c>),
+    /// so sensors sampled at different rates forget at the same pace; per reading when the half-life is 0.
+    /// </summary>
+    private double Forget(ref SensorState s, long timestamp)
+    {
+        if (_halfLife <= 0)
+        {
+            return _forget;
+        }
+        // A late (out-of-order) reading does not move the clock back, so no span decays twice.
+        var step = s.LastTimestamp == 0 ? 0 : Math.Max(0, timestamp - s.LastTimestamp);
+        s.LastTimestamp = Math.Max(s.LastTimestamp, timestamp);
+        if (step != _cachedStep)
+        {
+            _cachedStep = step;
+            _cachedForget = Math.Exp(-0.6931471805599453 * step / _halfLife);
+        }
+        return _cachedForget;
     }
 
     private static void Consider(double score, int index, ref double best, ref int winner)
@@ -242,6 +270,7 @@ public sealed class DetectorSet
         w.Write(s.Count);
         w.Write(s.SuppressRemaining);
         w.Write(s.SuppressUntil);
+        w.Write(s.LastTimestamp);
         w.Write(s.SuppressScore);
         _level.Write(s.Level, w);
         _spike.Write(s.Spike, w);
@@ -262,6 +291,7 @@ public sealed class DetectorSet
         s.Count = r.ReadInt64();
         s.SuppressRemaining = r.ReadInt64();
         s.SuppressUntil = r.ReadInt64();
+        s.LastTimestamp = r.ReadInt64();
         s.SuppressScore = r.ReadDouble();
         s.Level = _level.Read(r);
         s.Spike = _spike.Read(r);

@@ -78,8 +78,11 @@ public sealed class DetectorOptions
     [Setting("Residuals are clipped to this many scales before they update level and scale (outlier resistance).", Min = 0.5, Max = 100)]
     public double ClipZ { get; set; } = 3;
 
-    [Setting("Per-reading decay of the envelopes of recent values and changes towards the level; smaller remembers longer.", Min = 0, Max = 1)]
+    [Setting("Per-reading decay of the envelopes of recent values and changes towards the level; smaller remembers longer. Used only when EnvelopeHalfLifeMs is 0.", Min = 0, Max = 1)]
     public double EnvelopeDecay { get; set; } = 0.0003;
+
+    [Setting("Half-life, in event time, of the envelopes of recent values and changes (how long a peak or a jump counts as recently seen), so sensors of any sampling rate remember the same span (0: per-reading EnvelopeDecay instead).", Unit = "ms", Min = 0, Max = 31_536_000_000)]
+    public double EnvelopeHalfLifeMs { get; set; } = 691_200_000;
 
     [Setting("A change scores 0.5 as a spike only when it also reaches this multiple of the largest recent change.", Min = 0, Max = 100)]
     public double SpikeEnvelopeFactor { get; set; } = 1.5;

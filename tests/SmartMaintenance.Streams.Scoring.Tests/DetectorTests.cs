@@ -130,31 +130,39 @@ public class DetectorTests
         Assert.True(FiredAt(byTime, 1100));
     }
 
-    [Fact]
-    public void Habituation_decays_with_event_time_not_with_the_number_of_readings()
+    [Theory]
+    [InlineData("habituation")]
+    [InlineData("envelope")]
+    public void Time_based_memories_decay_with_event_time_not_with_the_number_of_readings(string memory)
     {
-        // Recurring excursions, so the habituation memory shapes the scores.
+        // Recurring excursions, so the habituation memory and the envelopes shape the scores.
         var v = Synthetic.Noise(3000);
         for (var i = 600; i < v.Length; i += 250)
         {
             v[i] += 12;
         }
-        static double[] Scores(double halfLifeMs, long stepMs, double[] values)
+        double[] Scores(double halfLifeMs, long stepMs)
         {
-            var pipeline = Pipeline(o => (o.HabituationHalfLifeMs, o.SuppressDurationMs) = (halfLifeMs, 0));
-            var scores = new double[values.Length];
-            for (var i = 0; i < values.Length; i++)
+            // Only the memory under test runs on event time; the other decays per reading, suppression counts readings.
+            var pipeline = Pipeline(o =>
             {
-                scores[i] = pipeline.Score(new SensorReading("s", Synthetic.Start + (i * stepMs), values[i]), out _, out _);
+                o.SuppressDurationMs = 0;
+                o.HabituationHalfLifeMs = memory == "habituation" ? halfLifeMs : 0;
+                o.EnvelopeHalfLifeMs = memory == "envelope" ? halfLifeMs : 0;
+            });
+            var scores = new double[v.Length];
+            for (var i = 0; i < v.Length; i++)
+            {
+                scores[i] = pipeline.Score(new SensorReading("s", Synthetic.Start + (i * stepMs), v[i]), out _, out _);
             }
             return scores;
         }
         const long Day = 86_400_000;
-        var minutely = Scores(Day, 60_000, v);
+        var minutely = Scores(Day, 60_000);
         // Twice the step and twice the half-life: the same decay per reading, so the same scores.
-        Assert.Equal(minutely, Scores(2 * Day, 120_000, v));
+        Assert.Equal(minutely, Scores(2 * Day, 120_000));
         // Twice the step with the same half-life: each reading decays the memory more, so the scores differ.
-        Assert.NotEqual(minutely, Scores(Day, 120_000, v));
+        Assert.NotEqual(minutely, Scores(Day, 120_000));
         Assert.Contains(minutely, x => x >= 0.5);
     }
 

@@ -14,8 +14,6 @@ public struct SensorState
     internal long SuppressRemaining;
     /// <summary>Event time (Unix ms) at which the current suppression ends at the latest (SuppressDurationMs).</summary>
     internal long SuppressUntil;
-    /// <summary>Latest event time seen (Unix ms; 0 before the first reading): the clock of the habituation decay.</summary>
-    internal long LastTimestamp;
     internal double SuppressScore;
     internal RobustLevelState Level;
     internal SpikeState Spike;
@@ -102,6 +100,8 @@ public sealed class DetectorSet
     public void Update(ref SensorState s, long timestamp, double value, out EnsembleResult r)
     {
         r = default;
+        // The level state's clock before this reading also drives the habituation decay.
+        var previous = s.Level.LastTimestamp;
         var level = _level.Estimate(s.Level);
         r.Level = _level.Update(ref s.Level, timestamp, value, level);
         r.Spike = _wSpike > 0 ? _spike.Update(ref s.Spike, timestamp, value, level) : DetectorScore.None(timestamp);
@@ -117,7 +117,7 @@ public sealed class DetectorSet
             s.Shift = default;
         }
 
-        var forget = Forget(ref s, timestamp);
+        var forget = Forget(previous, timestamp);
         var bestRatio = 0.0;
         var winner = RangeIndex;
         if (s.Count > Options.WarmupReadings)
@@ -181,15 +181,14 @@ public sealed class DetectorSet
     /// The habituation memory's decay for this reading: per event time (half-life <c>HabituationHalfLifeMs</c>),
     /// so sensors sampled at different rates forget at the same pace; per reading when the half-life is 0.
     /// </summary>
-    private double Forget(ref SensorState s, long timestamp)
+    private double Forget(long previous, long timestamp)
     {
         if (_halfLife <= 0)
         {
             return _forget;
         }
-        // A late (out-of-order) reading does not move the clock back, so no span decays twice.
-        var step = s.LastTimestamp == 0 ? 0 : Math.Max(0, timestamp - s.LastTimestamp);
-        s.LastTimestamp = Math.Max(s.LastTimestamp, timestamp);
+        // A late (out-of-order) reading does not decay the memory again.
+        var step = previous == 0 ? 0 : Math.Max(0, timestamp - previous);
         if (step != _cachedStep)
         {
             _cachedStep = step;
@@ -270,7 +269,6 @@ public sealed class DetectorSet
         w.Write(s.Count);
         w.Write(s.SuppressRemaining);
         w.Write(s.SuppressUntil);
-        w.Write(s.LastTimestamp);
         w.Write(s.SuppressScore);
         _level.Write(s.Level, w);
         _spike.Write(s.Spike, w);
@@ -291,7 +289,6 @@ public sealed class DetectorSet
         s.Count = r.ReadInt64();
         s.SuppressRemaining = r.ReadInt64();
         s.SuppressUntil = r.ReadInt64();
-        s.LastTimestamp = r.ReadInt64();
         s.SuppressScore = r.ReadDouble();
         s.Level = _level.Read(r);
         s.Spike = _spike.Read(r);

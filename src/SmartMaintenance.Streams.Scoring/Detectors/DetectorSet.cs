@@ -10,7 +10,6 @@ public struct SensorState
     internal DetectorSet? Set;
     internal string? AssetId;
     internal string? SensorType;
-    internal long Count;
     internal long SuppressRemaining;
     /// <summary>Event time (Unix ms) at which the current suppression ends at the latest (SuppressDurationMs).</summary>
     internal long SuppressUntil;
@@ -25,7 +24,7 @@ public struct SensorState
     internal double SeenLevel, SeenSpike, SeenShift, SeenFlatline, SeenContext, SeenSlowContext;
 
     /// <summary>Readings this sensor has contributed (warm-up is complete when it passes the set's warm-up).</summary>
-    public readonly long Readings => Count;
+    public readonly long Readings => Level.Count;
 }
 
 /// <summary>What the ensemble concluded about one reading.</summary>
@@ -110,8 +109,9 @@ public sealed class DetectorSet
         r.Context = _wContext > 0 ? _context.Update(ref s.Context, timestamp, value, level) : DetectorScore.None(timestamp);
         r.SlowContext = _wSlowContext > 0 ? _slowContext.Update(ref s.SlowContext, timestamp, value, level) : DetectorScore.None(timestamp);
         r.Range = _range.Score(timestamp, value);
-        s.Count++;
-        if (s.Count == Options.WarmupReadings)
+        // The level detector counts every reading (it always runs): its count is the sensor's.
+        var count = s.Level.Count;
+        if (count == Options.WarmupReadings)
         {
             // What accumulated while the level was still being learned is not evidence of a shift.
             s.Shift = default;
@@ -120,7 +120,7 @@ public sealed class DetectorSet
         var forget = Forget(previous, timestamp);
         var bestRatio = 0.0;
         var winner = RangeIndex;
-        if (s.Count > Options.WarmupReadings)
+        if (count > Options.WarmupReadings)
         {
             Consider(Habituate(r.Level.Ratio, ref s.SeenLevel, forget) * _wLevel, LevelIndex, ref bestRatio, ref winner);
             Consider(Habituate(r.Spike.Ratio, ref s.SeenSpike, forget) * _wSpike, SpikeIndex, ref bestRatio, ref winner);
@@ -241,7 +241,7 @@ public sealed class DetectorSet
             WriteFinite(json, "scale", w.Scale);
             WriteFinite(json, "statistic", w.Statistic);
             json.WriteNumber("since", w.Since);
-            json.WriteNumber("readings", s.Count);
+            json.WriteNumber("readings", s.Level.Count);
             json.WriteStartObject("scores");
             WriteFinite(json, Names[LevelIndex], r.Level.Score);
             WriteFinite(json, Names[SpikeIndex], r.Spike.Score);
@@ -266,7 +266,6 @@ public sealed class DetectorSet
 
     internal void Write(in SensorState s, BinaryWriter w)
     {
-        w.Write(s.Count);
         w.Write(s.SuppressRemaining);
         w.Write(s.SuppressUntil);
         w.Write(s.SuppressScore);
@@ -286,7 +285,6 @@ public sealed class DetectorSet
 
     internal void Read(ref SensorState s, BinaryReader r)
     {
-        s.Count = r.ReadInt64();
         s.SuppressRemaining = r.ReadInt64();
         s.SuppressUntil = r.ReadInt64();
         s.SuppressScore = r.ReadDouble();

@@ -43,8 +43,9 @@ public class ScoringDetectorBenchmarks
         _sum = new double[Sensors];
         _sumSq = new double[Sensors];
         _count = new long[Sensors];
-        // Warm every sensor past warm-up so the measured path is the steady state.
-        for (var k = 0; k < 3; k++)
+        // Warm every sensor until both context rings are full size (14 × 1,000 readings per sensor > 271 points
+        // × stride 48) so the measured path is the steady state.
+        for (var k = 0; k < 14; k++)
         {
             Full();
             WithoutContext();

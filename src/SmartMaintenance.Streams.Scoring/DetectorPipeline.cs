@@ -14,7 +14,8 @@ namespace SmartMaintenance.Streams.Scoring;
 public sealed class DetectorPipeline
 {
     private const int SnapshotMagic = 0x44534D53; // "SMSD"
-    private const int SnapshotVersion = 1;
+    // 2: context detectors store one ring of points instead of a matrix of contexts (ContextDetector.Write).
+    private const int SnapshotVersion = 2;
     /// <summary>Prefix of detector names for window-aggregate findings, so their alert ids differ from reading ones.</summary>
     public const string WindowDetectorPrefix = "window/";
     public const string ModelDetectorName = "model";

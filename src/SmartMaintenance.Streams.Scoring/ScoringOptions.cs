@@ -63,6 +63,9 @@ public sealed class DetectorOptions
     [Setting("After an anomaly fires, further detections of the sensor are suppressed for this many readings (one event, one alert).", Unit = "readings", Min = 0, Max = 1_000_000)]
     public int SuppressReadings { get; set; } = 200;
 
+    [Setting("The suppression after a firing also ends once this much event time has passed (whichever of SuppressReadings and this ends first; 0: readings only).", Unit = "ms", Min = 0, Max = 31_536_000_000)]
+    public long SuppressDurationMs { get; set; } = 86_400_000;
+
     [Setting("During suppression a score still fires when it exceeds the score that started the suppression by this much (escalation).", Min = 0, Max = 1)]
     public double EscalationMargin { get; set; } = 1;
 
@@ -75,8 +78,11 @@ public sealed class DetectorOptions
     [Setting("Residuals are clipped to this many scales before they update level and scale (outlier resistance).", Min = 0.5, Max = 100)]
     public double ClipZ { get; set; } = 3;
 
-    [Setting("Per-reading decay of the envelopes of recent values and changes towards the level; smaller remembers longer.", Min = 0, Max = 1)]
+    [Setting("Per-reading decay of the envelopes of recent values and changes towards the level; smaller remembers longer. Used only when EnvelopeHalfLifeMs is 0.", Min = 0, Max = 1)]
     public double EnvelopeDecay { get; set; } = 0.0003;
+
+    [Setting("Half-life, in event time, of the envelopes of recent values and changes (how long a peak or a jump counts as recently seen), so sensors of any sampling rate remember the same span (0: per-reading EnvelopeDecay instead).", Unit = "ms", Min = 0, Max = 31_536_000_000)]
+    public double EnvelopeHalfLifeMs { get; set; } = 691_200_000;
 
     [Setting("A change scores 0.5 as a spike only when it also reaches this multiple of the largest recent change.", Min = 0, Max = 100)]
     public double SpikeEnvelopeFactor { get; set; } = 1.5;
@@ -114,8 +120,11 @@ public sealed class DetectorOptions
     [Setting("A detector must exceed this multiple of the largest ratio it produced recently to score above 0.5 (0 disables habituation).", Min = 0, Max = 100)]
     public double HabituationFactor { get; set; } = 1;
 
-    [Setting("Per-reading decay of the remembered largest ratio per detector (habituation memory).", Min = 0, Max = 1)]
+    [Setting("Per-reading decay of the remembered largest ratio per detector (habituation memory); used only when HabituationHalfLifeMs is 0.", Min = 0, Max = 1)]
     public double HabituationDecay { get; set; } = 0.0005;
+
+    [Setting("Half-life, in event time, of the remembered largest ratio per detector (habituation memory), so sensors of any sampling rate forget at the same pace (0: per-reading HabituationDecay instead).", Unit = "ms", Min = 0, Max = 31_536_000_000)]
+    public double HabituationHalfLifeMs { get; set; } = 432_000_000;
 
     [Setting("Weight of the robust level detector in the ensemble (0 disables it).", Min = 0, Max = 10)]
     public double LevelWeight { get; set; } = 1;

@@ -115,17 +115,72 @@ public class DetectorTests
     }
 
     [Fact]
+    public void Suppression_ends_after_its_event_time_span_even_when_readings_remain()
+    {
+        // Readings every minute; two isolated spikes 100 minutes apart, well inside 200 readings.
+        var v = Synthetic.Noise(2000);
+        v[1000] += 25;
+        v[1100] -= 25;
+        static bool FiredAt(List<(int Index, Anomaly Anomaly)> found, int index) => found.Exists(f => f.Index == index);
+        var byReadings = Synthetic.Run(Pipeline(o => o.SuppressDurationMs = 0), v);
+        Assert.True(FiredAt(byReadings, 1000));
+        Assert.False(FiredAt(byReadings, 1100));
+        var byTime = Synthetic.Run(Pipeline(o => o.SuppressDurationMs = 60 * 60_000), v);
+        Assert.True(FiredAt(byTime, 1000));
+        Assert.True(FiredAt(byTime, 1100));
+    }
+
+    [Theory]
+    [InlineData("habituation")]
+    [InlineData("envelope")]
+    public void Time_based_memories_decay_with_event_time_not_with_the_number_of_readings(string memory)
+    {
+        // Recurring excursions, so the habituation memory and the envelopes shape the scores.
+        var v = Synthetic.Noise(3000);
+        for (var i = 600; i < v.Length; i += 250)
+        {
+            v[i] += 12;
+        }
+        double[] Scores(double halfLifeMs, long stepMs)
+        {
+            // Only the memory under test runs on event time; the other decays per reading, suppression counts readings.
+            var pipeline = Pipeline(o =>
+            {
+                o.SuppressDurationMs = 0;
+                o.HabituationHalfLifeMs = memory == "habituation" ? halfLifeMs : 0;
+                o.EnvelopeHalfLifeMs = memory == "envelope" ? halfLifeMs : 0;
+            });
+            var scores = new double[v.Length];
+            for (var i = 0; i < v.Length; i++)
+            {
+                scores[i] = pipeline.Score(new SensorReading("s", Synthetic.Start + (i * stepMs), v[i]), out _, out _);
+            }
+            return scores;
+        }
+        const long Day = 86_400_000;
+        var minutely = Scores(Day, 60_000);
+        // Twice the step and twice the half-life: the same decay per reading, so the same scores.
+        Assert.Equal(minutely, Scores(2 * Day, 120_000));
+        // Twice the step with the same half-life: each reading decays the memory more, so the scores differ.
+        Assert.NotEqual(minutely, Scores(Day, 120_000));
+        Assert.Contains(minutely, x => x >= 0.5);
+    }
+
+    [Fact]
     public void Processing_readings_that_do_not_fire_allocates_nothing()
     {
         var pipeline = Pipeline();
-        var v = Synthetic.Noise(20_000);
-        for (var i = 0; i < 1000; i++)
+        var o = new DetectorOptions();
+        // Past the point where the slow context detector's ring reached full size (it grows while it fills).
+        var warm = (o.ContextHistory + (2 * o.ContextLength)) * o.SlowContextStride;
+        var v = Synthetic.Noise(warm + 20_000);
+        for (var i = 0; i < warm; i++)
         {
             pipeline.Process(Synthetic.Reading("s1", i, v[i]), out _);
         }
         var fired = 0;
         var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 1000; i < v.Length; i++)
+        for (var i = warm; i < v.Length; i++)
         {
             if (pipeline.Process(Synthetic.Reading("s1", i, v[i]), out _))
             {

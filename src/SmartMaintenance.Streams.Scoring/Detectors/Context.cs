@@ -1,17 +1,18 @@
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.InteropServices;
 
 namespace SmartMaintenance.Streams.Scoring.Detectors;
 
-/// <summary>Per-sensor state of <see cref="ContextDetector"/>. The arrays are allocated once, on the sensor's first reading.</summary>
+/// <summary>Per-sensor state of <see cref="ContextDetector"/>.</summary>
 public struct ContextState
 {
-    /// <summary>Past contexts, structure-of-arrays: element j of context i at [j * capacity + i].</summary>
-    public float[]? History;
-    /// <summary>Ring of the last 2·L normalized readings.</summary>
-    public float[]? Recent;
-    public int Head;
-    public int Filled;
+    /// <summary>
+    /// Ring of the stride-aggregated standardized points: point p at [p % Points.Length]. Null until the first
+    /// point; grows by doubling (no point is overwritten before it is full size) up to History + 2·Length − 1.
+    /// </summary>
+    public float[]? Points;
+    /// <summary>Points produced so far.</summary>
     public long Seen;
     public double Typical;
     /// <summary>Sum and count of standardized readings in the current stride (piecewise aggregate).</summary>
@@ -29,18 +30,27 @@ public struct ContextState
 /// <remarks>
 /// Multi-scale by piecewise aggregation: each context point is the mean of <c>ContextStride</c> standardized
 /// readings, and the search runs once per stride, so a context spans Length·Stride readings and the history
-/// History·Stride readings (a week of 5-minute data by default) at 1/Stride of the cost. The search is
-/// vectorized over contexts (SoA layout): O(History·Length / Stride) per reading.
+/// History·Stride readings (a week of 5-minute data by default) at 1/Stride of the cost.
+/// <para>
+/// Storage: the history contexts are the consecutive windows of one point series (each new one is the context
+/// that ended Length points ago, sliding by one point), so a single ring of History + 2·Length − 1 points holds
+/// all of them and the current context: 1 KB per detector and sensor by default instead of a History × Length
+/// matrix. The search is vectorized over contexts with unaligned loads from the ring (lane k of a load at
+/// point p + j is element j of context p + k); the few contexts that cross the ring's wrap are scored one by one.
+/// O(History·Length / Stride) per reading.
+/// </para>
 /// </remarks>
 public sealed class ContextDetector : IDetector<ContextState>
 {
-    private const float Empty = 1e15f;
     // Distances below this many scales are noise-level: keeps perfectly periodic signals from producing huge ratios.
     private const double TypicalFloor = 0.05;
     // Searches whose distances only calibrate the typical distance, before the detector may score.
     private const int MinSearches = 16;
+    private const int StateFormat = 2;
     private readonly int _length;
     private readonly int _capacity;
+    private readonly int _ringLength;
+    private readonly int _initialRing;
     private readonly double _threshold;
     private readonly double _alpha;
     private readonly int _stride;
@@ -55,9 +65,10 @@ public sealed class ContextDetector : IDetector<ContextState>
     {
         ArgumentNullException.ThrowIfNull(options);
         _length = options.ContextLength;
-        // Round up to whole vectors so the search has no scalar tail.
-        var lanes = Vector<float>.Count;
-        _capacity = (options.ContextHistory + lanes - 1) / lanes * lanes;
+        _capacity = options.ContextHistory;
+        // The oldest history context starts History + 2L − 2 points before the newest point.
+        _ringLength = _capacity + (2 * _length) - 1;
+        _initialRing = Math.Min(2 * _length, _ringLength);
         _threshold = options.ContextThreshold;
         _alpha = options.ContextAlpha;
         ArgumentOutOfRangeException.ThrowIfLessThan(stride, 1);
@@ -67,15 +78,11 @@ public sealed class ContextDetector : IDetector<ContextState>
 
     public string Name { get; }
 
+    /// <summary>Points the ring holds once full (History + 2·Length − 1): the detector's steady-state memory in floats.</summary>
+    public int RingLength => _ringLength;
+
     public DetectorScore Update(ref ContextState s, long timestamp, double value, in LevelEstimate level)
     {
-        if (s.History is null || s.Recent is null)
-        {
-            s.History = new float[_length * _capacity];
-            s.History.AsSpan().Fill(Empty);
-            s.Recent = new float[2 * _length];
-        }
-        var ring = s.Recent;
         s.Acc += level.Count < 2 ? 0 : Math.Clamp((value - level.Mean) / level.Scale, -50, 50);
         if (++s.AccCount < _stride)
         {
@@ -84,38 +91,37 @@ public sealed class ContextDetector : IDetector<ContextState>
         var z = s.Acc / s.AccCount;
         s.Acc = 0;
         s.AccCount = 0;
-        var ringLen = ring.Length;
-        ring[(int)(s.Seen % ringLen)] = (float)z;
-        s.Seen++;
-        if (s.Seen >= ringLen)
+        var n = s.Seen;
+        var ring = s.Points;
+        if (ring is null || (n >= ring.Length && ring.Length < _ringLength))
         {
-            // The context that ended L readings ago no longer overlaps the current one: it joins the history.
-            var start = s.Seen - ringLen;
-            for (var j = 0; j < _length; j++)
-            {
-                s.History[(j * _capacity) + s.Head] = ring[(int)((start + j) % ringLen)];
-            }
-            s.Head = (s.Head + 1) % _capacity;
-            s.Filled = Math.Min(s.Filled + 1, _capacity);
+            // Allocated on the first point and grown while not yet wrapped, so a sensor seen a few times stays small.
+            ring = s.Points = Grow(ring, n);
         }
-        if (s.Filled < _length)
+        var ringLen = ring.Length;
+        ring[(int)(n % ringLen)] = (float)z;
+        s.Seen = ++n;
+        // History contexts start at points [n − 2L − filled + 1, n − 2L]: those that no longer overlap the current one.
+        var filled = (int)Math.Min(n - (2 * _length) + 1, _capacity);
+        if (filled < _length)
         {
             return DetectorScore.None(timestamp);
         }
 
         Span<float> current = stackalloc float[64];
-        var first = s.Seen - _length;
+        var first = n - _length;
         for (var j = 0; j < _length; j++)
         {
             current[j] = ring[(int)((first + j) % ringLen)];
         }
-        var best = NearestSquared(s.History, current[.._length]);
+        var newest = n - (2 * _length);
+        var best = NearestSquared(ring, newest - filled + 1, newest, current[.._length]);
         var distance = Math.Sqrt(best / _length);
         var typical = Math.Max(s.Typical, TypicalFloor);
         var ratio = distance / (_threshold * typical);
         // Clipped update: one novel shape does not inflate what counts as typical. The first searches average
         // plainly (1/n) so the typical distance is estimated before it is trusted.
-        var searches = s.Filled - _length + 1;
+        var searches = filled - _length + 1;
         var update = searches <= MinSearches ? distance : Math.Min(distance, 3 * typical);
         s.Typical += Math.Max(_alpha, 1.0 / searches) * (update - s.Typical);
         if (searches <= MinSearches)
@@ -125,23 +131,86 @@ public sealed class ContextDetector : IDetector<ContextState>
         return new DetectorScore(ratio, distance, typical, level.Scale, timestamp);
     }
 
-    private float NearestSquared(float[] history, ReadOnlySpan<float> current)
+    private float[] Grow(float[]? ring, long points)
+    {
+        if (ring is null)
+        {
+            return new float[_initialRing];
+        }
+        // Still unwrapped (it grows before the first overwrite): point p sits at index p in both.
+        var grown = new float[(int)Math.Min(2L * ring.Length, _ringLength)];
+        ring.AsSpan(0, (int)points).CopyTo(grown);
+        return grown;
+    }
+
+    /// <summary>Ring length after <paramref name="points"/> points (the growth sequence of <see cref="Update"/>).</summary>
+    private int LengthFor(long points)
+    {
+        var len = _initialRing;
+        while (len < points && len < _ringLength)
+        {
+            len = (int)Math.Min(2L * len, _ringLength);
+        }
+        return len;
+    }
+
+    /// <summary>Smallest squared distance between <paramref name="current"/> and the contexts starting at points lo..hi.</summary>
+    private float NearestSquared(float[] ring, long lo, long hi, ReadOnlySpan<float> current)
+    {
+        var len = ring.Length;
+        var best = float.MaxValue;
+        var p = lo;
+        while (p <= hi)
+        {
+            var i = (int)(p % len);
+            if (i + _length <= len)
+            {
+                // A run of contexts that lie contiguously in the ring.
+                var run = (int)Math.Min(hi - p + 1, len - _length - i + 1);
+                best = Math.Min(best, Linear(ring, i, run, current));
+                p += run;
+            }
+            else
+            {
+                best = Math.Min(best, Wrapped(ring, i, current));
+                p++;
+            }
+        }
+        return best;
+    }
+
+    /// <summary>Contexts starting at ring indices first..first+count−1, all of whose points precede the ring's end.</summary>
+    private static float Linear(float[] ring, int first, int count, ReadOnlySpan<float> current)
     {
         var lanes = Vector<float>.Count;
-        var hist = MemoryMarshal.Cast<float, Vector<float>>(history.AsSpan());
-        var blocks = _capacity / lanes;
-        var min = new Vector<float>(float.MaxValue);
-        for (var b = 0; b < blocks; b++)
+        var m = float.MaxValue;
+        if (count < lanes)
         {
+            for (var k = 0; k < count; k++)
+            {
+                m = Math.Min(m, Squared(ring.AsSpan(first + k, current.Length), current));
+            }
+            return m;
+        }
+        Debug.Assert(first + count - 1 + current.Length <= ring.Length);
+        ref var data = ref MemoryMarshal.GetArrayDataReference(ring);
+        var min = new Vector<float>(float.MaxValue);
+        for (var k = 0; ; k += lanes)
+        {
+            // The last block overlaps the one before instead of a scalar tail: a minimum does not mind duplicates.
+            var start = first + Math.Min(k, count - lanes);
             var acc = Vector<float>.Zero;
             for (var j = 0; j < current.Length; j++)
             {
-                var d = hist[(j * blocks) + b] - new Vector<float>(current[j]);
+                var d = Vector.LoadUnsafe(ref data, (nuint)(start + j)) - new Vector<float>(current[j]);
                 acc += d * d;
             }
             min = Vector.Min(min, acc);
+            if (k + lanes >= count)
+            {
+                break;
+            }
         }
-        var m = float.MaxValue;
         for (var i = 0; i < lanes; i++)
         {
             m = Math.Min(m, min[i]);
@@ -149,55 +218,88 @@ public sealed class ContextDetector : IDetector<ContextState>
         return m;
     }
 
+    /// <summary>The context starting at ring index <paramref name="first"/> whose points continue at index 0.</summary>
+    private static float Wrapped(float[] ring, int first, ReadOnlySpan<float> current)
+    {
+        var acc = 0f;
+        var i = first;
+        for (var j = 0; j < current.Length; j++)
+        {
+            var d = ring[i] - current[j];
+            acc += d * d;
+            if (++i == ring.Length)
+            {
+                i = 0;
+            }
+        }
+        return acc;
+    }
+
+    // Same operations, in the same order, as one lane of the vector loop: the results are the same floats.
+    private static float Squared(ReadOnlySpan<float> context, ReadOnlySpan<float> current)
+    {
+        var acc = 0f;
+        for (var j = 0; j < current.Length; j++)
+        {
+            var d = context[j] - current[j];
+            acc += d * d;
+        }
+        return acc;
+    }
+
+    /// <summary>Format 2: configuration (length, history, stride), counters, then the held points oldest first.</summary>
     public void Write(in ContextState s, BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.Write(s.History is not null);
-        if (s.History is null || s.Recent is null)
-        {
-            return;
-        }
-        writer.Write(s.History.Length);
-        writer.Write(MemoryMarshal.AsBytes(s.History.AsSpan()));
-        writer.Write(s.Recent.Length);
-        writer.Write(MemoryMarshal.AsBytes(s.Recent.AsSpan()));
-        writer.Write(s.Head);
-        writer.Write(s.Filled);
+        writer.Write(StateFormat);
+        writer.Write(_length);
+        writer.Write(_capacity);
+        writer.Write(_stride);
         writer.Write(s.Seen);
         writer.Write(s.Typical);
         writer.Write(s.Acc);
         writer.Write(s.AccCount);
+        if (s.Points is not { } ring)
+        {
+            return;
+        }
+        var held = (int)Math.Min(s.Seen, ring.Length);
+        for (var p = s.Seen - held; p < s.Seen; p++)
+        {
+            writer.Write(ring[(int)(p % ring.Length)]);
+        }
     }
 
     public ContextState Read(BinaryReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        if (!reader.ReadBoolean())
+        var format = reader.ReadInt32();
+        if (format != StateFormat)
         {
-            return default;
+            throw new InvalidDataException($"Context snapshot format {format} is not supported (expected {StateFormat}).");
         }
-        var history = new float[reader.ReadInt32()];
-        if (history.Length != _length * _capacity)
+        var (length, capacity, stride) = (reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32());
+        if (length != _length || capacity != _capacity || stride != _stride)
         {
-            throw new InvalidDataException($"Context snapshot has {history.Length} history cells, configuration needs {_length * _capacity}.");
+            throw new InvalidDataException(
+                $"Context snapshot of {Name} was taken with length {length}, history {capacity}, stride {stride}; the configuration has {_length}, {_capacity}, {_stride}.");
         }
-        reader.BaseStream.ReadExactly(MemoryMarshal.AsBytes(history.AsSpan()));
-        var recent = new float[reader.ReadInt32()];
-        if (recent.Length != 2 * _length)
+        var s = new ContextState { Seen = reader.ReadInt64(), Typical = reader.ReadDouble(), Acc = reader.ReadDouble(), AccCount = reader.ReadInt32() };
+        if (s.Seen < 0 || s.AccCount < 0 || s.AccCount >= _stride)
         {
-            throw new InvalidDataException("Context snapshot has a different context length than the configuration.");
+            throw new InvalidDataException($"Context snapshot of {Name} has invalid counters.");
         }
-        reader.BaseStream.ReadExactly(MemoryMarshal.AsBytes(recent.AsSpan()));
-        return new ContextState
+        if (s.Seen == 0)
         {
-            History = history,
-            Recent = recent,
-            Head = reader.ReadInt32(),
-            Filled = reader.ReadInt32(),
-            Seen = reader.ReadInt64(),
-            Typical = reader.ReadDouble(),
-            Acc = reader.ReadDouble(),
-            AccCount = reader.ReadInt32(),
-        };
+            return s;
+        }
+        var ring = new float[LengthFor(s.Seen)];
+        var held = (int)Math.Min(s.Seen, ring.Length);
+        for (var p = s.Seen - held; p < s.Seen; p++)
+        {
+            ring[(int)(p % ring.Length)] = reader.ReadSingle();
+        }
+        s.Points = ring;
+        return s;
     }
 }

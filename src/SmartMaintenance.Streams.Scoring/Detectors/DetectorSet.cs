@@ -10,8 +10,9 @@ public struct SensorState
     internal DetectorSet? Set;
     internal string? AssetId;
     internal string? SensorType;
-    internal long Count;
     internal long SuppressRemaining;
+    /// <summary>Event time (Unix ms) at which the current suppression ends at the latest (SuppressDurationMs).</summary>
+    internal long SuppressUntil;
     internal double SuppressScore;
     internal RobustLevelState Level;
     internal SpikeState Spike;
@@ -23,7 +24,7 @@ public struct SensorState
     internal double SeenLevel, SeenSpike, SeenShift, SeenFlatline, SeenContext, SeenSlowContext;
 
     /// <summary>Readings this sensor has contributed (warm-up is complete when it passes the set's warm-up).</summary>
-    public readonly long Readings => Count;
+    public readonly long Readings => Level.Count;
 }
 
 /// <summary>What the ensemble concluded about one reading.</summary>
@@ -47,7 +48,8 @@ public struct EnsembleResult
 /// <summary>
 /// The ensemble for one sensor type: robust level, spike, CUSUM level shift, flatline, context novelty and the
 /// range rule. Combined score = max of the weighted detector scores. After a firing, the sensor is quiet for
-/// <c>SuppressReadings</c> unless a score escalates by <c>EscalationMargin</c>: one event, one alert.
+/// <c>SuppressReadings</c> or <c>SuppressDurationMs</c> of event time, whichever ends first, unless a score
+/// escalates by <c>EscalationMargin</c>: one event, one alert.
 /// </summary>
 public sealed class DetectorSet
 {
@@ -62,7 +64,10 @@ public sealed class DetectorSet
     private readonly ContextDetector _slowContext;
     private readonly RangeRule _range;
     private readonly double _wLevel, _wSpike, _wShift, _wFlat, _wContext, _wSlowContext;
-    private readonly double _habituation, _forget;
+    private readonly double _habituation, _forget, _halfLife;
+    // Decay factor for the last time step seen: sensors sampled regularly reuse it instead of an Exp per reading.
+    private long _cachedStep = -1;
+    private double _cachedForget;
 
     public DetectorSet(DetectorOptions options)
     {
@@ -79,6 +84,7 @@ public sealed class DetectorSet
         (_wLevel, _wSpike, _wShift, _wFlat, _wContext) = (options.LevelWeight, options.SpikeWeight, options.ShiftWeight, options.FlatlineWeight, options.ContextWeight);
         _habituation = options.HabituationFactor;
         _forget = 1 - options.HabituationDecay;
+        _halfLife = options.HabituationHalfLifeMs;
     }
 
     public DetectorOptions Options { get; }
@@ -93,6 +99,8 @@ public sealed class DetectorSet
     public void Update(ref SensorState s, long timestamp, double value, out EnsembleResult r)
     {
         r = default;
+        // The level state's clock before this reading also drives the habituation decay.
+        var previous = s.Level.LastTimestamp;
         var level = _level.Estimate(s.Level);
         r.Level = _level.Update(ref s.Level, timestamp, value, level);
         r.Spike = _wSpike > 0 ? _spike.Update(ref s.Spike, timestamp, value, level) : DetectorScore.None(timestamp);
@@ -101,23 +109,25 @@ public sealed class DetectorSet
         r.Context = _wContext > 0 ? _context.Update(ref s.Context, timestamp, value, level) : DetectorScore.None(timestamp);
         r.SlowContext = _wSlowContext > 0 ? _slowContext.Update(ref s.SlowContext, timestamp, value, level) : DetectorScore.None(timestamp);
         r.Range = _range.Score(timestamp, value);
-        s.Count++;
-        if (s.Count == Options.WarmupReadings)
+        // The level detector counts every reading (it always runs): its count is the sensor's.
+        var count = s.Level.Count;
+        if (count == Options.WarmupReadings)
         {
             // What accumulated while the level was still being learned is not evidence of a shift.
             s.Shift = default;
         }
 
+        var forget = Forget(previous, timestamp);
         var bestRatio = 0.0;
         var winner = RangeIndex;
-        if (s.Count > Options.WarmupReadings)
+        if (count > Options.WarmupReadings)
         {
-            Consider(Habituate(r.Level.Ratio, ref s.SeenLevel) * _wLevel, LevelIndex, ref bestRatio, ref winner);
-            Consider(Habituate(r.Spike.Ratio, ref s.SeenSpike) * _wSpike, SpikeIndex, ref bestRatio, ref winner);
-            Consider(Habituate(r.Shift.Ratio, ref s.SeenShift) * _wShift, ShiftIndex, ref bestRatio, ref winner);
-            Consider(Habituate(r.Flatline.Ratio, ref s.SeenFlatline) * _wFlat, FlatlineIndex, ref bestRatio, ref winner);
-            Consider(Habituate(r.Context.Ratio, ref s.SeenContext) * _wContext, ContextIndex, ref bestRatio, ref winner);
-            Consider(Habituate(r.SlowContext.Ratio, ref s.SeenSlowContext) * _wSlowContext, SlowContextIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Level.Ratio, ref s.SeenLevel, forget) * _wLevel, LevelIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Spike.Ratio, ref s.SeenSpike, forget) * _wSpike, SpikeIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Shift.Ratio, ref s.SeenShift, forget) * _wShift, ShiftIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Flatline.Ratio, ref s.SeenFlatline, forget) * _wFlat, FlatlineIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Context.Ratio, ref s.SeenContext, forget) * _wContext, ContextIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.SlowContext.Ratio, ref s.SeenSlowContext, forget) * _wSlowContext, SlowContextIndex, ref bestRatio, ref winner);
         }
         Consider(r.Range.Ratio, RangeIndex, ref bestRatio, ref winner);
         var best = ScoreMath.FromRatio(bestRatio);
@@ -125,27 +135,33 @@ public sealed class DetectorSet
         r.Winner = winner;
 
         var threshold = Options.FireThreshold;
+        if (s.SuppressRemaining > 0 && Options.SuppressDurationMs > 0 && timestamp >= s.SuppressUntil)
+        {
+            // Suppression lasts SuppressReadings or SuppressDurationMs of event time, whichever ends first.
+            s.SuppressRemaining = 0;
+        }
         if (s.SuppressRemaining > 0)
         {
             s.SuppressRemaining--;
             if (best >= threshold && best >= s.SuppressScore + Options.EscalationMargin)
             {
-                Fire(ref s, ref r, best);
+                Fire(ref s, ref r, best, timestamp);
             }
             return;
         }
         r.Output = best;
         if (best >= threshold)
         {
-            Fire(ref s, ref r, best);
+            Fire(ref s, ref r, best, timestamp);
         }
     }
 
-    private void Fire(ref SensorState s, ref EnsembleResult r, double score)
+    private void Fire(ref SensorState s, ref EnsembleResult r, double score, long timestamp)
     {
         r.Output = score;
         r.Fired = true;
         s.SuppressRemaining = Options.SuppressReadings;
+        s.SuppressUntil = timestamp + Options.SuppressDurationMs;
         s.SuppressScore = score;
     }
 
@@ -154,11 +170,31 @@ public sealed class DetectorSet
     /// maximum) times <c>HabituationFactor</c>, so a sensor whose normal life contains recurring excursions of
     /// one kind is judged by what is new for it, not by what is new for an idealized Gaussian signal.
     /// </summary>
-    private double Habituate(double ratio, ref double seen)
+    private double Habituate(double ratio, ref double seen, double forget)
     {
         var reference = Math.Max(1, _habituation * seen);
-        seen = Math.Max(ratio, seen * _forget);
+        seen = Math.Max(ratio, seen * forget);
         return ratio / reference;
+    }
+
+    /// <summary>
+    /// The habituation memory's decay for this reading: per event time (half-life <c>HabituationHalfLifeMs</c>),
+    /// so sensors sampled at different rates forget at the same pace; per reading when the half-life is 0.
+    /// </summary>
+    private double Forget(long previous, long timestamp)
+    {
+        if (_halfLife <= 0)
+        {
+            return _forget;
+        }
+        // A late (out-of-order) reading does not decay the memory again.
+        var step = previous == 0 ? 0 : Math.Max(0, timestamp - previous);
+        if (step != _cachedStep)
+        {
+            _cachedStep = step;
+            _cachedForget = Math.Exp(-0.6931471805599453 * step / _halfLife);
+        }
+        return _cachedForget;
     }
 
     private static void Consider(double score, int index, ref double best, ref int winner)
@@ -205,7 +241,7 @@ public sealed class DetectorSet
             WriteFinite(json, "scale", w.Scale);
             WriteFinite(json, "statistic", w.Statistic);
             json.WriteNumber("since", w.Since);
-            json.WriteNumber("readings", s.Count);
+            json.WriteNumber("readings", s.Level.Count);
             json.WriteStartObject("scores");
             WriteFinite(json, Names[LevelIndex], r.Level.Score);
             WriteFinite(json, Names[SpikeIndex], r.Spike.Score);
@@ -230,8 +266,8 @@ public sealed class DetectorSet
 
     internal void Write(in SensorState s, BinaryWriter w)
     {
-        w.Write(s.Count);
         w.Write(s.SuppressRemaining);
+        w.Write(s.SuppressUntil);
         w.Write(s.SuppressScore);
         _level.Write(s.Level, w);
         _spike.Write(s.Spike, w);
@@ -249,8 +285,8 @@ public sealed class DetectorSet
 
     internal void Read(ref SensorState s, BinaryReader r)
     {
-        s.Count = r.ReadInt64();
         s.SuppressRemaining = r.ReadInt64();
+        s.SuppressUntil = r.ReadInt64();
         s.SuppressScore = r.ReadDouble();
         s.Level = _level.Read(r);
         s.Spike = _spike.Read(r);

@@ -15,6 +15,8 @@ public struct RobustLevelState
     public double Low;
     /// <summary>Decaying maximum of the absolute first difference.</summary>
     public double MaxDiff;
+    /// <summary>Latest event time seen (Unix ms; 0 before the first reading): the clock of the envelope decay.</summary>
+    public long LastTimestamp;
 }
 
 /// <summary>
@@ -33,6 +35,10 @@ public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<Rob
     private readonly double _z = options.LevelZThreshold;
     private readonly double _minRel = options.MinRelativeScale;
     private readonly double _decay = options.EnvelopeDecay;
+    private readonly double _halfLife = options.EnvelopeHalfLifeMs;
+    // Decay for the last time step seen: regularly sampled sensors reuse it instead of an Exp per reading.
+    private long _cachedStep = -1;
+    private double _cachedDecay;
     private readonly double _warmup = options.WarmupReadings;
 
     public string Name => "level";
@@ -48,7 +54,7 @@ public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<Rob
     {
         if (s.Count == 0)
         {
-            s = new RobustLevelState { Mean = value, Previous = value, Count = 1, High = value, Low = value };
+            s = new RobustLevelState { Mean = value, Previous = value, Count = 1, High = value, Low = value, LastTimestamp = timestamp };
             return DetectorScore.None(timestamp);
         }
         // Early on, faster adaptation so the estimate is usable by the end of warm-up.
@@ -72,10 +78,33 @@ public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<Rob
         s.Previous = value;
         s.Count = n + 1;
         var excess = Math.Max(0, Math.Max(value - s.High, s.Low - value)) / scale;
-        s.High = Math.Max(value, s.High - (_decay * (s.High - s.Mean)));
-        s.Low = Math.Min(value, s.Low + (_decay * (s.Mean - s.Low)));
-        s.MaxDiff = Math.Max(Math.Abs(diff), s.MaxDiff * (1 - _decay));
+        // A late (out-of-order) reading does not move the clock back, so no span decays twice.
+        var step = Math.Max(0, timestamp - s.LastTimestamp);
+        s.LastTimestamp = Math.Max(s.LastTimestamp, timestamp);
+        var decay = Decay(step);
+        s.High = Math.Max(value, s.High - (decay * (s.High - s.Mean)));
+        s.Low = Math.Min(value, s.Low + (decay * (s.Mean - s.Low)));
+        s.MaxDiff = Math.Max(Math.Abs(diff), s.MaxDiff * (1 - decay));
         return new DetectorScore(excess / _z, excess, level.Mean, scale, timestamp);
+    }
+
+    /// <summary>
+    /// The envelopes' decay for this reading. The envelopes remember what was seen recently, a notion of event
+    /// time (half-life <c>EnvelopeHalfLifeMs</c>), whereas the EWMA estimators' factors stay per reading: their
+    /// precision depends on how many samples they average. Per reading (<c>EnvelopeDecay</c>) when the half-life is 0.
+    /// </summary>
+    private double Decay(long step)
+    {
+        if (_halfLife <= 0)
+        {
+            return _decay;
+        }
+        if (step != _cachedStep)
+        {
+            _cachedStep = step;
+            _cachedDecay = -double.ExpM1(-0.6931471805599453 * step / _halfLife);
+        }
+        return _cachedDecay;
     }
 
     public void Write(in RobustLevelState s, BinaryWriter writer)
@@ -89,6 +118,7 @@ public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<Rob
         writer.Write(s.High);
         writer.Write(s.Low);
         writer.Write(s.MaxDiff);
+        writer.Write(s.LastTimestamp);
     }
 
     public RobustLevelState Read(BinaryReader reader)
@@ -104,6 +134,7 @@ public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<Rob
             High = reader.ReadDouble(),
             Low = reader.ReadDouble(),
             MaxDiff = reader.ReadDouble(),
+            LastTimestamp = reader.ReadInt64(),
         };
     }
 }

@@ -52,6 +52,7 @@ public sealed class StreamEngine
     private IConsumer<byte[], byte[]>? _consumer;
     private CancellationToken _stopping;
     private IProducer<byte[], byte[]>? _producer;
+    private IProducer<byte[], byte[]>? _alertProducer;
     private PendingBatch _batch;
     private int _inFlight;
     private int _alertsPublished;
@@ -168,21 +169,25 @@ public sealed class StreamEngine
         }
     }
 
+    private void OnProducerError(IProducer<byte[], byte[]> producer, Error e)
+    {
+        EngineLog.KafkaError(_logger, e.Reason);
+        // A fatal producer error (e.g. the idempotent producer lost its sequence) never delivers again:
+        // stop instead of waiting for a flush that cannot finish.
+        if (e.IsFatal)
+        {
+            _fatal ??= new KafkaException(e);
+        }
+    }
+
     private void ConsumeLoop(CancellationToken ct)
     {
-        using var producer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildProducerConfig())
-            .SetErrorHandler((_, e) =>
-            {
-                EngineLog.KafkaError(_logger, e.Reason);
-                // A fatal producer error (e.g. the idempotent producer lost its sequence) never delivers again:
-                // stop instead of waiting for a flush that cannot finish.
-                if (e.IsFatal)
-                {
-                    _fatal ??= new KafkaException(e);
-                }
-            })
-            .Build();
+        using var producer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildProducerConfig()).SetErrorHandler(OnProducerError).Build();
+        // Alerts get their own producer (Kafka:AlertLingerMs, 0 by default): they leave at once instead of lingering for
+        // a DLQ batch, and a flood of DLQ records cannot queue ahead of them.
+        using var alertProducer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildAlertProducerConfig()).SetErrorHandler(OnProducerError).Build();
         _producer = producer;
+        _alertProducer = alertProducer;
         using var consumer = new ConsumerBuilder<byte[], byte[]>(EngineProbe.WithStatistics(_kafka.BuildConsumerConfig(_options.ConsumerGroup)))
             .SetStatisticsHandler((_, json) => Probe.OnStatistics(json))
             .SetErrorHandler((_, e) =>
@@ -264,6 +269,7 @@ public sealed class StreamEngine
             {
                 EngineLog.KafkaError(_logger, ex.Error.Reason);
             }
+            alertProducer.Flush(TimeSpan.FromSeconds(10));
             producer.Flush(TimeSpan.FromSeconds(10));
             _consumer = null;
         }
@@ -287,6 +293,7 @@ public sealed class StreamEngine
         {
             Counters.AddMessage();
             Probe.OnConsumed(cr.Topic, partition, value.Length);
+            EngineProbe.OnConsumeDelay(cr.Message.Timestamp, _time.GetUtcNow().ToUnixTimeMilliseconds());
             // A message rejected whole counts as one record; an envelope counts its readings.
             Counters.AddReadings(carried == 0 ? 1 : carried);
             for (var i = 0; i < _rejects.Count; i++)
@@ -395,34 +402,47 @@ public sealed class StreamEngine
             headers.Add(DlqHeaders.SourceIndex, Encoding.UTF8.GetBytes(index.ToString(CultureInfo.InvariantCulture)));
         }
         headers.Add(DlqHeaders.Time, Encoding.UTF8.GetBytes(_time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)));
-        Produce(_topics.ReadingsDlq, new Message<byte[], byte[]> { Key = cr.Message.Key, Value = value, Headers = headers });
+        Produce(_producer!, _topics.ReadingsDlq, new Message<byte[], byte[]>
+        {
+            Key = cr.Message.Key,
+            Value = value,
+            Headers = headers,
+            Timestamp = new Timestamp(DateTime.UtcNow, TimestampType.CreateTime),
+        }, OnDlqDelivered);
     }
 
-    private void Produce(string topic, Message<byte[], byte[]> message)
+    private static void Produce(IProducer<byte[], byte[]> producer, string topic, Message<byte[], byte[]> message, Action<DeliveryReport<byte[], byte[]>> onDelivered)
     {
         while (true)
         {
             try
             {
-                _producer!.Produce(topic, message, OnDelivered);
+                producer.Produce(topic, message, onDelivered);
                 return;
             }
             catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
             {
                 // The local queue is full: let librdkafka deliver some, then retry. Nothing is dropped.
-                _producer!.Poll(TimeSpan.FromMilliseconds(10));
+                producer.Poll(TimeSpan.FromMilliseconds(10));
             }
         }
     }
 
-    private void OnDelivered(DeliveryReport<byte[], byte[]> report)
+    private void OnDlqDelivered(DeliveryReport<byte[], byte[]> report) => OnDelivered(report, EngineMetrics.DlqAck);
+
+    private void OnAlertDelivered(DeliveryReport<byte[], byte[]> report) => OnDelivered(report, EngineMetrics.AlertAck);
+
+    private void OnDelivered(DeliveryReport<byte[], byte[]> report, Prometheus.Histogram.Child ack)
     {
         if (report.Error.IsError)
         {
             // The idempotent producer already retried for message.timeout.ms; failing the batch keeps the offsets
             // uncommitted, so the records are produced again after restart.
             _produceError ??= new KafkaException(report.Error);
+            return;
         }
+        // The record's timestamp is the wall clock at the Produce call (set there, not left to librdkafka, so the report carries it): linger + broker round trip.
+        ack.Observe(Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - report.Message.Timestamp.UnixTimestampMs) / 1000.0);
     }
 
     private static byte[] SerializeReading(in SensorReading r)
@@ -513,12 +533,15 @@ public sealed class StreamEngine
         for (; _alertsPublished < alerts.Count; _alertsPublished++)
         {
             var alert = alerts[_alertsPublished];
-            var payload = JsonSerializer.SerializeToUtf8Bytes(alert with { PublishedAt = _time.GetUtcNow() }, ContractsJsonContext.Default.AlertEvent);
-            Produce(_topics.Alerts, new Message<byte[], byte[]>
+            var now = _time.GetUtcNow();
+            var payload = JsonSerializer.SerializeToUtf8Bytes(alert with { PublishedAt = now }, ContractsJsonContext.Default.AlertEvent);
+            Produce(_alertProducer!, _topics.Alerts, new Message<byte[], byte[]>
             {
                 Key = Encoding.UTF8.GetBytes(alert.AssetId ?? alert.SensorId),
                 Value = payload,
-            });
+                Timestamp = new Timestamp(DateTime.UtcNow, TimestampType.CreateTime),
+            }, OnAlertDelivered);
+            EngineProbe.OnAlertPublished(alert, now);
         }
     }
 
@@ -571,7 +594,7 @@ public sealed class StreamEngine
             {
                 // DLQ records and alerts of this batch must be durable in Kafka before its offsets are in the database.
                 var flushStarted = Stopwatch.GetTimestamp();
-                while (_producer is { } p && p.Flush(TimeSpan.FromSeconds(1)) > 0)
+                while ((_alertProducer is { } a && a.Flush(TimeSpan.FromSeconds(1)) > 0) || (_producer is { } p && p.Flush(TimeSpan.FromSeconds(1)) > 0))
                 {
                     ct.ThrowIfCancellationRequested();
                     if (_fatal is { } fatal)

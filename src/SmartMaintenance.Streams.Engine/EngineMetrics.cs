@@ -109,7 +109,7 @@ internal static class EngineMetrics
 
     public static readonly Histogram ProduceAck = Metrics.CreateHistogram(
         "smstream_engine_produce_ack_seconds",
-        "Engine's Produce call to the broker's acknowledgement (linger + request round trip), per output (alerts, dlq). Millisecond resolution.",
+        "Engine's Produce call to the broker's acknowledgement (linger + request round trip), per output (alerts, dlq).",
         new HistogramConfiguration { LabelNames = ["output"], Buckets = StepBuckets });
 
     public static readonly Histogram.Child AlertAck = ProduceAck.WithLabels("alerts");

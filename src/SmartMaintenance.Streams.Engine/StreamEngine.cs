@@ -402,13 +402,10 @@ public sealed class StreamEngine
             headers.Add(DlqHeaders.SourceIndex, Encoding.UTF8.GetBytes(index.ToString(CultureInfo.InvariantCulture)));
         }
         headers.Add(DlqHeaders.Time, Encoding.UTF8.GetBytes(_time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)));
-        Produce(_producer!, _topics.ReadingsDlq, new Message<byte[], byte[]>
-        {
-            Key = cr.Message.Key,
-            Value = value,
-            Headers = headers,
-            Timestamp = new Timestamp(DateTime.UtcNow, TimestampType.CreateTime),
-        }, OnDlqDelivered);
+        var started = Stopwatch.GetTimestamp();
+        // One delegate per DLQ record (the rejection path, which allocates its headers anyway), to time its acknowledgement.
+        Produce(_producer!, _topics.ReadingsDlq, new Message<byte[], byte[]> { Key = cr.Message.Key, Value = value, Headers = headers },
+            report => OnDelivered(report, EngineMetrics.DlqAck, started));
     }
 
     private static void Produce(IProducer<byte[], byte[]> producer, string topic, Message<byte[], byte[]> message, Action<DeliveryReport<byte[], byte[]>> onDelivered)
@@ -428,11 +425,7 @@ public sealed class StreamEngine
         }
     }
 
-    private void OnDlqDelivered(DeliveryReport<byte[], byte[]> report) => OnDelivered(report, EngineMetrics.DlqAck);
-
-    private void OnAlertDelivered(DeliveryReport<byte[], byte[]> report) => OnDelivered(report, EngineMetrics.AlertAck);
-
-    private void OnDelivered(DeliveryReport<byte[], byte[]> report, Prometheus.Histogram.Child ack)
+    private void OnDelivered(DeliveryReport<byte[], byte[]> report, Prometheus.Histogram.Child ack, long started)
     {
         if (report.Error.IsError)
         {
@@ -441,8 +434,8 @@ public sealed class StreamEngine
             _produceError ??= new KafkaException(report.Error);
             return;
         }
-        // The record's timestamp is the wall clock at the Produce call (set there, not left to librdkafka, so the report carries it): linger + broker round trip.
-        ack.Observe(Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - report.Message.Timestamp.UnixTimestampMs) / 1000.0);
+        // Timed from our own stamp: the report's timestamp may be the broker's log-append time (the embedded broker sends a constant).
+        ack.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
     private static byte[] SerializeReading(in SensorReading r)
@@ -535,12 +528,12 @@ public sealed class StreamEngine
             var alert = alerts[_alertsPublished];
             var now = _time.GetUtcNow();
             var payload = JsonSerializer.SerializeToUtf8Bytes(alert with { PublishedAt = now }, ContractsJsonContext.Default.AlertEvent);
+            var started = Stopwatch.GetTimestamp();
             Produce(_alertProducer!, _topics.Alerts, new Message<byte[], byte[]>
             {
                 Key = Encoding.UTF8.GetBytes(alert.AssetId ?? alert.SensorId),
                 Value = payload,
-                Timestamp = new Timestamp(DateTime.UtcNow, TimestampType.CreateTime),
-            }, OnAlertDelivered);
+            }, report => OnDelivered(report, EngineMetrics.AlertAck, started));
             EngineProbe.OnAlertPublished(alert, now);
         }
     }

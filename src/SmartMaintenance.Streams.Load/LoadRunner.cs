@@ -83,9 +83,7 @@ public sealed class LoadRunner
     {
         using var stopObservers = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var factory = new LoadMessageFactory(_options);
-        var config = _target.Kafka.BuildProducerConfig();
-        config.ClientId = "smstream-load";
-        using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
+        using var producer = new ProducerBuilder<byte[], byte[]>(ProducerConfig(_target.Kafka, _options)).Build();
         using var lagProbe = new LagProbe(_target);
 
         var alerts = Task.Factory.StartNew(() => WatchAlerts(stopObservers.Token), TaskCreationOptions.LongRunning);
@@ -206,6 +204,17 @@ public sealed class LoadRunner
             Thresholds = [],
         };
         return partial with { Thresholds = Evaluate(partial) };
+    }
+
+    /// <summary>The load producer: the cluster's producer settings with the load tool's own client id and linger.</summary>
+    public static ProducerConfig ProducerConfig(KafkaOptions kafka, LoadOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(kafka);
+        ArgumentNullException.ThrowIfNull(options);
+        var config = kafka.BuildProducerConfig();
+        config.ClientId = "smstream-load";
+        config.LingerMs = options.ProducerLingerMs;
+        return config;
     }
 
     /// <summary>Checks the configured thresholds against a result.</summary>

@@ -31,6 +31,7 @@ internal static class LoadCommand
         var anomalies = new Option<string?>("--anomaly-rate") { Description = "Spike probability per reading." };
         var probes = new Option<int?>("--probes") { Description = "End-to-end latency probes per second." };
         var seed = new Option<int?>("--seed") { Description = "Payload random seed." };
+        var linger = new Option<double?>("--linger") { Description = "linger.ms of the load producer (default 20; event time is stamped before it)." };
         var drain = new Option<string?>("--drain-timeout") { Description = "How long to wait for the engine to catch up after sending." };
         var maxP99 = new Option<string?>("--max-p99") { Description = "Fail (exit 1) when p99 end-to-end latency exceeds this (e.g. 250ms)." };
         var maxAck = new Option<string?>("--max-ack-p99") { Description = "Fail when p99 producer acknowledgement latency exceeds this." };
@@ -44,7 +45,7 @@ internal static class LoadCommand
         var quiet = new Option<bool>("--quiet") { Description = "No per-second progress lines." };
         var cmd = new Command("load", "Offer a load scenario (constant, ramp, spike, soak) to the engine; report throughput, latency (HdrHistogram) and lag; exit 1 when a threshold is violated.");
         AppConfiguration.AddCommon(cmd);
-        foreach (var o in new Option[] { file, scenario, rate, peak, duration, warmup, spike, sensors, batch, malformed, anomalies, probes, seed, drain,
+        foreach (var o in new Option[] { file, scenario, rate, peak, duration, warmup, spike, sensors, batch, malformed, anomalies, probes, seed, linger, drain,
             maxP99, maxAck, maxAlert, maxErr, maxLag, minAchieved, enginePid, group, output, quiet })
         {
             cmd.Options.Add(o);
@@ -67,6 +68,7 @@ internal static class LoadCommand
             Set(parse.GetValue(batch), v => options.Batch = v);
             Set(parse.GetValue(probes), v => options.ProbesPerSecond = v);
             Set(parse.GetValue(seed), v => options.Seed = v);
+            Set(parse.GetValue(linger), v => options.ProducerLingerMs = v);
             Set(parse.GetValue(maxLag), v => options.MaxLag = v);
             Text(parse.GetValue(duration), "--duration", s => options.Duration = LoadOptions.ParseDuration(s));
             Text(parse.GetValue(warmup), "--warmup", s => options.WarmUp = LoadOptions.ParseDuration(s));

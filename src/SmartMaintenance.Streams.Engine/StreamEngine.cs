@@ -293,7 +293,8 @@ public sealed class StreamEngine
         {
             Counters.AddMessage();
             Probe.OnConsumed(cr.Topic, partition, value.Length);
-            EngineProbe.OnConsumeDelay(cr.Message.Timestamp, _time.GetUtcNow().ToUnixTimeMilliseconds());
+            // Against the wall clock, like the producer's timestamp (not the engine's TimeProvider).
+            EngineProbe.OnConsumeDelay(cr.Message.Timestamp, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             // A message rejected whole counts as one record; an envelope counts its readings.
             Counters.AddReadings(carried == 0 ? 1 : carried);
             for (var i = 0; i < _rejects.Count; i++)

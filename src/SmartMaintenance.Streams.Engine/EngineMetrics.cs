@@ -100,6 +100,21 @@ internal static class EngineMetrics
         "smstream_e2e_event_to_alert_published_seconds", "End-to-end latency: event time of the triggering reading to the alert's publication (open/updated).",
         new HistogramConfiguration { Buckets = LatencyBuckets });
 
+    private static readonly double[] StepBuckets = Histogram.ExponentialBuckets(0.0005, 2, 17);
+
+    public static readonly Histogram ConsumeDelay = Metrics.CreateHistogram(
+        "smstream_engine_consume_delay_seconds",
+        "Record timestamp (the producer's clock at its Produce call, CreateTime) to the engine's consume loop receiving it: producer linger, broker, fetch wait and the client's local queue. Millisecond resolution.",
+        new HistogramConfiguration { Buckets = StepBuckets });
+
+    public static readonly Histogram ProduceAck = Metrics.CreateHistogram(
+        "smstream_engine_produce_ack_seconds",
+        "Engine's Produce call to the broker's acknowledgement (linger + request round trip), per output (alerts, dlq).",
+        new HistogramConfiguration { LabelNames = ["output"], Buckets = StepBuckets });
+
+    public static readonly Histogram.Child AlertAck = ProduceAck.WithLabels("alerts");
+    public static readonly Histogram.Child DlqAck = ProduceAck.WithLabels("dlq");
+
     public static readonly Gauge SensorsActive = Metrics.CreateGauge(
         "smstream_sensors_active", "Sensors with a stored reading within the silence threshold.");
 
@@ -238,6 +253,26 @@ public sealed class EngineProbe
     /// <summary>A partition's replay reached its stored offset.</summary>
     public static void OnReplayDone(TimeSpan elapsed) => EngineMetrics.ReplaySeconds.Observe(elapsed.TotalSeconds);
 
+    /// <summary>A record reached the consume loop (not a replay): its age since the producer stamped it.</summary>
+    public static void OnConsumeDelay(Timestamp timestamp, long nowMs)
+    {
+        if (timestamp.Type != TimestampType.NotAvailable)
+        {
+            EngineMetrics.ConsumeDelay.Observe(Math.Max(0, nowMs - timestamp.UnixTimestampMs) / 1000.0);
+        }
+    }
+
+    /// <summary>An alert event was handed to the producer (as soon as the tracker emitted it).</summary>
+    public static void OnAlertPublished(AlertEvent alert, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(alert);
+        EngineMetrics.AlertEvents.WithLabels(alert.Status).Inc();
+        if (alert.Status != AlertStatus.Resolved)
+        {
+            EngineMetrics.EventToAlert.Observe(Math.Max(0, (now - alert.LastSeen).TotalSeconds));
+        }
+    }
+
     /// <summary>A record went to the DLQ.</summary>
     public static void OnRejected(RejectReason reason) => EngineMetrics.OnRejected(reason);
 
@@ -277,15 +312,6 @@ public sealed class EngineProbe
         {
             EngineMetrics.Anomalies.WithLabels(anomaly.Detector).Inc();
             EngineMetrics.AnomalyScore.WithLabels(anomaly.Detector).Observe(anomaly.Score);
-        }
-        var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        foreach (var alert in outputs.Alerts)
-        {
-            EngineMetrics.AlertEvents.WithLabels(alert.Status).Inc();
-            if (alert.Status != AlertStatus.Resolved)
-            {
-                EngineMetrics.EventToAlert.Observe(Math.Max(0, nowMs - alert.LastSeen.ToUnixTimeMilliseconds()) / 1000.0);
-            }
         }
         EngineMetrics.BufferedRecords.Set(Interlocked.Add(ref _bufferedRecords, records));
         EngineMetrics.BufferedBatches.Set(Interlocked.Increment(ref _bufferedBatches));

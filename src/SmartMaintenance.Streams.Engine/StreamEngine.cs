@@ -52,6 +52,7 @@ public sealed class StreamEngine
     private IConsumer<byte[], byte[]>? _consumer;
     private CancellationToken _stopping;
     private IProducer<byte[], byte[]>? _producer;
+    private IProducer<byte[], byte[]>? _alertProducer;
     private PendingBatch _batch;
     private int _inFlight;
     private int _alertsPublished;
@@ -169,21 +170,25 @@ public sealed class StreamEngine
         }
     }
 
+    private void OnProducerError(IProducer<byte[], byte[]> producer, Error e)
+    {
+        EngineLog.KafkaError(_logger, e.Reason);
+        // A fatal producer error (e.g. the idempotent producer lost its sequence) never delivers again:
+        // stop instead of waiting for a flush that cannot finish.
+        if (e.IsFatal)
+        {
+            _fatal ??= new KafkaException(e);
+        }
+    }
+
     private void ConsumeLoop(CancellationToken ct)
     {
-        using var producer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildProducerConfig())
-            .SetErrorHandler((_, e) =>
-            {
-                EngineLog.KafkaError(_logger, e.Reason);
-                // A fatal producer error (e.g. the idempotent producer lost its sequence) never delivers again:
-                // stop instead of waiting for a flush that cannot finish.
-                if (e.IsFatal)
-                {
-                    _fatal ??= new KafkaException(e);
-                }
-            })
-            .Build();
+        using var producer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildProducerConfig()).SetErrorHandler(OnProducerError).Build();
+        // Alerts get their own producer (Kafka:AlertLingerMs, 0 by default): they leave at once instead of lingering for
+        // a DLQ batch, and a flood of DLQ records cannot queue ahead of them.
+        using var alertProducer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildAlertProducerConfig()).SetErrorHandler(OnProducerError).Build();
         _producer = producer;
+        _alertProducer = alertProducer;
         using var consumer = new ConsumerBuilder<byte[], byte[]>(EngineProbe.WithStatistics(_kafka.BuildConsumerConfig(_options.ConsumerGroup)))
             .SetStatisticsHandler((_, json) => Probe.OnStatistics(json))
             .SetErrorHandler((_, e) =>
@@ -266,6 +271,7 @@ public sealed class StreamEngine
             {
                 EngineLog.KafkaError(_logger, ex.Error.Reason);
             }
+            alertProducer.Flush(TimeSpan.FromSeconds(10));
             producer.Flush(TimeSpan.FromSeconds(10));
             _consumer = null;
         }
@@ -289,6 +295,8 @@ public sealed class StreamEngine
         {
             Counters.AddMessage();
             Probe.OnConsumed(cr.Topic, partition, value.Length);
+            // Against the wall clock, like the producer's timestamp (not the engine's TimeProvider).
+            EngineProbe.OnConsumeDelay(cr.Message.Timestamp, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             // A message rejected whole counts as one record; an envelope counts its readings.
             Counters.AddReadings(carried == 0 ? 1 : carried);
             for (var i = 0; i < _rejects.Count; i++)
@@ -397,34 +405,40 @@ public sealed class StreamEngine
             headers.Add(DlqHeaders.SourceIndex, Encoding.UTF8.GetBytes(index.ToString(CultureInfo.InvariantCulture)));
         }
         headers.Add(DlqHeaders.Time, Encoding.UTF8.GetBytes(_time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)));
-        Produce(_topics.ReadingsDlq, new Message<byte[], byte[]> { Key = cr.Message.Key, Value = value, Headers = headers });
+        var started = Stopwatch.GetTimestamp();
+        // One delegate per DLQ record (the rejection path, which allocates its headers anyway), to time its acknowledgement.
+        Produce(_producer!, _topics.ReadingsDlq, new Message<byte[], byte[]> { Key = cr.Message.Key, Value = value, Headers = headers },
+            report => OnDelivered(report, EngineMetrics.DlqAck, started));
     }
 
-    private void Produce(string topic, Message<byte[], byte[]> message)
+    private static void Produce(IProducer<byte[], byte[]> producer, string topic, Message<byte[], byte[]> message, Action<DeliveryReport<byte[], byte[]>> onDelivered)
     {
         while (true)
         {
             try
             {
-                _producer!.Produce(topic, message, OnDelivered);
+                producer.Produce(topic, message, onDelivered);
                 return;
             }
             catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
             {
                 // The local queue is full: let librdkafka deliver some, then retry. Nothing is dropped.
-                _producer!.Poll(TimeSpan.FromMilliseconds(10));
+                producer.Poll(TimeSpan.FromMilliseconds(10));
             }
         }
     }
 
-    private void OnDelivered(DeliveryReport<byte[], byte[]> report)
+    private void OnDelivered(DeliveryReport<byte[], byte[]> report, Prometheus.Histogram.Child ack, long started)
     {
         if (report.Error.IsError)
         {
             // The idempotent producer already retried for message.timeout.ms; failing the batch keeps the offsets
             // uncommitted, so the records are produced again after restart.
             _produceError ??= new KafkaException(report.Error);
+            return;
         }
+        // Timed from our own stamp: the report's timestamp may be the broker's log-append time (the embedded broker sends a constant).
+        ack.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
     private static byte[] SerializeReading(in SensorReading r)
@@ -515,12 +529,15 @@ public sealed class StreamEngine
         for (; _alertsPublished < alerts.Count; _alertsPublished++)
         {
             var alert = alerts[_alertsPublished];
-            var payload = JsonSerializer.SerializeToUtf8Bytes(alert with { PublishedAt = _time.GetUtcNow() }, ContractsJsonContext.Default.AlertEvent);
-            Produce(_topics.Alerts, new Message<byte[], byte[]>
+            var now = _time.GetUtcNow();
+            var payload = JsonSerializer.SerializeToUtf8Bytes(alert with { PublishedAt = now }, ContractsJsonContext.Default.AlertEvent);
+            var started = Stopwatch.GetTimestamp();
+            Produce(_alertProducer!, _topics.Alerts, new Message<byte[], byte[]>
             {
                 Key = Encoding.UTF8.GetBytes(alert.AssetId ?? alert.SensorId),
                 Value = payload,
-            });
+            }, report => OnDelivered(report, EngineMetrics.AlertAck, started));
+            EngineProbe.OnAlertPublished(alert, now);
         }
     }
 
@@ -619,7 +636,7 @@ public sealed class StreamEngine
             {
                 // DLQ records and alerts of this batch must be durable in Kafka before its offsets are in the database.
                 var flushStarted = Stopwatch.GetTimestamp();
-                while (_producer is { } p && p.Flush(TimeSpan.FromSeconds(1)) > 0)
+                while ((_alertProducer is { } a && a.Flush(TimeSpan.FromSeconds(1)) > 0) || (_producer is { } p && p.Flush(TimeSpan.FromSeconds(1)) > 0))
                 {
                     ct.ThrowIfCancellationRequested();
                     if (_fatal is { } fatal)

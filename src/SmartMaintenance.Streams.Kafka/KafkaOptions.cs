@@ -66,6 +66,9 @@ public sealed class KafkaOptions
     [Setting("Consumer: back-off when the local fetch queue is full; librdkafka's 1000 ms default stalls fast consumers.", Unit = "ms", Min = 0, Max = 300000)]
     public int FetchQueueBackoffMs { get; set; } = 10;
 
+    [Setting("Consumer: longest time a broker may hold a fetch that finds no data (fetch.wait.max.ms). A real broker answers as soon as data arrives, so this only sets the idle request rate; the embedded broker always holds an empty fetch this long, even when data arrives meanwhile, so librdkafka's 500 ms default adds up to 500 ms to every record there.", Unit = "ms", Min = 0, Max = 300000)]
+    public int FetchWaitMaxMs { get; set; } = 10;
+
     [Setting("Consumer: CooperativeSticky (incremental) or Range (eager) partition assignment.")]
     public PartitionAssignmentStrategy PartitionAssignmentStrategy { get; set; } = PartitionAssignmentStrategy.CooperativeSticky;
 
@@ -74,6 +77,9 @@ public sealed class KafkaOptions
 
     [Setting("Producer: time to wait for more records before sending a batch.", Unit = "ms", Min = 0, Max = 900000)]
     public double LingerMs { get; set; } = 5;
+
+    [Setting("Producer of alert events (the engine's own producer, apart from the DLQ's): time to wait for more records before sending. Alerts are few and latency-bound, so the default sends at once; Kafka:LingerMs still applies to every other producer.", Unit = "ms", Min = 0, Max = 900000)]
+    public double AlertLingerMs { get; set; }
 
     [Setting("Producer: maximum size of one batch per partition.", Unit = "bytes", Min = 1, Max = 2147483647)]
     public int BatchSize { get; set; } = 1_000_000;
@@ -89,6 +95,9 @@ public sealed class KafkaOptions
 
     [Setting("Producer: how long delivery (including retries) may take before a record fails.", Unit = "ms", Min = 1, Max = 2147483647)]
     public int MessageTimeoutMs { get; set; } = 120_000;
+
+    [Setting("Every client: disable Nagle's algorithm on broker connections (socket.nagle.disable), so a small request (one alert, one fetch) is not held back behind an unacknowledged one.")]
+    public bool SocketNagleDisable { get; set; } = true;
 
     /// <summary>Any librdkafka property (e.g. <c>"socket.keepalive.enable": "true"</c>), applied last so it overrides everything above.</summary>
     [Setting("Free-form librdkafka properties passed to every client, applied last.")]
@@ -156,6 +165,7 @@ public sealed class KafkaOptions
             AutoCommitIntervalMs = AutoCommitIntervalMs,
             AutoOffsetReset = AutoOffsetReset,
             FetchQueueBackoffMs = FetchQueueBackoffMs,
+            FetchWaitMaxMs = FetchWaitMaxMs,
             PartitionAssignmentStrategy = PartitionAssignmentStrategy,
             SessionTimeoutMs = SessionTimeoutMs,
             HeartbeatIntervalMs = HeartbeatIntervalMs,
@@ -167,14 +177,16 @@ public sealed class KafkaOptions
     }
 
     /// <summary>An idempotent producer: acks from all replicas, lz4 batches, ordered retries.</summary>
-    public ProducerConfig BuildProducerConfig()
+    public ProducerConfig BuildProducerConfig() => BuildProducerConfig(LingerMs);
+
+    private ProducerConfig BuildProducerConfig(double lingerMs)
     {
         var config = new ProducerConfig
         {
             EnableIdempotence = true,
             Acks = Acks.All,
             CompressionType = CompressionType,
-            LingerMs = LingerMs,
+            LingerMs = lingerMs,
             BatchSize = BatchSize,
             BatchNumMessages = BatchNumMessages,
             QueueBufferingMaxMessages = QueueBufferingMaxMessages,
@@ -183,6 +195,10 @@ public sealed class KafkaOptions
         Apply(config);
         return config;
     }
+
+    /// <summary>The producer of alert events: as <see cref="BuildProducerConfig()"/>, with <see cref="AlertLingerMs"/>
+    /// (a <see cref="Client"/> <c>linger.ms</c> still wins, as it does for every client).</summary>
+    public ProducerConfig BuildAlertProducerConfig() => BuildProducerConfig(AlertLingerMs);
 
     public AdminClientConfig BuildAdminClientConfig()
     {
@@ -197,6 +213,7 @@ public sealed class KafkaOptions
         config.BootstrapServers = BootstrapServers;
         config.ClientId = ClientId;
         config.SecurityProtocol = SecurityProtocol;
+        config.SocketNagleDisable = SocketNagleDisable;
         if (SaslMechanism is { } mechanism)
         {
             config.SaslMechanism = mechanism;

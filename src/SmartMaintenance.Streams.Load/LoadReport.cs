@@ -69,21 +69,27 @@ public static class LoadReport
         sb.AppendLine(CultureInfo.InvariantCulture, $"- sent: {r.ReadingsSent} readings in {r.MessagesSent} messages ({r.MalformedSent} malformed, {r.SpikesSent} spikes, {r.ProbesSent} probes); delivery failures {r.DeliveryFailures} ({r.ErrorRate:P3})");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- measured phase: {r.MeasuredReadings} readings sent in {F(r.MeasuredSeconds)} s = {F(r.MeasuredReadings / Math.Max(0.001, r.MeasuredSeconds))} readings/s (offered {F(r.OfferedMeasuredReadings / Math.Max(0.001, r.MeasuredSeconds))}/s)");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- drain after the last send: {(r.Drained ? "complete" : "NOT complete")} in {r.DrainTime.TotalSeconds:F1} s; lag at the end {r.FinalLag} messages");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"- probes seen in the readings table: {r.ProbesSeen} of {r.ProbesSent}; alerts (open) seen: {r.AlertsSeen}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"- probes seen in the readings table: {r.ProbesSeen} of {r.ProbesSent}; alerts (open) seen: {r.AlertsSeen} (plus {r.WindowAlertsSeen} of window detectors, not timed)");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- peak RSS of the engine process: {F(r.PeakRssMb)} MB");
         sb.AppendLine();
         sb.AppendLine("## Latency (measured phase, HdrHistogram)");
         sb.AppendLine();
         sb.AppendLine("| latency | count | p50 | p90 | p99 | p99.9 | max |");
         sb.AppendLine("|---|---|---|---|---|---|---|");
-        foreach (var (name, rec) in new[] { ("producer acknowledgement", r.Ack), ("end to end (send → row visible)", r.EndToEnd), ("event time → alert", r.Alert) })
+        foreach (var (name, rec) in new[]
+        {
+            ("producer acknowledgement", r.Ack), ("end to end (send → row visible)", r.EndToEnd), ("event time → alert", r.Alert),
+            ("… event time → engine publishes the alert", r.AlertPublish), ("… engine publishes → alert consumed", r.AlertDelivery),
+        })
         {
             var h = rec.Total;
             sb.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {h.TotalCount} | {Ms(h, 50)} | {Ms(h, 90)} | {Ms(h, 99)} | {Ms(h, 99.9)} | {(h.TotalCount == 0 ? "–" : F(h.GetValueAtPercentile(100) / 1000.0))} |");
         }
         sb.AppendLine();
         sb.AppendLine("End-to-end latency comes from probe readings polled in the readings table every 20 ms (resolution ±20 ms); " +
-            "alert latency is the alert's arrival on the alerts topic minus its `last_seen` (the event time of the reading that opened it; readings carry the wall clock as event time).");
+            "alert latency is the alert's arrival on the alerts topic minus its `last_seen` (the event time of the reading that opened it; readings carry the wall clock as event time), " +
+            "split at the alert's `published_at` (the engine's clock when it handed the alert to its producer: against a remote engine the split includes the clock offset between the hosts). " +
+            "Alerts of window detectors (`window/…`) carry the window's end as `last_seen` and are counted, not timed.");
         if (o.Scenario == LoadScenario.Soak)
         {
             var measured = r.Samples.Where(s => s.Measured).ToList();

@@ -26,6 +26,10 @@ public sealed record LoadResult
     public required LatencyRecorder Ack { get; init; }
     public required LatencyRecorder EndToEnd { get; init; }
     public required LatencyRecorder Alert { get; init; }
+    /// <summary>First part of <see cref="Alert"/>: event time → the engine's publication (the alert's <c>published_at</c>).</summary>
+    public LatencyRecorder AlertPublish { get; init; } = new();
+    /// <summary>Second part of <see cref="Alert"/>: the engine's publication → the load tool consuming the alert.</summary>
+    public LatencyRecorder AlertDelivery { get; init; } = new();
     public long MessagesSent { get; init; }
     public long ReadingsSent { get; init; }
     public long MalformedSent { get; init; }
@@ -34,6 +38,8 @@ public sealed record LoadResult
     public long ProbesSeen { get; init; }
     public long DeliveryFailures { get; init; }
     public long AlertsSeen { get; init; }
+    /// <summary>Open alerts of window detectors (<c>window/…</c>): their event time is the window's end, so they are not in the alert latency.</summary>
+    public long WindowAlertsSeen { get; init; }
     public long FinalLag { get; init; }
     public double MeasuredSeconds { get; init; }
     public long MeasuredReadings { get; init; }
@@ -56,9 +62,11 @@ public sealed class LoadRunner
     private readonly LatencyRecorder _ack = new();
     private readonly LatencyRecorder _e2e = new();
     private readonly LatencyRecorder _alert = new();
+    private readonly LatencyRecorder _alertPublish = new();
+    private readonly LatencyRecorder _alertDelivery = new();
     private readonly Stopwatch _clock = new();
     private long _measureStartTicks = long.MaxValue;
-    private long _sentReadings, _sentMessages, _acked, _failures, _probesSeen, _alertsSeen, _measuredReadings;
+    private long _sentReadings, _sentMessages, _acked, _failures, _probesSeen, _alertsSeen, _windowAlertsSeen, _measuredReadings;
     private long _lastProbeSeen;
 
     public LoadRunner(LoadOptions options, LoadTarget target, Action<LoadSample>? progress = null)
@@ -75,9 +83,7 @@ public sealed class LoadRunner
     {
         using var stopObservers = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var factory = new LoadMessageFactory(_options);
-        var config = _target.Kafka.BuildProducerConfig();
-        config.ClientId = "smstream-load";
-        using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
+        using var producer = new ProducerBuilder<byte[], byte[]>(ProducerConfig(_target.Kafka, _options)).Build();
         using var lagProbe = new LagProbe(_target);
 
         var alerts = Task.Factory.StartNew(() => WatchAlerts(stopObservers.Token), TaskCreationOptions.LongRunning);
@@ -176,6 +182,8 @@ public sealed class LoadRunner
             Ack = _ack,
             EndToEnd = _e2e,
             Alert = _alert,
+            AlertPublish = _alertPublish,
+            AlertDelivery = _alertDelivery,
             MessagesSent = Interlocked.Read(ref _sentMessages),
             ReadingsSent = Interlocked.Read(ref _sentReadings),
             MalformedSent = factory.Malformed,
@@ -184,6 +192,7 @@ public sealed class LoadRunner
             ProbesSeen = Interlocked.Read(ref _probesSeen),
             DeliveryFailures = Interlocked.Read(ref _failures),
             AlertsSeen = Interlocked.Read(ref _alertsSeen),
+            WindowAlertsSeen = Interlocked.Read(ref _windowAlertsSeen),
             FinalLag = lag,
             MeasuredSeconds = measuredSeconds,
             MeasuredReadings = Interlocked.Read(ref _measuredReadings),
@@ -195,6 +204,17 @@ public sealed class LoadRunner
             Thresholds = [],
         };
         return partial with { Thresholds = Evaluate(partial) };
+    }
+
+    /// <summary>The load producer: the cluster's producer settings with the load tool's own client id and linger.</summary>
+    public static ProducerConfig ProducerConfig(KafkaOptions kafka, LoadOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(kafka);
+        ArgumentNullException.ThrowIfNull(options);
+        var config = kafka.BuildProducerConfig();
+        config.ClientId = "smstream-load";
+        config.LingerMs = options.ProducerLingerMs;
+        return config;
     }
 
     /// <summary>Checks the configured thresholds against a result.</summary>
@@ -337,17 +357,14 @@ public sealed class LoadRunner
 
     private void WatchAlerts(CancellationToken ct)
     {
-        var config = new ConsumerConfig
-        {
-            BootstrapServers = _target.Kafka.BootstrapServers,
-            GroupId = "smstream-load-alerts-" + Guid.NewGuid().ToString("N")[..8],
-            EnableAutoCommit = false,
-            AutoOffsetReset = AutoOffsetReset.Latest,
-            FetchWaitMaxMs = 10,
-            FetchQueueBackoffMs = 10,
-        };
+        // The cluster's own consumer settings (security, Kafka:FetchWaitMaxMs: an empty fetch on the embedded broker
+        // is held that long), reading only what arrives from now on and committing nothing.
+        var config = _target.Kafka.BuildConsumerConfig("smstream-load-alerts-" + Guid.NewGuid().ToString("N")[..8]);
+        config.ClientId = "smstream-load-alerts";
+        config.EnableAutoCommit = false;
+        config.AutoOffsetReset = AutoOffsetReset.Latest;
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _target.Kafka.BootstrapServers }).Build();
+        using var admin = new AdminClientBuilder(_target.Kafka.BuildAdminClientConfig()).Build();
         var meta = admin.GetMetadata(_target.Topics.Alerts, TimeSpan.FromSeconds(10));
         consumer.Assign(meta.Topics[0].Partitions.Select(p => new TopicPartitionOffset(_target.Topics.Alerts, p.PartitionId, Offset.End)));
         while (!ct.IsCancellationRequested)
@@ -366,17 +383,36 @@ public sealed class LoadRunner
                 continue;
             }
             var now = DateTimeOffset.UtcNow;
-            using var doc = JsonDocument.Parse(value);
-            var root = doc.RootElement;
-            if (root.TryGetProperty("status", out var status) && status.GetString() == "open"
-                && root.TryGetProperty("sensor_id", out var sensor) && (sensor.GetString() ?? "").StartsWith("load-", StringComparison.Ordinal)
-                && root.TryGetProperty("last_seen", out var lastSeen) && lastSeen.TryGetDateTimeOffset(out var eventTime))
-            {
-                Interlocked.Increment(ref _alertsSeen);
-                _alert.Record((long)(now - eventTime).TotalMicroseconds, IsMeasuring(_clock.ElapsedTicks));
-            }
+            OnAlert(value, now);
         }
         consumer.Close();
+    }
+
+    /// <summary>One alert event consumed at <paramref name="now"/>: an `open` alert of a load sensor is timed from its
+    /// event time (<c>last_seen</c>), split at the engine's publication (<c>published_at</c>).</summary>
+    private void OnAlert(byte[] value, DateTimeOffset now)
+    {
+        using var doc = JsonDocument.Parse(value);
+        var root = doc.RootElement;
+        if (!root.TryGetProperty("status", out var status) || status.GetString() != "open"
+            || !root.TryGetProperty("sensor_id", out var sensor) || !(sensor.GetString() ?? "").StartsWith("load-", StringComparison.Ordinal)
+            || !root.TryGetProperty("last_seen", out var lastSeen) || !lastSeen.TryGetDateTimeOffset(out var eventTime))
+        {
+            return;
+        }
+        if (root.TryGetProperty("detector", out var detector) && (detector.GetString() ?? "").StartsWith("window/", StringComparison.Ordinal))
+        {
+            Interlocked.Increment(ref _windowAlertsSeen);
+            return;
+        }
+        Interlocked.Increment(ref _alertsSeen);
+        var measured = IsMeasuring(_clock.ElapsedTicks);
+        _alert.Record((long)(now - eventTime).TotalMicroseconds, measured);
+        if (root.TryGetProperty("published_at", out var published) && published.TryGetDateTimeOffset(out var publishedAt))
+        {
+            _alertPublish.Record((long)(publishedAt - eventTime).TotalMicroseconds, measured);
+            _alertDelivery.Record((long)(now - publishedAt).TotalMicroseconds, measured);
+        }
     }
 
     private static async Task Quietly(Task t)

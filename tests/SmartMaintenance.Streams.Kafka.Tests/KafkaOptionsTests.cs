@@ -34,6 +34,36 @@ public sealed class KafkaOptionsTests
     }
 
     [Fact]
+    public void Latency_defaults_bound_empty_fetches_send_alerts_without_linger_and_disable_nagle()
+    {
+        var options = new KafkaOptions();
+
+        var consumer = options.BuildConsumerConfig("g");
+        var producer = options.BuildProducerConfig();
+        var alerts = options.BuildAlertProducerConfig();
+
+        // The embedded broker holds an empty fetch for the whole fetch.wait.max.ms (librdkafka's default is 500).
+        Assert.Equal(10, consumer.FetchWaitMaxMs);
+        Assert.Equal(5, producer.LingerMs);
+        Assert.Equal(0, alerts.LingerMs);
+        Assert.True(alerts.EnableIdempotence);
+        Assert.Equal(Acks.All, alerts.Acks);
+        Assert.All(new ClientConfig[] { consumer, producer, alerts, options.BuildAdminClientConfig() }, c => Assert.True(c.SocketNagleDisable));
+    }
+
+    [Fact]
+    public void Alert_linger_and_fetch_wait_are_configurable_and_client_properties_still_win()
+    {
+        var options = new KafkaOptions { AlertLingerMs = 2, FetchWaitMaxMs = 100, SocketNagleDisable = false };
+        Assert.Equal(2, options.BuildAlertProducerConfig().LingerMs);
+        Assert.Equal(100, options.BuildConsumerConfig("g").FetchWaitMaxMs);
+        Assert.False(options.BuildProducerConfig().SocketNagleDisable);
+
+        options.Client["linger.ms"] = "7";
+        Assert.Equal(7, options.BuildAlertProducerConfig().LingerMs);
+    }
+
+    [Fact]
     public void Security_settings_and_free_form_client_properties_reach_every_client_config()
     {
         var options = new KafkaOptions

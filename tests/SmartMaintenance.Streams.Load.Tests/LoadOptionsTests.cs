@@ -67,6 +67,29 @@ public sealed class LoadOptionsTests
     public void Ratios_parse_as_fractions_or_percentages(string text, double value) => Assert.Equal(value, LoadOptions.ParseRatio(text), 12);
 
     [Fact]
+    public void The_load_producer_lingers_its_own_time_and_keeps_the_clusters_other_producer_settings()
+    {
+        var kafka = new SmartMaintenance.Streams.Kafka.KafkaOptions { BootstrapServers = "kafka-1:9092", LingerMs = 5 };
+
+        var byDefault = LoadRunner.ProducerConfig(kafka, new LoadOptions());
+        var explicitly = LoadRunner.ProducerConfig(kafka, new LoadOptions { ProducerLingerMs = 2 });
+
+        Assert.Equal(20, byDefault.LingerMs);
+        Assert.Equal(2, explicitly.LingerMs);
+        Assert.Equal("kafka-1:9092", byDefault.BootstrapServers);
+        Assert.True(byDefault.EnableIdempotence);
+        Assert.Equal("smstream-load", byDefault.ClientId);
+        Assert.Equal(5, kafka.BuildProducerConfig().LingerMs);
+    }
+
+    [Fact]
+    public void A_negative_producer_linger_fails_validation_naming_the_setting()
+    {
+        var ex = Assert.Throws<ConfigurationException>(() => new LoadOptions { ProducerLingerMs = -1 }.Validate());
+        Assert.Equal("Load:ProducerLingerMs", ex.Setting);
+    }
+
+    [Fact]
     public void A_scenario_file_sets_every_kind_of_setting()
     {
         var path = Path.GetTempFileName();

@@ -55,6 +55,23 @@ public sealed class LoadReportTests
     }
 
     [Fact]
+    public void The_alert_latency_is_reported_split_at_the_engines_publication_with_window_alerts_counted_apart()
+    {
+        var r = Result(new LoadOptions { Rate = 100, Duration = TimeSpan.FromSeconds(4) }, [1000]);
+        var publish = new LatencyRecorder();
+        var delivery = new LatencyRecorder();
+        publish.Record(30_000, measured: true);
+        delivery.Record(8_000, measured: true);
+        r = r with { AlertPublish = publish, AlertDelivery = delivery, AlertsSeen = 1, WindowAlertsSeen = 3 };
+
+        var md = LoadReport.Markdown(r, "smstream load");
+
+        Assert.Contains("| … event time → engine publishes the alert | 1 | 30.0", md, StringComparison.Ordinal);
+        Assert.Contains("| … engine publishes → alert consumed | 1 | 8.0", md, StringComparison.Ordinal);
+        Assert.Contains("alerts (open) seen: 1 (plus 3 of window detectors, not timed)", md, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_report_writes_markdown_html_csv_and_well_formed_svg_plots()
     {
         var dir = Path.Combine(Path.GetTempPath(), "load-report-test-" + Guid.NewGuid().ToString("N")[..8]);

@@ -14,6 +14,16 @@ public sealed class NotifierConfigurationTests
     });
 
     [Fact]
+    public void Alert_consumer_waits_at_most_10_ms_on_an_empty_fetch_unless_configured_otherwise()
+    {
+        Assert.Equal(10, NotifierService.ConsumerConfig(Valid()).FetchWaitMaxMs);
+
+        var explicitWait = Valid();
+        explicitWait.Kafka["fetch.wait.max.ms"] = "250";
+        Assert.Equal(250, NotifierService.ConsumerConfig(explicitWait).FetchWaitMaxMs);
+    }
+
+    [Fact]
     public void Template_renders_placeholders_and_literal_braces()
     {
         var t = AlertTemplate.Parse("{{{severity}}} {severity_name} {sensor_id}@{asset_id} v={value} s={score} t={last_seen} {event_key}", "T");

@@ -43,6 +43,12 @@ public sealed class NotifierService
             EnableAutoOffsetStore = false,
             AutoOffsetReset = AutoOffsetReset.Earliest,
         };
+        // Alerts are few and latency matters: an empty fetch should not hold a new alert back for librdkafka's
+        // default 500 ms (the embedded broker holds empty fetches for the full wait). An explicit setting wins.
+        if (!options.Kafka.ContainsKey("fetch.wait.max.ms"))
+        {
+            cfg.FetchWaitMaxMs = 10;
+        }
         return cfg;
     }
 

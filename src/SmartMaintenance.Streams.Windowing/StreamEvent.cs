@@ -17,6 +17,12 @@ public enum StreamEventKind : byte
     PartitionAssigned,
     /// <summary>The partition was revoked; it no longer takes part in the combined watermark.</summary>
     PartitionRevoked,
+    /// <summary>
+    /// The partition was handed over with the watermark its previous owner stored (<see cref="StreamEvent{T}.Timestamp"/>):
+    /// windows of its keys that were final at that watermark were written by the previous owner, so the window operator
+    /// treats them as closed for this partition's readings even while its own watermark is behind.
+    /// </summary>
+    PartitionFloor,
 }
 
 /// <summary>
@@ -61,6 +67,9 @@ public readonly struct StreamEvent<T>
 
     public static StreamEvent<T> PartitionRevoked(int partition) => new(StreamEventKind.PartitionRevoked, default!, partition, 0);
 
+    public static StreamEvent<T> PartitionFloor(int partition, long timestamp) =>
+        new(StreamEventKind.PartitionFloor, default!, partition, timestamp);
+
     /// <summary>The same control event retyped for another element type (control events carry no item).</summary>
     public StreamEvent<TOther> WithoutItem<TOther>()
     {
@@ -81,6 +90,7 @@ public readonly struct StreamEvent<T>
         StreamEventKind.Data => $"Data({Item})",
         StreamEventKind.Watermark => $"Watermark({Timestamp})",
         StreamEventKind.PartitionWatermark => $"PartitionWatermark({Partition}, {Timestamp})",
+        StreamEventKind.PartitionFloor => $"PartitionFloor({Partition}, {Timestamp})",
         _ => $"{Kind}({Partition})",
     };
 }

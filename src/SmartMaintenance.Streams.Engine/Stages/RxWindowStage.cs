@@ -118,6 +118,9 @@ public sealed class RxWindowStage : IWindowStage, IDisposable
             if (floor is { } wm && wm != long.MinValue)
             {
                 _input.OnNext(StreamEvent<SensorReading>.PartitionWatermark(partition, wm));
+                // The operator watermark is the minimum over all partitions of this instance and may stay behind the
+                // floor: windows final at the floor must still not be rebuilt from the replayed tail.
+                _input.OnNext(StreamEvent<SensorReading>.PartitionFloor(partition, wm));
             }
         }
         _sink = null;

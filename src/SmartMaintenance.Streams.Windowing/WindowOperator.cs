@@ -20,11 +20,51 @@ internal sealed class WindowOperator(
     }
 }
 
+/// <summary>Aligned specs whose panes are shared per key: same pane length, sketch parameters and sensor-type filter.</summary>
+internal sealed class PaneGroup(int stateIndex, WindowSpec first)
+{
+    public readonly int StateIndex = stateIndex;
+    public readonly long PaneSize = first.Pane;
+    public readonly SketchMapping Mapping = new(first.QuantileAccuracy, first.QuantileMaxBuckets);
+    public readonly WindowSpec First = first;
+    public int Members;
+    public int InitialPanes;
+    public int InitialWindows;
+    /// <summary>Stamp of the last reading added to a pane, so a reading taken by several specs is added once.</summary>
+    public long Stamp = -1;
+
+    /// <summary>Adds a spec to the group and returns its slot.</summary>
+    public byte Join(WindowSpec spec)
+    {
+        InitialPanes = Math.Max(InitialPanes, (int)Math.Min(64, (spec.Size / spec.Pane) + 1));
+        InitialWindows = (int)Math.Min(128, InitialWindows + (spec.Size / spec.Advance) + 1);
+        return (byte)Members++;
+    }
+
+    public bool Accepts(WindowSpec spec) =>
+        Members < byte.MaxValue
+        && spec.Pane == PaneSize
+        && spec.QuantileAccuracy == First.QuantileAccuracy
+        && spec.QuantileMaxBuckets == First.QuantileMaxBuckets
+        && SameTypes(spec.SensorTypes, First.SensorTypes);
+
+    private static bool SameTypes(IReadOnlySet<string>? a, IReadOnlySet<string>? b)
+    {
+        var ea = a is not { Count: > 0 };
+        var eb = b is not { Count: > 0 };
+        return ea || eb ? ea == eb : a!.SetEquals(b!);
+    }
+}
+
 /// <summary>Per-spec runtime: constants, timer queues and the early-firing dirty list.</summary>
-internal sealed class SpecRuntime(WindowSpec spec, int index)
+internal sealed class SpecRuntime(WindowSpec spec, int index, int stateIndex, PaneGroup? group)
 {
     public readonly WindowSpec Spec = spec;
     public readonly int Index = index;
+    /// <summary>Index of the key's state object: the pane group's, or the session spec's own.</summary>
+    public readonly int StateIndex = stateIndex;
+    public readonly PaneGroup? Group = group;
+    public readonly byte Slot = group?.Join(spec) ?? 0;
     public readonly string Label = spec.Label;
     public readonly bool IsSession = spec.Kind == WindowKind.Session;
     public readonly long Size = spec.Size;
@@ -32,13 +72,11 @@ internal sealed class SpecRuntime(WindowSpec spec, int index)
     public readonly long PaneSize = spec.Pane;
     public readonly bool SinglePane = spec.Kind != WindowKind.Session && spec.Pane == spec.Size;
     public readonly long Gap = spec.Gap;
-    public readonly int InitialPanes = spec.Kind == WindowKind.Session ? 0 : (int)Math.Min(64, (spec.Size / spec.Pane) + 1);
-    public readonly int InitialWindows = spec.Kind == WindowKind.Session ? 0 : (int)Math.Min(64, (spec.Size / spec.Advance) + 1);
     public readonly long Lateness = spec.AllowedLateness;
     public readonly int EarlyK = spec.EarlyEveryReadings;
     public readonly bool EarlyByTime = spec.EarlyInterval > TimeSpan.Zero;
     public readonly IReadOnlySet<string>? SensorTypes = spec.SensorTypes is { Count: > 0 } t ? t : null;
-    public readonly SketchMapping Mapping = new(spec.QuantileAccuracy, spec.QuantileMaxBuckets);
+    public readonly SketchMapping Mapping = group?.Mapping ?? new SketchMapping(spec.QuantileAccuracy, spec.QuantileMaxBuckets);
     public readonly TimeQueue<KeyState> OnTime = new();
     public readonly TimeQueue<KeyState> Close = new();
     public readonly PriorityQueue<(KeyState Key, long Id), long> SessionTimers = new();
@@ -77,7 +115,9 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     private readonly SingleAssignmentDisposable _upstream = new();
     private Accumulator _scratch;
     private long _watermark = long.MinValue;
+    private readonly int _stateCount;
     private long _sessionIds;
+    private long _stamp;
     private bool _done;
 
     public WindowSink(IObserver<StreamEvent<WindowOutput>> downstream, WindowSpec[] specs, WindowOperatorOptions options)
@@ -86,9 +126,26 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         _specs = new SpecRuntime[specs.Length];
         long horizon = 0;
         var granularity = long.MaxValue;
+        var groups = new List<PaneGroup>();
         for (var i = 0; i < specs.Length; i++)
         {
-            _specs[i] = new SpecRuntime(specs[i], i);
+            PaneGroup? group = null;
+            int stateIndex;
+            if (specs[i].Kind == WindowKind.Session)
+            {
+                stateIndex = _stateCount++;
+            }
+            else
+            {
+                group = groups.Find(g => g.Accepts(specs[i]));
+                if (group is null)
+                {
+                    group = new PaneGroup(_stateCount++, specs[i]);
+                    groups.Add(group);
+                }
+                stateIndex = group.StateIndex;
+            }
+            _specs[i] = new SpecRuntime(specs[i], i, stateIndex, group);
             horizon = Math.Max(horizon, specs[i].Span + specs[i].AllowedLateness);
             granularity = Math.Min(granularity, specs[i].Kind == WindowKind.Session ? specs[i].Gap : specs[i].Pane);
         }
@@ -268,7 +325,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_keys, key, out var exists);
         if (!exists)
         {
-            slot = new KeyState(key, _specs.Length);
+            slot = new KeyState(key, _stateCount);
         }
         var ks = slot!;
         if (r.AssetId is not null)
@@ -282,6 +339,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
 
         var ts = r.Timestamp;
         var expiry = long.MinValue;
+        _stamp++;
         if (_dedup)
         {
             var low = TimeMath.SaturatingSub(_watermark, _horizon);
@@ -375,9 +433,16 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         {
             return ApplyResult.Late;
         }
-        var st = ks.Specs[sr.Index] is { } o ? Unsafe.As<AlignedState>(o) : (AlignedState)(ks.Specs[sr.Index] = new AlignedState(sr.InitialPanes, sr.InitialWindows));
-        ref var pane = ref st.GetPane(sr.SinglePane ? lastWs : TimeMath.FloorTo(ts, sr.PaneSize));
-        pane.Acc.Add(ts, value, sr.Mapping, _pool);
+        var group = sr.Group!;
+        ref var stateRef = ref ks.State(sr.StateIndex);
+        var st = stateRef is { } o ? Unsafe.As<AlignedState>(o) : (AlignedState)(stateRef = new AlignedState(group.InitialPanes, group.InitialWindows));
+        if (group.Stamp != _stamp)
+        {
+            // First spec of the group to take this reading: the shared pane gets it once.
+            group.Stamp = _stamp;
+            ref var pane = ref st.GetPane(sr.SinglePane ? lastWs : TimeMath.FloorTo(ts, sr.PaneSize));
+            pane.Acc.Add(ts, value, sr.Mapping, _pool);
+        }
 
         var partial = false;
         var firstWs = sr.SinglePane ? lastWs : TimeMath.FloorTo(ts - size, advance) + advance;
@@ -388,7 +453,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 partial = true;
                 continue;
             }
-            var idx = st.FindOrAddWindow(ws, out var created);
+            var idx = st.FindOrAddWindow(ws, sr.Slot, out var created);
             ref var meta = ref st.Windows[idx];
             if (created)
             {
@@ -488,8 +553,8 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 var ws = tOn - sr.Size;
                 foreach (var ks in list)
                 {
-                    var st = Unsafe.As<AlignedState>(ks.Specs[sr.Index]!);
-                    var idx = st.FindWindow(ws);
+                    var st = Unsafe.As<AlignedState>(ks.State(sr.StateIndex)!);
+                    var idx = st.FindWindow(ws, sr.Slot);
                     if (idx < 0 || st.Windows[idx].OnTimeFired)
                     {
                         continue;
@@ -498,7 +563,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                     if (lateness == 0)
                     {
                         EmitAligned(ks, st, sr, idx, FiringKind.OnTime, isFinal: true);
-                        CloseAligned(st, sr, idx, ws);
+                        CloseAligned(st, idx);
                     }
                     else
                     {
@@ -514,25 +579,24 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 var ws = tClose - lateness - sr.Size;
                 foreach (var ks in list)
                 {
-                    var st = Unsafe.As<AlignedState>(ks.Specs[sr.Index]!);
-                    var idx = st.FindWindow(ws);
+                    var st = Unsafe.As<AlignedState>(ks.State(sr.StateIndex)!);
+                    var idx = st.FindWindow(ws, sr.Slot);
                     if (idx < 0)
                     {
                         continue;
                     }
                     EmitAligned(ks, st, sr, idx, FiringKind.Final, isFinal: true);
-                    CloseAligned(st, sr, idx, ws);
+                    CloseAligned(st, idx);
                 }
                 sr.Close.Recycle(list);
             }
         }
     }
 
-    private void CloseAligned(AlignedState st, SpecRuntime sr, int windowIndex, long ws)
+    private void CloseAligned(AlignedState st, int windowIndex)
     {
         st.RemoveWindow(windowIndex);
-        // Windows close in start order, so panes before the next window start are no longer covered.
-        st.ReleasePanesBefore(ws + sr.Advance, _pool);
+        st.ReleaseUncoveredPanes(_pool);
     }
 
     // ---- sessions ----
@@ -545,7 +609,8 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         {
             return ApplyResult.Late;
         }
-        var st = ks.Specs[sr.Index] is { } o ? Unsafe.As<SessionState>(o) : (SessionState)(ks.Specs[sr.Index] = new SessionState());
+        ref var stateRef = ref ks.State(sr.StateIndex);
+        var st = stateRef is { } o ? Unsafe.As<SessionState>(o) : (SessionState)(stateRef = new SessionState());
         if (ts < st.LastClosedEnd)
         {
             return ApplyResult.Late;
@@ -671,7 +736,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         while (timers.TryPeek(out var timer, out var due) && due <= _watermark)
         {
             timers.Dequeue();
-            var st = Unsafe.As<SessionState>(timer.Key.Specs[sr.Index]!);
+            var st = Unsafe.As<SessionState>(timer.Key.State(sr.StateIndex)!);
             var idx = st.Find(timer.Id);
             if (idx < 0)
             {
@@ -771,7 +836,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         {
             if (sr.IsSession)
             {
-                var st = Unsafe.As<SessionState>(ks.Specs[sr.Index]!);
+                var st = Unsafe.As<SessionState>(ks.State(sr.StateIndex)!);
                 var idx = st.Find(reference);
                 if (idx >= 0 && st.Items[idx].Dirty && !st.Items[idx].OnTimeFired)
                 {
@@ -780,8 +845,8 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             }
             else
             {
-                var st = Unsafe.As<AlignedState>(ks.Specs[sr.Index]!);
-                var idx = st.FindWindow(reference);
+                var st = Unsafe.As<AlignedState>(ks.State(sr.StateIndex)!);
+                var idx = st.FindWindow(reference, sr.Slot);
                 if (idx >= 0 && st.Windows[idx].Dirty && !st.Windows[idx].OnTimeFired)
                 {
                     EmitAligned(ks, st, sr, idx, FiringKind.Early, isFinal: false);
@@ -845,14 +910,14 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     {
         lock (_gate)
         {
-            // Dictionary entry (hash, next, key, value) + KeyState object + its spec array.
-            long bytes = _keys.Count * (24L + 64 + 24 + (8L * _specs.Length));
+            // Dictionary entry (hash, next, key, value) and bucket, then each key's objects.
+            long bytes = _keys.Count * 28L;
             foreach (var ks in _keys.Values)
             {
-                bytes += ks.Dedup.HeapBytes;
-                foreach (var spec in ks.Specs)
+                bytes += ks.HeapBytes;
+                for (var i = 0; i < _stateCount; i++)
                 {
-                    bytes += spec switch
+                    bytes += ks.State(i) switch
                     {
                         AlignedState a => a.HeapBytes(),
                         SessionState s => s.HeapBytes(),

@@ -3,13 +3,21 @@ using System.Runtime.CompilerServices;
 namespace SmartMaintenance.Streams.Windowing;
 
 /// <summary>Everything the operator keeps for one key across all specs.</summary>
-internal sealed class KeyState(string key, int specCount)
+/// <remarks>One state object per pane group (aligned specs sharing panes) or session spec; the first is a
+/// field so the default configuration (one pane group) needs no per-key array.</remarks>
+internal sealed class KeyState(string key, int stateCount)
 {
     public readonly string Key = key;
-    public readonly object?[] Specs = new object?[specCount];
+    public object? State0;
+    public readonly object?[]? More = stateCount > 1 ? new object?[stateCount - 1] : null;
     public string? AssetId;
     public string? SensorType;
     public DedupIndex Dedup;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref object? State(int index) => ref index == 0 ? ref State0 : ref More![index - 1];
+
+    public long HeapBytes => 16 + 56 + (More is null ? 0 : 24 + (8L * More.Length)) + Dedup.HeapBytes;
 }
 
 /// <summary>Aggregate of one pane (gcd of size and advance): every reading updates exactly one pane.</summary>
@@ -27,9 +35,14 @@ internal struct WindowMeta
     public int SinceEmit;
     public bool OnTimeFired;
     public bool Dirty;
+    /// <summary>Which spec of the pane group the window belongs to.</summary>
+    public byte Slot;
 }
 
-/// <summary>Open panes and windows of one key for one tumbling/hopping spec, both sorted by start.</summary>
+/// <summary>Open panes and windows of one key for the tumbling/hopping specs of one pane group.</summary>
+/// <remarks>Panes sorted by start; windows of every spec of the group in one array sorted by (start, slot).
+/// Specs with the same pane length, sketch parameters and sensor-type filter share panes: a tumbling 1m
+/// and a hopping 5m/1m spec hold each minute once.</remarks>
 internal sealed class AlignedState(int panes, int windows)
 {
     // Sized for the steady state (panes of the open windows plus the next one) so arrays never grow by doubling.
@@ -87,16 +100,16 @@ internal sealed class AlignedState(int panes, int windows)
         return ref Panes[i];
     }
 
-    public int FindWindow(long start)
+    public int FindWindow(long start, byte slot)
     {
         for (var i = WindowCount - 1; i >= 0; i--)
         {
-            var s = Windows[i].Start;
-            if (s == start)
+            ref var w = ref Windows[i];
+            if (w.Start == start && w.Slot == slot)
             {
                 return i;
             }
-            if (s < start)
+            if (w.Start < start)
             {
                 break;
             }
@@ -104,14 +117,14 @@ internal sealed class AlignedState(int panes, int windows)
         return -1;
     }
 
-    public int FindOrAddWindow(long start, out bool created)
+    public int FindOrAddWindow(long start, byte slot, out bool created)
     {
         var i = WindowCount;
-        while (i > 0 && Windows[i - 1].Start > start)
+        while (i > 0 && (Windows[i - 1].Start > start || (Windows[i - 1].Start == start && Windows[i - 1].Slot > slot)))
         {
             i--;
         }
-        if (i > 0 && Windows[i - 1].Start == start)
+        if (i > 0 && Windows[i - 1].Start == start && Windows[i - 1].Slot == slot)
         {
             created = false;
             return i - 1;
@@ -121,7 +134,7 @@ internal sealed class AlignedState(int panes, int windows)
             Array.Resize(ref Windows, Windows.Length + 2);
         }
         Array.Copy(Windows, i, Windows, i + 1, WindowCount - i);
-        Windows[i] = new WindowMeta { Start = start };
+        Windows[i] = new WindowMeta { Start = start, Slot = slot };
         WindowCount++;
         created = true;
         return i;
@@ -134,9 +147,12 @@ internal sealed class AlignedState(int panes, int windows)
         Windows[WindowCount] = default;
     }
 
-    /// <summary>Frees panes starting before <paramref name="bound"/>: no open window covers them any more.</summary>
-    public void ReleasePanesBefore(long bound, BucketPool pool)
+    /// <summary>Frees panes that start before every open window of the group: none covers them any more.</summary>
+    /// <remarks>A reading creates every not-yet-late window containing it, so a pane with content is covered by
+    /// an open window until all of its windows have closed finally; no later reading can reopen one.</remarks>
+    public void ReleaseUncoveredPanes(BucketPool pool)
     {
+        var bound = WindowCount > 0 ? Windows[0].Start : long.MaxValue;
         var n = 0;
         while (n < PaneCount && Panes[n].Start < bound)
         {

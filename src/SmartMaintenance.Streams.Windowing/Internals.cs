@@ -266,23 +266,46 @@ internal sealed class OffsetTracker(long granularity)
 }
 
 /// <summary>Recent readings of one key, sorted by event time, for duplicate detection within the horizon.</summary>
-/// <remarks>Entries older than the horizon are ignored by lookups and dropped only when the array is full,
-/// so the usual in-order reading touches just the tail of one array (cache misses dominate with many keys).</remarks>
+/// <remarks>
+/// Entries older than the horizon are ignored by lookups and dropped only when the array is full, so the
+/// usual in-order reading touches just the tail of one array (cache misses dominate with many keys).
+/// Entries are exact, never fingerprints (a false match would drop a reading). Narrow form, 8 bytes: time as
+/// a 32-bit offset from a per-key base, value as a 32-bit integer v·1000 when that reproduces the value's
+/// bits exactly (readings with up to three decimals and |v| &lt; 2.1 M, e.g. 72.3, 0.125, 101325). A key whose
+/// remembered readings include any other value, or times more than ±24 days apart, switches to the wide form
+/// (16 bytes: time and value bits) until its memory empties.
+/// </remarks>
 internal struct DedupIndex
 {
-    private Entry[]? _entries;
-    private long[]? _seq;
-    private int _start;
-    private int _count;
+    private const double Scale = 1000;
 
-    private struct Entry
-    {
-        public long Ts;
-        public long Bits;
-    }
+    private long[]? _entries;
+    private long[]? _seq;
+    private long _base;
+    private int _count;
+    private bool _wide;
 
     public readonly long HeapBytes =>
-        (_entries is null ? 0 : 24 + (16L * _entries.Length)) + (_seq is null ? 0 : 24 + (8L * _seq.Length));
+        (_entries is null ? 0 : 24 + (8L * _entries.Length)) + (_seq is null ? 0 : 24 + (8L * _seq.Length));
+
+    private readonly int Capacity => _wide ? _entries!.Length >> 1 : _entries!.Length;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private readonly long TsAt(long[] entries, int i) => _wide ? entries[i << 1] : _base + (entries[i] >> 32);
+
+    /// <summary>v·1000 as an int when dividing it back gives exactly the same bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryScale(long bits, out int scaled)
+    {
+        var m = Math.Round(BitConverter.Int64BitsToDouble(bits) * Scale);
+        if (Math.Abs(m) <= int.MaxValue)
+        {
+            scaled = (int)m;
+            return BitConverter.DoubleToInt64Bits(scaled / Scale) == bits;
+        }
+        scaled = 0;
+        return false;
+    }
 
     /// <summary>True when a remembered reading with time ≥ <paramref name="lowBound"/> has the same time and value bits, or the same seq.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -293,9 +316,8 @@ internal struct DedupIndex
         {
             return false;
         }
-        var end = _start + _count;
         // In-order reading: nothing at or after its time is remembered, so only a seq can match.
-        if (entries[end - 1].Ts < ts)
+        if (TsAt(entries, _count - 1) < ts)
         {
             return seq >= 0 && _seq is not null && ContainsSeq(seq, lowBound);
         }
@@ -305,12 +327,14 @@ internal struct DedupIndex
     private readonly bool ContainsSlow(long ts, long bits, long seq, long lowBound)
     {
         var entries = _entries!;
-        var end = _start + _count;
         if (ts >= lowBound)
         {
-            for (var i = LowerBound(entries, _start, end, ts); i < end && entries[i].Ts == ts; i++)
+            // A value without a narrow form cannot equal a narrow entry (the encoding is exact and one-to-one).
+            var scaled = 0;
+            var comparable = _wide || TryScale(bits, out scaled);
+            for (var i = LowerBound(entries, ts); comparable && i < _count && TsAt(entries, i) == ts; i++)
             {
-                if (entries[i].Bits == bits)
+                if (_wide ? entries[(i << 1) + 1] == bits : (int)entries[i] == scaled)
                 {
                     return true;
                 }
@@ -323,10 +347,9 @@ internal struct DedupIndex
     {
         var entries = _entries!;
         var sa = _seq!;
-        var end = _start + _count;
-        for (var j = _start; j < end; j++)
+        for (var j = 0; j < _count; j++)
         {
-            if (sa[j] == seq && entries[j].Ts >= lowBound)
+            if (sa[j] == seq && TsAt(entries, j) >= lowBound)
             {
                 return true;
             }
@@ -336,81 +359,143 @@ internal struct DedupIndex
 
     public void Insert(long ts, long bits, long seq, long lowBound)
     {
-        _entries ??= new Entry[4];
-        if (seq >= 0 && _seq is null)
+        if (_entries is null)
         {
-            _seq = new long[_entries.Length];
-            Array.Fill(_seq, -1L);
+            _entries = new long[4];
         }
-        if (_start + _count == _entries.Length)
+        if (_count == 0)
+        {
+            // Empty memory: start over narrow around this reading.
+            _base = ts;
+            if (_wide)
+            {
+                _wide = false;
+                if (_seq is not null && _seq.Length < _entries.Length)
+                {
+                    _seq = null;
+                }
+            }
+        }
+        if (_count == Capacity)
         {
             MakeRoom(lowBound);
         }
+        var scaled = 0;
+        if (!_wide && (ts - _base is < int.MinValue or > int.MaxValue || !TryScale(bits, out scaled)))
+        {
+            ToWide();
+        }
+        if (seq >= 0 && _seq is null)
+        {
+            _seq = new long[Capacity];
+            Array.Fill(_seq, -1L);
+        }
         var entries = _entries;
         var sa = _seq;
-        var pos = _start + _count;
+        var pos = _count;
         // Mostly in order: walk back from the end past later timestamps (equal ones stay before).
         var i = pos;
-        while (i > _start && entries[i - 1].Ts > ts)
+        while (i > 0 && TsAt(entries, i - 1) > ts)
         {
             i--;
         }
-        if (i < pos)
+        if (_wide)
         {
-            Array.Copy(entries, i, entries, i + 1, pos - i);
-            if (sa is not null)
+            if (i < pos)
+            {
+                Array.Copy(entries, i << 1, entries, (i + 1) << 1, (pos - i) << 1);
+            }
+            entries[i << 1] = ts;
+            entries[(i << 1) + 1] = bits;
+        }
+        else
+        {
+            if (i < pos)
+            {
+                Array.Copy(entries, i, entries, i + 1, pos - i);
+            }
+            entries[i] = ((ts - _base) << 32) | (uint)scaled;
+        }
+        if (sa is not null)
+        {
+            if (i < pos)
             {
                 Array.Copy(sa, i, sa, i + 1, pos - i);
             }
-        }
-        entries[i] = new Entry { Ts = ts, Bits = bits };
-        if (sa is not null)
-        {
             sa[i] = seq;
         }
         _count++;
     }
 
+    private void ToWide()
+    {
+        var entries = _entries!;
+        var wide = new long[entries.Length << 1];
+        for (var i = 0; i < _count; i++)
+        {
+            wide[i << 1] = _base + (entries[i] >> 32);
+            wide[(i << 1) + 1] = BitConverter.DoubleToInt64Bits((int)entries[i] / Scale);
+        }
+        _entries = wide;
+        _wide = true;
+    }
+
     private void MakeRoom(long lowBound)
     {
         var entries = _entries!;
-        while (_count > 0 && entries[_start].Ts < lowBound)
+        var stride = _wide ? 2 : 1;
+        var capacity = Capacity;
+        var drop = 0;
+        while (drop < _count && TsAt(entries, drop) < lowBound)
         {
-            _start++;
-            _count--;
+            drop++;
         }
+        var live = _count - drop;
         // Compact unless more than three quarters is live; grow by half, not double: this array is most of a key's memory.
-        if (_count <= entries.Length * 3 / 4)
+        if (live <= capacity * 3 / 4)
         {
-            Array.Copy(entries, _start, entries, 0, _count);
+            Array.Copy(entries, drop * stride, entries, 0, live * stride);
             if (_seq is not null)
             {
-                Array.Copy(_seq, _start, _seq, 0, _count);
-                Array.Fill(_seq, -1L, _count, _seq.Length - _count);
+                Array.Copy(_seq, drop, _seq, 0, live);
+                Array.Fill(_seq, -1L, live, _seq.Length - live);
             }
-            _start = 0;
-            return;
         }
-        var size = entries.Length + (entries.Length / 2);
-        var fresh = new Entry[size];
-        Array.Copy(entries, _start, fresh, 0, _count);
-        _entries = fresh;
-        if (_seq is not null)
+        else
         {
-            var seqs = new long[size];
-            Array.Fill(seqs, -1L);
-            Array.Copy(_seq, _start, seqs, 0, _count);
-            _seq = seqs;
+            var size = capacity + (capacity / 2);
+            var fresh = new long[size * stride];
+            Array.Copy(entries, drop * stride, fresh, 0, live * stride);
+            _entries = entries = fresh;
+            if (_seq is not null)
+            {
+                var seqs = new long[size];
+                Array.Fill(seqs, -1L);
+                Array.Copy(_seq, drop, seqs, 0, live);
+                _seq = seqs;
+            }
         }
-        _start = 0;
+        _count = live;
+        if (!_wide && live > 0)
+        {
+            // Rebase on the oldest live entry so offsets stay small while the key keeps reporting.
+            var shift = entries[0] >> 32;
+            for (var i = 0; i < live; i++)
+            {
+                entries[i] -= shift << 32;
+            }
+            _base += shift;
+        }
     }
 
-    private static int LowerBound(Entry[] a, int lo, int hi, long value)
+    private readonly int LowerBound(long[] entries, long value)
     {
+        var lo = 0;
+        var hi = _count;
         while (lo < hi)
         {
             var mid = (int)((uint)(lo + hi) >> 1);
-            if (a[mid].Ts < value)
+            if (TsAt(entries, mid) < value)
             {
                 lo = mid + 1;
             }

@@ -17,7 +17,8 @@ internal sealed class KeyState(string key, int stateCount)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref object? State(int index) => ref index == 0 ? ref State0 : ref More![index - 1];
 
-    public long HeapBytes => 16 + 56 + (More is null ? 0 : 24 + (8L * More.Length)) + Dedup.HeapBytes;
+    // Header and method table, six references and the 32-byte dedup struct.
+    public long HeapBytes => 88 + (More is null ? 0 : 24 + (8L * More.Length)) + Dedup.HeapBytes;
 }
 
 /// <summary>Aggregate of one pane (gcd of size and advance): every reading updates exactly one pane.</summary>

@@ -311,7 +311,8 @@ internal struct InlineCodes
 /// </remarks>
 internal struct QuantileSketch
 {
-    public const int InlineCapacity = 7;
+    // Six codes keep the sketch at 36 bytes and a pane at 120; six readings are one minute at a 10 s interval.
+    public const int InlineCapacity = 6;
     public const int NegativeTag = 0;
     public const int ZeroTag = 1;
     public const int PositiveTag = 2;

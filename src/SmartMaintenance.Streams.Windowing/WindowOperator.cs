@@ -42,7 +42,7 @@ internal sealed class PaneGroup(int stateIndex, WindowSpec first)
     }
 
     public bool Accepts(WindowSpec spec) =>
-        Members < byte.MaxValue
+        Members < WindowMeta.MaxSlots
         && spec.Pane == PaneSize
         && spec.QuantileAccuracy == First.QuantileAccuracy
         && spec.QuantileMaxBuckets == First.QuantileMaxBuckets
@@ -73,7 +73,7 @@ internal sealed class SpecRuntime(WindowSpec spec, int index, int stateIndex, Pa
     public readonly bool SinglePane = spec.Kind != WindowKind.Session && spec.Pane == spec.Size;
     public readonly long Gap = spec.Gap;
     public readonly long Lateness = spec.AllowedLateness;
-    public readonly int EarlyK = spec.EarlyEveryReadings;
+    public readonly int EarlyK = spec.Kind == WindowKind.Session ? spec.EarlyEveryReadings : Math.Min(spec.EarlyEveryReadings, WindowMeta.MaxSinceEmit);
     public readonly bool EarlyByTime = spec.EarlyInterval > TimeSpan.Zero;
     public readonly IReadOnlySet<string>? SensorTypes = spec.SensorTypes is { Count: > 0 } t ? t : null;
     public readonly SketchMapping Mapping = group?.Mapping ?? new SketchMapping(spec.QuantileAccuracy, spec.QuantileMaxBuckets);

@@ -28,16 +28,44 @@ internal struct Pane
     public Accumulator Acc;
 }
 
-/// <summary>Emission bookkeeping of one aligned window with content.</summary>
+/// <summary>Emission bookkeeping of one aligned window with content, 16 bytes.</summary>
+/// <remarks>Readings since the last emission saturate at 2^24 − 1 (an early firing every more readings than that
+/// fires at that count); the two flags and the spec's slot in its pane group share the same word.</remarks>
 internal struct WindowMeta
 {
+    public const int MaxSinceEmit = (1 << 24) - 1;
+    public const int MaxSlots = 64;
+    private const uint OnTimeBit = 1u << 24;
+    private const uint DirtyBit = 1u << 25;
+
     public long Start;
     public int Revision;
-    public int SinceEmit;
-    public bool OnTimeFired;
-    public bool Dirty;
+    private uint _bits;
+
+    public int SinceEmit
+    {
+        readonly get => (int)(_bits & MaxSinceEmit);
+        set => _bits = (_bits & ~(uint)MaxSinceEmit) | (uint)Math.Min(value, MaxSinceEmit);
+    }
+
+    public bool OnTimeFired
+    {
+        readonly get => (_bits & OnTimeBit) != 0;
+        set => _bits = value ? _bits | OnTimeBit : _bits & ~OnTimeBit;
+    }
+
+    public bool Dirty
+    {
+        readonly get => (_bits & DirtyBit) != 0;
+        set => _bits = value ? _bits | DirtyBit : _bits & ~DirtyBit;
+    }
+
     /// <summary>Which spec of the pane group the window belongs to.</summary>
-    public byte Slot;
+    public byte Slot
+    {
+        readonly get => (byte)(_bits >> 26);
+        init => _bits = (_bits & 0x03FF_FFFFu) | ((uint)value << 26);
+    }
 }
 
 /// <summary>Open panes and windows of one key for the tumbling/hopping specs of one pane group.</summary>

@@ -57,14 +57,14 @@ internal sealed class PaneGroup(int stateIndex, WindowSpec first)
 }
 
 /// <summary>Per-spec runtime: constants, timer queues and the early-firing dirty list.</summary>
-internal sealed class SpecRuntime(WindowSpec spec, int index, int stateIndex, PaneGroup? group)
+internal sealed class SpecRuntime(WindowSpec spec, int index, int stateIndex, PaneGroup? group, byte slot)
 {
     public readonly WindowSpec Spec = spec;
     public readonly int Index = index;
     /// <summary>Index of the key's state object: the pane group's, or the session spec's own.</summary>
     public readonly int StateIndex = stateIndex;
     public readonly PaneGroup? Group = group;
-    public readonly byte Slot = group?.Join(spec) ?? 0;
+    public readonly byte Slot = slot;
     public readonly string Label = spec.Label;
     public readonly bool IsSession = spec.Kind == WindowKind.Session;
     public readonly long Size = spec.Size;
@@ -116,6 +116,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     private Accumulator _scratch;
     private long _watermark = long.MinValue;
     private readonly int _stateCount;
+    private readonly PaneGroup? _firstGroup;
     private long _sessionIds;
     private long _stamp;
     private bool _done;
@@ -126,26 +127,30 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         _specs = new SpecRuntime[specs.Length];
         long horizon = 0;
         var granularity = long.MaxValue;
+        // Pane groups first, so the first group's state is index 0: the key object itself.
         var groups = new List<PaneGroup>();
+        var groupOf = new PaneGroup?[specs.Length];
+        var slots = new byte[specs.Length];
         for (var i = 0; i < specs.Length; i++)
         {
-            PaneGroup? group = null;
-            int stateIndex;
-            if (specs[i].Kind == WindowKind.Session)
+            if (specs[i].Kind != WindowKind.Session)
             {
-                stateIndex = _stateCount++;
-            }
-            else
-            {
-                group = groups.Find(g => g.Accepts(specs[i]));
+                var group = groups.Find(g => g.Accepts(specs[i]));
                 if (group is null)
                 {
-                    group = new PaneGroup(_stateCount++, specs[i]);
+                    group = new PaneGroup(groups.Count, specs[i]);
                     groups.Add(group);
                 }
-                stateIndex = group.StateIndex;
+                groupOf[i] = group;
+                slots[i] = group.Join(specs[i]);
             }
-            _specs[i] = new SpecRuntime(specs[i], i, stateIndex, group);
+        }
+        _stateCount = groups.Count;
+        _firstGroup = groups.Count > 0 ? groups[0] : null;
+        for (var i = 0; i < specs.Length; i++)
+        {
+            var stateIndex = groupOf[i] is { } g ? g.StateIndex : _stateCount++;
+            _specs[i] = new SpecRuntime(specs[i], i, stateIndex, groupOf[i], slots[i]);
             horizon = Math.Max(horizon, specs[i].Span + specs[i].AllowedLateness);
             granularity = Math.Min(granularity, specs[i].Kind == WindowKind.Session ? specs[i].Gap : specs[i].Pane);
         }
@@ -325,7 +330,9 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_keys, key, out var exists);
         if (!exists)
         {
-            slot = new KeyState(key, _stateCount);
+            slot = _firstGroup is { } fg
+                ? new KeyState(key, _stateCount, firstIsAligned: true, fg.InitialPanes, fg.InitialWindows)
+                : new KeyState(key, _stateCount, firstIsAligned: false, 0, 0);
         }
         var ks = slot!;
         if (r.AssetId is not null)
@@ -472,7 +479,11 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                     }
                     continue;
                 }
-                sr.OnTime.Add(ws + size, ks);
+                // One pending on-time timer per key and spec: the earliest unfired window's; firing it chains the next.
+                if (!st.HasEarlierPending(ws, sr.Slot))
+                {
+                    sr.OnTime.Add(ws + size, ks);
+                }
             }
             else if (meta.OnTimeFired)
             {
@@ -569,6 +580,10 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                     {
                         EmitAligned(ks, st, sr, idx, FiringKind.OnTime, isFinal: false);
                         sr.Close.Add(tOn + lateness, ks);
+                    }
+                    if (st.TryNextPending(ws, sr.Slot, out var next))
+                    {
+                        sr.OnTime.Add(next + sr.Size, ks);
                     }
                 }
                 sr.OnTime.Recycle(list);
@@ -919,7 +934,8 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 {
                     bytes += ks.State(i) switch
                     {
-                        AlignedState a => a.HeapBytes(),
+                        KeyState k => k.ArrayBytes(),
+                        AlignedState a => 40 + a.ArrayBytes(),
                         SessionState s => s.HeapBytes(),
                         _ => 0,
                     };

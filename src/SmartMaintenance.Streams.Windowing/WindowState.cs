@@ -3,22 +3,34 @@ using System.Runtime.CompilerServices;
 namespace SmartMaintenance.Streams.Windowing;
 
 /// <summary>Everything the operator keeps for one key across all specs.</summary>
-/// <remarks>One state object per pane group (aligned specs sharing panes) or session spec; the first is a
-/// field so the default configuration (one pane group) needs no per-key array.</remarks>
-internal sealed class KeyState(string key, int stateCount)
+/// <remarks>One state object per pane group (aligned specs sharing panes) or session spec. The first pane group's
+/// state is the key object itself (it derives from <see cref="AlignedState"/>), so the default configuration has
+/// one object per key and a reading one pointer hop less; further states sit in a small array.</remarks>
+internal sealed class KeyState : AlignedState
 {
-    public readonly string Key = key;
+    public readonly string Key;
     public object? State0;
-    public readonly object?[]? More = stateCount > 1 ? new object?[stateCount - 1] : null;
+    public readonly object?[]? More;
     public string? AssetId;
     public string? SensorType;
     public DedupIndex Dedup;
 
+    public KeyState(string key, int stateCount, bool firstIsAligned, int panes, int windows)
+        : base(firstIsAligned ? panes : 0, firstIsAligned ? windows : 0)
+    {
+        Key = key;
+        More = stateCount > 1 ? new object?[stateCount - 1] : null;
+        if (firstIsAligned)
+        {
+            State0 = this;
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref object? State(int index) => ref index == 0 ? ref State0 : ref More![index - 1];
 
-    // Header and method table, six references and the 32-byte dedup struct.
-    public long HeapBytes => 88 + (More is null ? 0 : 24 + (8L * More.Length)) + Dedup.HeapBytes;
+    // Header and method table, the aligned fields (24), six references and the 32-byte dedup struct.
+    public long HeapBytes => 112 + (More is null ? 0 : 24 + (8L * More.Length)) + Dedup.HeapBytes;
 }
 
 /// <summary>Aggregate of one pane (gcd of size and advance): every reading updates exactly one pane.</summary>
@@ -72,12 +84,12 @@ internal struct WindowMeta
 /// <remarks>Panes sorted by start; windows of every spec of the group in one array sorted by (start, slot).
 /// Specs with the same pane length, sketch parameters and sensor-type filter share panes: a tumbling 1m
 /// and a hopping 5m/1m spec hold each minute once.</remarks>
-internal sealed class AlignedState(int panes, int windows)
+internal class AlignedState(int panes, int windows)
 {
     // Sized for the steady state (panes of the open windows plus the next one) so arrays never grow by doubling.
-    public Pane[] Panes = new Pane[panes];
+    public Pane[] Panes = panes == 0 ? [] : new Pane[panes];
     public int PaneCount;
-    public WindowMeta[] Windows = new WindowMeta[windows];
+    public WindowMeta[] Windows = windows == 0 ? [] : new WindowMeta[windows];
     public int WindowCount;
 
     public int FindPane(long start)
@@ -127,6 +139,35 @@ internal sealed class AlignedState(int panes, int windows)
         Panes[i] = new Pane { Start = start };
         PaneCount++;
         return ref Panes[i];
+    }
+
+    /// <summary>True when the spec in <paramref name="slot"/> has a window before <paramref name="start"/> not yet fired on time.</summary>
+    public bool HasEarlierPending(long start, byte slot)
+    {
+        for (var i = 0; i < WindowCount && Windows[i].Start < start; i++)
+        {
+            if (Windows[i].Slot == slot && !Windows[i].OnTimeFired)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Start of the earliest window of the spec in <paramref name="slot"/> after <paramref name="start"/> not yet fired on time.</summary>
+    public bool TryNextPending(long start, byte slot, out long next)
+    {
+        for (var i = 0; i < WindowCount; i++)
+        {
+            ref var w = ref Windows[i];
+            if (w.Start > start && w.Slot == slot && !w.OnTimeFired)
+            {
+                next = w.Start;
+                return true;
+            }
+        }
+        next = 0;
+        return false;
     }
 
     public int FindWindow(long start, byte slot)
@@ -196,9 +237,10 @@ internal sealed class AlignedState(int panes, int windows)
         }
     }
 
-    public long HeapBytes()
+    /// <summary>Bytes of the pane and window arrays and their sketches (not the object itself).</summary>
+    public long ArrayBytes()
     {
-        var bytes = 24 + 24 + (Unsafe.SizeOf<Pane>() * (long)Panes.Length) + 24 + (Unsafe.SizeOf<WindowMeta>() * (long)Windows.Length);
+        var bytes = 24 + (Unsafe.SizeOf<Pane>() * (long)Panes.Length) + 24 + (Unsafe.SizeOf<WindowMeta>() * (long)Windows.Length);
         for (var i = 0; i < PaneCount; i++)
         {
             bytes += Panes[i].Acc.Sketch.HeapBytes;

@@ -451,8 +451,9 @@ internal struct DedupIndex
             drop++;
         }
         var live = _count - drop;
-        // Compact unless more than three quarters is live; grow by half, not double: this array is most of a key's memory.
-        if (live <= capacity * 3 / 4)
+        // Compact unless more than seven eighths is live; grow by a quarter, not double: this array is a large part
+        // of a key's memory, and a steady key settles at about 8/7 of its live entries.
+        if (live <= capacity - Math.Max(1, capacity / 8))
         {
             Array.Copy(entries, drop * stride, entries, 0, live * stride);
             if (_seq is not null)
@@ -463,7 +464,7 @@ internal struct DedupIndex
         }
         else
         {
-            var size = capacity + (capacity / 2);
+            var size = capacity + (capacity / 4) + 1;
             var fresh = new long[size * stride];
             Array.Copy(entries, drop * stride, fresh, 0, live * stride);
             _entries = entries = fresh;

@@ -269,29 +269,62 @@ internal sealed class OffsetTracker(long granularity)
 /// <remarks>
 /// Entries older than the horizon are ignored by lookups and dropped only when the array is full, so the
 /// usual in-order reading touches just the tail of one array (cache misses dominate with many keys).
-/// Entries are exact, never fingerprints (a false match would drop a reading). Narrow form, 8 bytes: time as
-/// a 32-bit offset from a per-key base, value as a 32-bit integer v·1000 when that reproduces the value's
-/// bits exactly (readings with up to three decimals and |v| &lt; 2.1 M, e.g. 72.3, 0.125, 101325). A key whose
-/// remembered readings include any other value, or times more than ±24 days apart, switches to the wide form
-/// (16 bytes: time and value bits) until its memory empties.
+/// Entries are exact, never fingerprints (a false match would drop a reading). Three forms, chosen per key:
+/// narrow, 8 bytes: time as a 32-bit offset from a per-key base, value as a 32-bit integer v·1000 when that
+/// reproduces the value's bits exactly (up to three decimals and |v| &lt; 2.1 M, e.g. 72.3, 0.125, 101325);
+/// wide, 12 bytes: the 32-bit time offset and the value's 64 bits (any other value); full, 16 bytes: time and
+/// value bits, when remembered times lie more than ±24 days apart. A key moves to a wider form when a reading
+/// needs it and back to narrow when its memory empties. All three live in one long[] (the wide form packs
+/// three ints per entry), so the struct stays 32 bytes.
 /// </remarks>
 internal struct DedupIndex
 {
     private const double Scale = 1000;
+    private const byte Narrow = 0;
+    private const byte Wide = 1;
+    private const byte Full = 2;
 
     private long[]? _entries;
     private long[]? _seq;
     private long _base;
     private int _count;
-    private bool _wide;
+    private byte _form;
 
     public readonly long HeapBytes =>
         (_entries is null ? 0 : 24 + (8L * _entries.Length)) + (_seq is null ? 0 : 24 + (8L * _seq.Length));
 
-    private readonly int Capacity => _wide ? _entries!.Length >> 1 : _entries!.Length;
+    private static int CapacityOf(byte form, int length) => form switch
+    {
+        Narrow => length,
+        Wide => length * 2 / 3,
+        _ => length / 2,
+    };
+
+    private static int LengthFor(byte form, int capacity) => form switch
+    {
+        Narrow => capacity,
+        Wide => ((capacity * 3) + 1) / 2,
+        _ => capacity * 2,
+    };
+
+    private readonly int Capacity => CapacityOf(_form, _entries!.Length);
+
+    private static Span<int> Ints(long[] entries) => MemoryMarshal.Cast<long, int>(entries.AsSpan());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private readonly long TsAt(long[] entries, int i) => _wide ? entries[i << 1] : _base + (entries[i] >> 32);
+    private readonly long TsAt(long[] entries, int i) => _form switch
+    {
+        Narrow => _base + (entries[i] >> 32),
+        Wide => _base + Ints(entries)[3 * i],
+        _ => entries[i << 1],
+    };
+
+    private readonly long BitsAt(long[] entries, int i) => _form switch
+    {
+        Narrow => BitConverter.DoubleToInt64Bits((int)entries[i] / Scale),
+        Wide => MemoryMarshal.Read<long>(MemoryMarshal.AsBytes(Ints(entries).Slice((3 * i) + 1, 2))),
+        _ => entries[(i << 1) + 1],
+    };
 
     /// <summary>v·1000 as an int when dividing it back gives exactly the same bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -331,10 +364,10 @@ internal struct DedupIndex
         {
             // A value without a narrow form cannot equal a narrow entry (the encoding is exact and one-to-one).
             var scaled = 0;
-            var comparable = _wide || TryScale(bits, out scaled);
+            var comparable = _form != Narrow || TryScale(bits, out scaled);
             for (var i = LowerBound(entries, ts); comparable && i < _count && TsAt(entries, i) == ts; i++)
             {
-                if (_wide ? entries[(i << 1) + 1] == bits : (int)entries[i] == scaled)
+                if (_form == Narrow ? (int)entries[i] == scaled : BitsAt(entries, i) == bits)
                 {
                     return true;
                 }
@@ -359,18 +392,15 @@ internal struct DedupIndex
 
     public void Insert(long ts, long bits, long seq, long lowBound)
     {
-        if (_entries is null)
-        {
-            _entries = new long[4];
-        }
+        _entries ??= new long[4];
         if (_count == 0)
         {
             // Empty memory: start over narrow around this reading.
             _base = ts;
-            if (_wide)
+            if (_form != Narrow)
             {
-                _wide = false;
-                if (_seq is not null && _seq.Length < _entries.Length)
+                _form = Narrow;
+                if (_seq is not null && _seq.Length < Capacity)
                 {
                     _seq = null;
                 }
@@ -381,9 +411,14 @@ internal struct DedupIndex
             MakeRoom(lowBound);
         }
         var scaled = 0;
-        if (!_wide && (ts - _base is < int.MinValue or > int.MaxValue || !TryScale(bits, out scaled)))
+        var offsetFits = ts - _base is >= int.MinValue and <= int.MaxValue;
+        if (_form == Narrow && !(offsetFits && TryScale(bits, out scaled)))
         {
-            ToWide();
+            Reform(offsetFits ? Wide : Full);
+        }
+        else if (_form == Wide && !offsetFits)
+        {
+            Reform(Full);
         }
         if (seq >= 0 && _seq is null)
         {
@@ -391,7 +426,6 @@ internal struct DedupIndex
             Array.Fill(_seq, -1L);
         }
         var entries = _entries;
-        var sa = _seq;
         var pos = _count;
         // Mostly in order: walk back from the end past later timestamps (equal ones stay before).
         var i = pos;
@@ -399,24 +433,26 @@ internal struct DedupIndex
         {
             i--;
         }
-        if (_wide)
+        if (i < pos)
         {
-            if (i < pos)
-            {
-                Array.Copy(entries, i << 1, entries, (i + 1) << 1, (pos - i) << 1);
-            }
-            entries[i << 1] = ts;
-            entries[(i << 1) + 1] = bits;
+            Move(entries, i, i + 1, pos - i);
         }
-        else
+        switch (_form)
         {
-            if (i < pos)
-            {
-                Array.Copy(entries, i, entries, i + 1, pos - i);
-            }
-            entries[i] = ((ts - _base) << 32) | (uint)scaled;
+            case Narrow:
+                entries[i] = ((ts - _base) << 32) | (uint)scaled;
+                break;
+            case Wide:
+                var ints = Ints(entries);
+                ints[3 * i] = (int)(ts - _base);
+                MemoryMarshal.Write(MemoryMarshal.AsBytes(ints.Slice((3 * i) + 1, 2)), in bits);
+                break;
+            default:
+                entries[i << 1] = ts;
+                entries[(i << 1) + 1] = bits;
+                break;
         }
-        if (sa is not null)
+        if (_seq is { } sa)
         {
             if (i < pos)
             {
@@ -427,23 +463,57 @@ internal struct DedupIndex
         _count++;
     }
 
-    private void ToWide()
+    private readonly void Move(long[] entries, int from, int to, int n)
     {
-        var entries = _entries!;
-        var wide = new long[entries.Length << 1];
+        switch (_form)
+        {
+            case Narrow:
+                Array.Copy(entries, from, entries, to, n);
+                break;
+            case Wide:
+                var ints = Ints(entries);
+                ints.Slice(3 * from, 3 * n).CopyTo(ints[(3 * to)..]);
+                break;
+            default:
+                Array.Copy(entries, from << 1, entries, to << 1, n << 1);
+                break;
+        }
+    }
+
+    /// <summary>Rewrites the entries in a wider form, keeping the capacity (the seq array stays aligned).</summary>
+    private void Reform(byte form)
+    {
+        var old = _entries!;
+        var capacity = Capacity;
+        var fresh = new long[LengthFor(form, capacity)];
+        var was = this;
+        _entries = fresh;
+        _form = form;
         for (var i = 0; i < _count; i++)
         {
-            wide[i << 1] = _base + (entries[i] >> 32);
-            wide[(i << 1) + 1] = BitConverter.DoubleToInt64Bits((int)entries[i] / Scale);
+            Write(fresh, i, was.TsAt(old, i), was.BitsAt(old, i));
         }
-        _entries = wide;
-        _wide = true;
+    }
+
+    /// <summary>Writes an entry whose form is known to fit (used when widening).</summary>
+    private readonly void Write(long[] entries, int i, long ts, long bits)
+    {
+        if (_form == Wide)
+        {
+            var ints = Ints(entries);
+            ints[3 * i] = (int)(ts - _base);
+            MemoryMarshal.Write(MemoryMarshal.AsBytes(ints.Slice((3 * i) + 1, 2)), in bits);
+        }
+        else
+        {
+            entries[i << 1] = ts;
+            entries[(i << 1) + 1] = bits;
+        }
     }
 
     private void MakeRoom(long lowBound)
     {
         var entries = _entries!;
-        var stride = _wide ? 2 : 1;
         var capacity = Capacity;
         var drop = 0;
         while (drop < _count && TsAt(entries, drop) < lowBound)
@@ -455,7 +525,7 @@ internal struct DedupIndex
         // of a key's memory, and a steady key settles at about 8/7 of its live entries.
         if (live <= capacity - Math.Max(1, capacity / 8))
         {
-            Array.Copy(entries, drop * stride, entries, 0, live * stride);
+            Move(entries, drop, 0, live);
             if (_seq is not null)
             {
                 Array.Copy(_seq, drop, _seq, 0, live);
@@ -465,9 +535,14 @@ internal struct DedupIndex
         else
         {
             var size = capacity + (capacity / 4) + 1;
-            var fresh = new long[size * stride];
-            Array.Copy(entries, drop * stride, fresh, 0, live * stride);
-            _entries = entries = fresh;
+            var fresh = new long[LengthFor(_form, size)];
+            var saved = _entries;
+            _entries = fresh;
+            for (var i = 0; i < live; i++)
+            {
+                CopyEntry(saved!, drop + i, fresh, i);
+            }
+            entries = fresh;
             if (_seq is not null)
             {
                 var seqs = new long[size];
@@ -477,15 +552,44 @@ internal struct DedupIndex
             }
         }
         _count = live;
-        if (!_wide && live > 0)
+        // Rebase on the oldest live entry so offsets stay small while the key keeps reporting (only when the
+        // newest then still fits: offsets on both sides of the base can span more than an int).
+        if (_form != Full && live > 0 && TsAt(entries, live - 1) - TsAt(entries, 0) <= int.MaxValue)
         {
-            // Rebase on the oldest live entry so offsets stay small while the key keeps reporting.
-            var shift = entries[0] >> 32;
-            for (var i = 0; i < live; i++)
+            var shift = TsAt(entries, 0) - _base;
+            if (_form == Narrow)
             {
-                entries[i] -= shift << 32;
+                for (var i = 0; i < live; i++)
+                {
+                    entries[i] -= shift << 32;
+                }
+            }
+            else
+            {
+                var ints = Ints(entries);
+                for (var i = 0; i < live; i++)
+                {
+                    ints[3 * i] -= (int)shift;
+                }
             }
             _base += shift;
+        }
+    }
+
+    private readonly void CopyEntry(long[] from, int i, long[] to, int j)
+    {
+        switch (_form)
+        {
+            case Narrow:
+                to[j] = from[i];
+                break;
+            case Wide:
+                Ints(from).Slice(3 * i, 3).CopyTo(Ints(to)[(3 * j)..]);
+                break;
+            default:
+                to[j << 1] = from[i << 1];
+                to[(j << 1) + 1] = from[(i << 1) + 1];
+                break;
         }
     }
 

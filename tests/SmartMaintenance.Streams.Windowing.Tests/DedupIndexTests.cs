@@ -48,16 +48,21 @@ public sealed class DedupIndexTests
     }
 
     [Fact]
-    public void Readings_with_up_to_three_decimals_take_eight_bytes_and_others_sixteen()
+    public void Readings_with_up_to_three_decimals_take_eight_bytes_others_twelve_and_times_weeks_apart_sixteen()
     {
         var narrow = default(DedupIndex);
         var wide = default(DedupIndex);
+        var full = default(DedupIndex);
         for (var i = 0; i < 40; i++)
         {
             narrow.Insert(1_700_000_000_000 + (i * 1000), BitConverter.DoubleToInt64Bits(60 + (i * 0.1)), -1, 0);
             wide.Insert(1_700_000_000_000 + (i * 1000), BitConverter.DoubleToInt64Bits(60 + (i * 0.1) + 1e-9), -1, 0);
+            full.Insert(1_700_000_000_000 + (i * 30L * 86_400_000), BitConverter.DoubleToInt64Bits(60 + (i * 0.1)), -1, 0);
         }
-        Assert.True(narrow.HeapBytes * 2 <= wide.HeapBytes + 24, $"{narrow.HeapBytes} vs {wide.HeapBytes}");
+        // Same number of entries, same growth: array bytes in the ratio of the entry sizes.
+        Assert.Equal((narrow.HeapBytes - 24) * 3 / 2, wide.HeapBytes - 24, 8.0);
+        Assert.Equal((narrow.HeapBytes - 24) * 2, full.HeapBytes - 24);
+        Assert.True(full.Contains(1_700_000_000_000 + (39 * 30L * 86_400_000), BitConverter.DoubleToInt64Bits(60 + (39 * 0.1)), -1, 0));
         Assert.True(narrow.Contains(1_700_000_000_000 + 5000, BitConverter.DoubleToInt64Bits(60 + (5 * 0.1)), -1, 0));
         Assert.False(narrow.Contains(1_700_000_000_000 + 5000, BitConverter.DoubleToInt64Bits(60 + (5 * 0.1) + 1e-9), -1, 0));
         Assert.True(wide.Contains(1_700_000_000_000 + 5000, BitConverter.DoubleToInt64Bits(60 + (5 * 0.1) + 1e-9), -1, 0));

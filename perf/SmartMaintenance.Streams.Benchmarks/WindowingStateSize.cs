@@ -24,7 +24,11 @@ public class WindowingStateSize
             .WithId("state-size"));
     }
 
-    [Params("tumbling:1m", "hopping:5m/1m", "session:30s", "defaults (tumbling:1m + hopping:5m/1m)", "tumbling:1m no-dedup")]
+    private const string FullPrecision = "defaults, full-precision values";
+
+    // The other cases send integer values (i % 100), constant per sensor; the full-precision case varies every
+    // reading with a value that has no short decimal form, so dedup keeps 16-byte entries and sketches spread.
+    [Params("tumbling:1m", "hopping:5m/1m", "session:30s", "defaults (tumbling:1m + hopping:5m/1m)", "tumbling:1m no-dedup", FullPrecision)]
     public string Spec { get; set; } = "tumbling:1m";
 
     [Benchmark]
@@ -38,7 +42,7 @@ public class WindowingStateSize
             "hopping:5m/1m" => (new[] { hopping }, true),
             "session:30s" => (new[] { WindowSpec.Session(TimeSpan.FromSeconds(30)) }, true),
             "tumbling:1m no-dedup" => (new[] { tumbling }, false),
-            "defaults (tumbling:1m + hopping:5m/1m)" => (new[] { tumbling, hopping }, true),
+            "defaults (tumbling:1m + hopping:5m/1m)" or FullPrecision => (new[] { tumbling, hopping }, true),
             _ => (new[] { tumbling }, true),
         };
         var probe = new WindowProbe();
@@ -52,7 +56,8 @@ public class WindowingStateSize
         {
             for (var i = 0; i < keys.Length; i++)
             {
-                driver.Input.OnNext(StreamEvent<SensorReading>.Data(new SensorReading(keys[i], t + (i % 10_000), i % 100, Position: new SourcePosition(0, offset++, 0))));
+                var value = Spec == FullPrecision ? 60 + (((i * 7919L) + t) % 10_007 / 10_007.0 * 20) : i % 100;
+                driver.Input.OnNext(StreamEvent<SensorReading>.Data(new SensorReading(keys[i], t + (i % 10_000), value, Position: new SourcePosition(0, offset++, 0))));
             }
             driver.Input.OnNext(StreamEvent<SensorReading>.Watermark(t + 10_000 - 5_000));
         }

@@ -5,7 +5,8 @@ namespace SmartMaintenance.Streams.Windowing;
 /// <summary>Per-window statistics: Welford moments, extremes, first/last by event time and a quantile sketch.</summary>
 internal struct Accumulator
 {
-    public long Count;
+    // int like the sketch's bucket counts: a window holds far fewer than 2^31 readings, and 4 bytes per pane count at 1M keys.
+    public int Count;
     public double Sum;
     public double Mean;
     public double M2;

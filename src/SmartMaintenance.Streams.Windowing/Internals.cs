@@ -266,23 +266,79 @@ internal sealed class OffsetTracker(long granularity)
 }
 
 /// <summary>Recent readings of one key, sorted by event time, for duplicate detection within the horizon.</summary>
-/// <remarks>Entries older than the horizon are ignored by lookups and dropped only when the array is full,
-/// so the usual in-order reading touches just the tail of one array (cache misses dominate with many keys).</remarks>
+/// <remarks>
+/// Entries older than the horizon are ignored by lookups and dropped only when the array is full, so the
+/// usual in-order reading touches just the tail of one array (cache misses dominate with many keys).
+/// Entries are exact, never fingerprints (a false match would drop a reading). Three forms, chosen per key:
+/// narrow, 8 bytes: time as a 32-bit offset from a per-key base, value as a 32-bit integer v·1000 when that
+/// reproduces the value's bits exactly (up to three decimals and |v| &lt; 2.1 M, e.g. 72.3, 0.125, 101325);
+/// wide, 12 bytes: the 32-bit time offset and the value's 64 bits (any other value); full, 16 bytes: time and
+/// value bits, when remembered times lie more than ±24 days apart. A key moves to a wider form when a reading
+/// needs it and back to narrow when its memory empties. All three live in one long[] (the wide form packs
+/// three ints per entry), so the struct stays 32 bytes.
+/// </remarks>
 internal struct DedupIndex
 {
-    private Entry[]? _entries;
-    private long[]? _seq;
-    private int _start;
-    private int _count;
+    private const double Scale = 1000;
+    private const byte Narrow = 0;
+    private const byte Wide = 1;
+    private const byte Full = 2;
 
-    private struct Entry
-    {
-        public long Ts;
-        public long Bits;
-    }
+    private long[]? _entries;
+    private long[]? _seq;
+    private long _base;
+    private int _count;
+    private byte _form;
 
     public readonly long HeapBytes =>
-        (_entries is null ? 0 : 24 + (16L * _entries.Length)) + (_seq is null ? 0 : 24 + (8L * _seq.Length));
+        (_entries is null ? 0 : 24 + (8L * _entries.Length)) + (_seq is null ? 0 : 24 + (8L * _seq.Length));
+
+    private static int CapacityOf(byte form, int length) => form switch
+    {
+        Narrow => length,
+        Wide => length * 2 / 3,
+        _ => length / 2,
+    };
+
+    private static int LengthFor(byte form, int capacity) => form switch
+    {
+        Narrow => capacity,
+        Wide => ((capacity * 3) + 1) / 2,
+        _ => capacity * 2,
+    };
+
+    private readonly int Capacity => CapacityOf(_form, _entries!.Length);
+
+    private static Span<int> Ints(long[] entries) => MemoryMarshal.Cast<long, int>(entries.AsSpan());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private readonly long TsAt(long[] entries, int i) => _form switch
+    {
+        Narrow => _base + (entries[i] >> 32),
+        Wide => _base + Ints(entries)[3 * i],
+        _ => entries[i << 1],
+    };
+
+    private readonly long BitsAt(long[] entries, int i) => _form switch
+    {
+        Narrow => BitConverter.DoubleToInt64Bits((int)entries[i] / Scale),
+        Wide => MemoryMarshal.Read<long>(MemoryMarshal.AsBytes(Ints(entries).Slice((3 * i) + 1, 2))),
+        _ => entries[(i << 1) + 1],
+    };
+
+    /// <summary>v·1000 as an int when dividing it back gives exactly the same bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryScale(long bits, out int scaled)
+    {
+        var m = Math.Round(BitConverter.Int64BitsToDouble(bits) * Scale);
+        if (Math.Abs(m) <= int.MaxValue)
+        {
+            scaled = (int)m;
+            return BitConverter.DoubleToInt64Bits(scaled / Scale) == bits;
+        }
+        scaled = 0;
+        return false;
+    }
 
     /// <summary>True when a remembered reading with time ≥ <paramref name="lowBound"/> has the same time and value bits, or the same seq.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -293,9 +349,8 @@ internal struct DedupIndex
         {
             return false;
         }
-        var end = _start + _count;
         // In-order reading: nothing at or after its time is remembered, so only a seq can match.
-        if (entries[end - 1].Ts < ts)
+        if (TsAt(entries, _count - 1) < ts)
         {
             return seq >= 0 && _seq is not null && ContainsSeq(seq, lowBound);
         }
@@ -305,12 +360,14 @@ internal struct DedupIndex
     private readonly bool ContainsSlow(long ts, long bits, long seq, long lowBound)
     {
         var entries = _entries!;
-        var end = _start + _count;
         if (ts >= lowBound)
         {
-            for (var i = LowerBound(entries, _start, end, ts); i < end && entries[i].Ts == ts; i++)
+            // A value without a narrow form cannot equal a narrow entry (the encoding is exact and one-to-one).
+            var scaled = 0;
+            var comparable = _form != Narrow || TryScale(bits, out scaled);
+            for (var i = LowerBound(entries, ts); comparable && i < _count && TsAt(entries, i) == ts; i++)
             {
-                if (entries[i].Bits == bits)
+                if (_form == Narrow ? (int)entries[i] == scaled : BitsAt(entries, i) == bits)
                 {
                     return true;
                 }
@@ -323,10 +380,9 @@ internal struct DedupIndex
     {
         var entries = _entries!;
         var sa = _seq!;
-        var end = _start + _count;
-        for (var j = _start; j < end; j++)
+        for (var j = 0; j < _count; j++)
         {
-            if (sa[j] == seq && entries[j].Ts >= lowBound)
+            if (sa[j] == seq && TsAt(entries, j) >= lowBound)
             {
                 return true;
             }
@@ -336,81 +392,215 @@ internal struct DedupIndex
 
     public void Insert(long ts, long bits, long seq, long lowBound)
     {
-        _entries ??= new Entry[4];
-        if (seq >= 0 && _seq is null)
+        _entries ??= new long[4];
+        if (_count == 0)
         {
-            _seq = new long[_entries.Length];
-            Array.Fill(_seq, -1L);
+            // Empty memory: start over narrow around this reading.
+            _base = ts;
+            if (_form != Narrow)
+            {
+                _form = Narrow;
+                if (_seq is not null && _seq.Length < Capacity)
+                {
+                    _seq = null;
+                }
+            }
         }
-        if (_start + _count == _entries.Length)
+        if (_count == Capacity)
         {
             MakeRoom(lowBound);
         }
+        var scaled = 0;
+        var offsetFits = ts - _base is >= int.MinValue and <= int.MaxValue;
+        if (_form == Narrow && !(offsetFits && TryScale(bits, out scaled)))
+        {
+            Reform(offsetFits ? Wide : Full);
+        }
+        else if (_form == Wide && !offsetFits)
+        {
+            Reform(Full);
+        }
+        if (seq >= 0 && _seq is null)
+        {
+            _seq = new long[Capacity];
+            Array.Fill(_seq, -1L);
+        }
         var entries = _entries;
-        var sa = _seq;
-        var pos = _start + _count;
+        var pos = _count;
         // Mostly in order: walk back from the end past later timestamps (equal ones stay before).
         var i = pos;
-        while (i > _start && entries[i - 1].Ts > ts)
+        while (i > 0 && TsAt(entries, i - 1) > ts)
         {
             i--;
         }
         if (i < pos)
         {
-            Array.Copy(entries, i, entries, i + 1, pos - i);
-            if (sa is not null)
+            Move(entries, i, i + 1, pos - i);
+        }
+        switch (_form)
+        {
+            case Narrow:
+                entries[i] = ((ts - _base) << 32) | (uint)scaled;
+                break;
+            case Wide:
+                var ints = Ints(entries);
+                ints[3 * i] = (int)(ts - _base);
+                MemoryMarshal.Write(MemoryMarshal.AsBytes(ints.Slice((3 * i) + 1, 2)), in bits);
+                break;
+            default:
+                entries[i << 1] = ts;
+                entries[(i << 1) + 1] = bits;
+                break;
+        }
+        if (_seq is { } sa)
+        {
+            if (i < pos)
             {
                 Array.Copy(sa, i, sa, i + 1, pos - i);
             }
-        }
-        entries[i] = new Entry { Ts = ts, Bits = bits };
-        if (sa is not null)
-        {
             sa[i] = seq;
         }
         _count++;
     }
 
+    private readonly void Move(long[] entries, int from, int to, int n)
+    {
+        switch (_form)
+        {
+            case Narrow:
+                Array.Copy(entries, from, entries, to, n);
+                break;
+            case Wide:
+                var ints = Ints(entries);
+                ints.Slice(3 * from, 3 * n).CopyTo(ints[(3 * to)..]);
+                break;
+            default:
+                Array.Copy(entries, from << 1, entries, to << 1, n << 1);
+                break;
+        }
+    }
+
+    /// <summary>Rewrites the entries in a wider form, keeping the capacity (the seq array stays aligned).</summary>
+    private void Reform(byte form)
+    {
+        var old = _entries!;
+        var capacity = Capacity;
+        var fresh = new long[LengthFor(form, capacity)];
+        var was = this;
+        _entries = fresh;
+        _form = form;
+        for (var i = 0; i < _count; i++)
+        {
+            Write(fresh, i, was.TsAt(old, i), was.BitsAt(old, i));
+        }
+    }
+
+    /// <summary>Writes an entry whose form is known to fit (used when widening).</summary>
+    private readonly void Write(long[] entries, int i, long ts, long bits)
+    {
+        if (_form == Wide)
+        {
+            var ints = Ints(entries);
+            ints[3 * i] = (int)(ts - _base);
+            MemoryMarshal.Write(MemoryMarshal.AsBytes(ints.Slice((3 * i) + 1, 2)), in bits);
+        }
+        else
+        {
+            entries[i << 1] = ts;
+            entries[(i << 1) + 1] = bits;
+        }
+    }
+
     private void MakeRoom(long lowBound)
     {
         var entries = _entries!;
-        while (_count > 0 && entries[_start].Ts < lowBound)
+        var capacity = Capacity;
+        var drop = 0;
+        while (drop < _count && TsAt(entries, drop) < lowBound)
         {
-            _start++;
-            _count--;
+            drop++;
         }
-        // Compact unless more than three quarters is live; grow by half, not double: this array is most of a key's memory.
-        if (_count <= entries.Length * 3 / 4)
+        var live = _count - drop;
+        // Compact unless more than seven eighths is live; grow by a quarter, not double: this array is a large part
+        // of a key's memory, and a steady key settles at about 8/7 of its live entries.
+        if (live <= capacity - Math.Max(1, capacity / 8))
         {
-            Array.Copy(entries, _start, entries, 0, _count);
+            Move(entries, drop, 0, live);
             if (_seq is not null)
             {
-                Array.Copy(_seq, _start, _seq, 0, _count);
-                Array.Fill(_seq, -1L, _count, _seq.Length - _count);
+                Array.Copy(_seq, drop, _seq, 0, live);
+                Array.Fill(_seq, -1L, live, _seq.Length - live);
             }
-            _start = 0;
-            return;
         }
-        var size = entries.Length + (entries.Length / 2);
-        var fresh = new Entry[size];
-        Array.Copy(entries, _start, fresh, 0, _count);
-        _entries = fresh;
-        if (_seq is not null)
+        else
         {
-            var seqs = new long[size];
-            Array.Fill(seqs, -1L);
-            Array.Copy(_seq, _start, seqs, 0, _count);
-            _seq = seqs;
+            var size = capacity + (capacity / 4) + 1;
+            var fresh = new long[LengthFor(_form, size)];
+            var saved = _entries;
+            _entries = fresh;
+            for (var i = 0; i < live; i++)
+            {
+                CopyEntry(saved!, drop + i, fresh, i);
+            }
+            entries = fresh;
+            if (_seq is not null)
+            {
+                var seqs = new long[size];
+                Array.Fill(seqs, -1L);
+                Array.Copy(_seq, drop, seqs, 0, live);
+                _seq = seqs;
+            }
         }
-        _start = 0;
+        _count = live;
+        // Rebase on the oldest live entry so offsets stay small while the key keeps reporting (only when the
+        // newest then still fits: offsets on both sides of the base can span more than an int).
+        if (_form != Full && live > 0 && TsAt(entries, live - 1) - TsAt(entries, 0) <= int.MaxValue)
+        {
+            var shift = TsAt(entries, 0) - _base;
+            if (_form == Narrow)
+            {
+                for (var i = 0; i < live; i++)
+                {
+                    entries[i] -= shift << 32;
+                }
+            }
+            else
+            {
+                var ints = Ints(entries);
+                for (var i = 0; i < live; i++)
+                {
+                    ints[3 * i] -= (int)shift;
+                }
+            }
+            _base += shift;
+        }
     }
 
-    private static int LowerBound(Entry[] a, int lo, int hi, long value)
+    private readonly void CopyEntry(long[] from, int i, long[] to, int j)
     {
+        switch (_form)
+        {
+            case Narrow:
+                to[j] = from[i];
+                break;
+            case Wide:
+                Ints(from).Slice(3 * i, 3).CopyTo(Ints(to)[(3 * j)..]);
+                break;
+            default:
+                to[j << 1] = from[i << 1];
+                to[(j << 1) + 1] = from[(i << 1) + 1];
+                break;
+        }
+    }
+
+    private readonly int LowerBound(long[] entries, long value)
+    {
+        var lo = 0;
+        var hi = _count;
         while (lo < hi)
         {
             var mid = (int)((uint)(lo + hi) >> 1);
-            if (a[mid].Ts < value)
+            if (TsAt(entries, mid) < value)
             {
                 lo = mid + 1;
             }

@@ -47,10 +47,11 @@ internal sealed class SketchMapping
     public double Value(int key) => 2 * Math.Exp(key * _lnGamma) / (_gamma + 1);
 }
 
-/// <summary>Recycles bucket arrays by power-of-two size so a steady stream of windows allocates nothing.</summary>
+/// <summary>Recycles bucket arrays by power-of-two size, and dense sketch holders, so a steady stream of windows allocates nothing.</summary>
 internal sealed class BucketPool
 {
     private readonly Stack<int[]>[] _bySize = new Stack<int[]>[16];
+    private readonly Stack<DenseSketch> _dense = new();
 
     public int[] Rent(int minLength)
     {
@@ -68,6 +69,16 @@ internal sealed class BucketPool
         Array.Clear(array);
         var cls = SizeClass(array.Length);
         (_bySize[cls] ??= new Stack<int[]>()).Push(array);
+    }
+
+    public DenseSketch RentDense() => _dense.Count > 0 ? _dense.Pop() : new DenseSketch();
+
+    public void ReturnDense(DenseSketch dense)
+    {
+        dense.Positive.Release(this);
+        dense.Negative.Release(this);
+        dense.Zero = 0;
+        _dense.Push(dense);
     }
 
     private static int SizeClass(int length) =>
@@ -195,14 +206,14 @@ internal struct DenseStore
     public readonly long HeapBytes => Counts is null ? 0 : 24 + (4L * Counts.Length);
 }
 
-/// <summary>Mergeable quantile sketch with relative accuracy α (see <see cref="QuantileSketchConfig"/>).</summary>
-internal struct QuantileSketch
+/// <summary>Bucket stores of a sketch past its inline capacity (pooled, one per large pane/window).</summary>
+internal sealed class DenseSketch
 {
     public DenseStore Positive;
     public DenseStore Negative;
     public int Zero;
 
-    public readonly long Count => (long)Positive.Total + Negative.Total + Zero;
+    public long Count => (long)Positive.Total + Negative.Total + Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(double value, SketchMapping mapping, BucketPool pool)
@@ -221,15 +232,30 @@ internal struct QuantileSketch
         }
     }
 
-    public void MergeFrom(in QuantileSketch other, SketchMapping mapping, BucketPool pool)
+    public void AddCode(int code, SketchMapping mapping, BucketPool pool)
+    {
+        switch (QuantileSketch.Sign(code))
+        {
+            case QuantileSketch.PositiveTag:
+                Positive.Add(QuantileSketch.KeyOf(code), 1, mapping.MaxBuckets, pool);
+                break;
+            case QuantileSketch.NegativeTag:
+                Negative.Add(QuantileSketch.KeyOf(code), 1, mapping.MaxBuckets, pool);
+                break;
+            default:
+                Zero++;
+                break;
+        }
+    }
+
+    public void MergeFrom(DenseSketch other, SketchMapping mapping, BucketPool pool)
     {
         Positive.MergeFrom(other.Positive, mapping.MaxBuckets, pool);
         Negative.MergeFrom(other.Negative, mapping.MaxBuckets, pool);
         Zero += other.Zero;
     }
 
-    /// <summary>Estimate of the element of rank ⌊q·(n−1)⌋; NaN when empty.</summary>
-    public readonly double Quantile(double q, SketchMapping mapping)
+    public double Quantile(double q, SketchMapping mapping)
     {
         var n = Count;
         if (n == 0)
@@ -265,12 +291,167 @@ internal struct QuantileSketch
         return mapping.Value(Positive.MaxKey);
     }
 
-    public void Release(BucketPool pool)
+    // Object header + method table + two stores + zero count.
+    public long HeapBytes => 72 + Positive.HeapBytes + Negative.HeapBytes;
+}
+
+/// <summary>Bucket codes of the first readings of a sketch, held inline so small panes need no arrays.</summary>
+[InlineArray(QuantileSketch.InlineCapacity)]
+internal struct InlineCodes
+{
+    private int _element0;
+}
+
+/// <summary>Mergeable quantile sketch with relative accuracy α (see <see cref="QuantileSketchConfig"/>).</summary>
+/// <remarks>
+/// Up to <see cref="InlineCapacity"/> readings are kept inline as bucket codes (sign + bucket key, 4 bytes each);
+/// the next reading moves them into a pooled <see cref="DenseSketch"/>. Both representations answer a quantile
+/// identically (the inline one applies the same lowest-bucket collapse as the dense stores), so merging
+/// panes in any order and representation gives the same result as one sketch over all their values.
+/// </remarks>
+internal struct QuantileSketch
+{
+    // Six codes keep the sketch at 36 bytes and a pane at 120; six readings are one minute at a 10 s interval.
+    public const int InlineCapacity = 6;
+    public const int NegativeTag = 0;
+    public const int ZeroTag = 1;
+    public const int PositiveTag = 2;
+
+    private DenseSketch? _dense;
+    private InlineCodes _codes;
+    private int _inline;
+
+    public readonly long Count => _dense?.Count ?? _inline;
+
+    /// <summary>True once the sketch has moved to bucket arrays.</summary>
+    public readonly bool IsDense => _dense is not null;
+
+    internal readonly DenseSketch? Dense => _dense;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Sign(int code) => code & 3;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int KeyOf(int code) => code >> 2;
+
+    // Keys stay within ±2^23 for every accepted accuracy (α ≥ 1e-4: |ln x| ≤ 710 over ln γ ≥ 2e-4), so key·4 fits an int.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Encode(double value, SketchMapping mapping) =>
+        value > QuantileSketchConfig.MinIndexableValue ? (mapping.Key(value) << 2) | PositiveTag
+        : value < -QuantileSketchConfig.MinIndexableValue ? (mapping.Key(-value) << 2) | NegativeTag
+        : ZeroTag;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Add(double value, SketchMapping mapping, BucketPool pool)
     {
-        Positive.Release(pool);
-        Negative.Release(pool);
-        Zero = 0;
+        if (_dense is { } dense)
+        {
+            dense.Add(value, mapping, pool);
+            return;
+        }
+        if (_inline < InlineCapacity)
+        {
+            _codes[_inline++] = Encode(value, mapping);
+            return;
+        }
+        ToDense(pool, mapping).Add(value, mapping, pool);
     }
 
-    public readonly long HeapBytes => Positive.HeapBytes + Negative.HeapBytes;
+    private DenseSketch ToDense(BucketPool pool, SketchMapping mapping)
+    {
+        var dense = pool.RentDense();
+        for (var i = 0; i < _inline; i++)
+        {
+            dense.AddCode(_codes[i], mapping, pool);
+        }
+        _inline = 0;
+        _dense = dense;
+        return dense;
+    }
+
+    public void MergeFrom(in QuantileSketch other, SketchMapping mapping, BucketPool pool)
+    {
+        if (other._dense is null && other._inline == 0)
+        {
+            return;
+        }
+        if (_dense is null && other._dense is null && _inline + other._inline <= InlineCapacity)
+        {
+            for (var i = 0; i < other._inline; i++)
+            {
+                _codes[_inline++] = other._codes[i];
+            }
+            return;
+        }
+        var dense = _dense ?? ToDense(pool, mapping);
+        if (other._dense is { } od)
+        {
+            dense.MergeFrom(od, mapping, pool);
+        }
+        else
+        {
+            for (var i = 0; i < other._inline; i++)
+            {
+                dense.AddCode(other._codes[i], mapping, pool);
+            }
+        }
+    }
+
+    /// <summary>Estimate of the element of rank ⌊q·(n−1)⌋; NaN when empty.</summary>
+    public readonly double Quantile(double q, SketchMapping mapping)
+    {
+        if (_dense is { } dense)
+        {
+            return dense.Quantile(q, mapping);
+        }
+        var n = _inline;
+        if (n == 0)
+        {
+            return double.NaN;
+        }
+        // Same collapse as the dense stores: per sign, keys below max − MaxBuckets + 1 count in that bucket.
+        var posMax = int.MinValue;
+        var negMax = int.MinValue;
+        for (var i = 0; i < n; i++)
+        {
+            var c = _codes[i];
+            if (Sign(c) == PositiveTag)
+            {
+                posMax = Math.Max(posMax, KeyOf(c));
+            }
+            else if (Sign(c) == NegativeTag)
+            {
+                negMax = Math.Max(negMax, KeyOf(c));
+            }
+        }
+        Span<long> order = stackalloc long[InlineCapacity];
+        for (var i = 0; i < n; i++)
+        {
+            var c = _codes[i];
+            var key = KeyOf(c);
+            // Ascending value: negatives by descending key, then zeros, then positives by ascending key.
+            order[i] = Sign(c) switch
+            {
+                PositiveTag => (1L << 40) + Math.Max(key, posMax - mapping.MaxBuckets + 1),
+                NegativeTag => -(1L << 40) - Math.Max(key, negMax - mapping.MaxBuckets + 1),
+                _ => 0,
+            };
+        }
+        order[..n].Sort();
+        var pick = order[(int)Math.Floor(q * (n - 1))];
+        return pick > (1L << 39) ? mapping.Value((int)(pick - (1L << 40)))
+            : pick < -(1L << 39) ? -mapping.Value((int)(-(1L << 40) - pick))
+            : 0;
+    }
+
+    public void Release(BucketPool pool)
+    {
+        if (_dense is not null)
+        {
+            pool.ReturnDense(_dense);
+        }
+        this = default;
+    }
+
+    public readonly long HeapBytes => _dense?.HeapBytes ?? 0;
 }

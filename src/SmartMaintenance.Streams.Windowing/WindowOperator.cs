@@ -20,11 +20,51 @@ internal sealed class WindowOperator(
     }
 }
 
+/// <summary>Aligned specs whose panes are shared per key: same pane length, sketch parameters and sensor-type filter.</summary>
+internal sealed class PaneGroup(int stateIndex, WindowSpec first)
+{
+    public readonly int StateIndex = stateIndex;
+    public readonly long PaneSize = first.Pane;
+    public readonly SketchMapping Mapping = new(first.QuantileAccuracy, first.QuantileMaxBuckets);
+    public readonly WindowSpec First = first;
+    public int Members;
+    public int InitialPanes;
+    public int InitialWindows;
+    /// <summary>Stamp of the last reading added to a pane, so a reading taken by several specs is added once.</summary>
+    public long Stamp = -1;
+
+    /// <summary>Adds a spec to the group and returns its slot.</summary>
+    public byte Join(WindowSpec spec)
+    {
+        InitialPanes = Math.Max(InitialPanes, (int)Math.Min(64, (spec.Size / spec.Pane) + 1));
+        InitialWindows = (int)Math.Min(128, InitialWindows + (spec.Size / spec.Advance) + 1);
+        return (byte)Members++;
+    }
+
+    public bool Accepts(WindowSpec spec) =>
+        Members < WindowMeta.MaxSlots
+        && spec.Pane == PaneSize
+        && spec.QuantileAccuracy == First.QuantileAccuracy
+        && spec.QuantileMaxBuckets == First.QuantileMaxBuckets
+        && SameTypes(spec.SensorTypes, First.SensorTypes);
+
+    private static bool SameTypes(IReadOnlySet<string>? a, IReadOnlySet<string>? b)
+    {
+        var ea = a is not { Count: > 0 };
+        var eb = b is not { Count: > 0 };
+        return ea || eb ? ea == eb : a!.SetEquals(b!);
+    }
+}
+
 /// <summary>Per-spec runtime: constants, timer queues and the early-firing dirty list.</summary>
-internal sealed class SpecRuntime(WindowSpec spec, int index)
+internal sealed class SpecRuntime(WindowSpec spec, int index, int stateIndex, PaneGroup? group, byte slot)
 {
     public readonly WindowSpec Spec = spec;
     public readonly int Index = index;
+    /// <summary>Index of the key's state object: the pane group's, or the session spec's own.</summary>
+    public readonly int StateIndex = stateIndex;
+    public readonly PaneGroup? Group = group;
+    public readonly byte Slot = slot;
     public readonly string Label = spec.Label;
     public readonly bool IsSession = spec.Kind == WindowKind.Session;
     public readonly long Size = spec.Size;
@@ -32,13 +72,11 @@ internal sealed class SpecRuntime(WindowSpec spec, int index)
     public readonly long PaneSize = spec.Pane;
     public readonly bool SinglePane = spec.Kind != WindowKind.Session && spec.Pane == spec.Size;
     public readonly long Gap = spec.Gap;
-    public readonly int InitialPanes = spec.Kind == WindowKind.Session ? 0 : (int)Math.Min(64, (spec.Size / spec.Pane) + 1);
-    public readonly int InitialWindows = spec.Kind == WindowKind.Session ? 0 : (int)Math.Min(64, (spec.Size / spec.Advance) + 1);
     public readonly long Lateness = spec.AllowedLateness;
-    public readonly int EarlyK = spec.EarlyEveryReadings;
+    public readonly int EarlyK = spec.Kind == WindowKind.Session ? spec.EarlyEveryReadings : Math.Min(spec.EarlyEveryReadings, WindowMeta.MaxSinceEmit);
     public readonly bool EarlyByTime = spec.EarlyInterval > TimeSpan.Zero;
     public readonly IReadOnlySet<string>? SensorTypes = spec.SensorTypes is { Count: > 0 } t ? t : null;
-    public readonly SketchMapping Mapping = new(spec.QuantileAccuracy, spec.QuantileMaxBuckets);
+    public readonly SketchMapping Mapping = group?.Mapping ?? new SketchMapping(spec.QuantileAccuracy, spec.QuantileMaxBuckets);
     public readonly TimeQueue<KeyState> OnTime = new();
     public readonly TimeQueue<KeyState> Close = new();
     public readonly PriorityQueue<(KeyState Key, long Id), long> SessionTimers = new();
@@ -77,7 +115,10 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     private readonly SingleAssignmentDisposable _upstream = new();
     private Accumulator _scratch;
     private long _watermark = long.MinValue;
+    private readonly int _stateCount;
+    private readonly PaneGroup? _firstGroup;
     private long _sessionIds;
+    private long _stamp;
     private bool _done;
 
     public WindowSink(IObserver<StreamEvent<WindowOutput>> downstream, WindowSpec[] specs, WindowOperatorOptions options)
@@ -86,9 +127,30 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         _specs = new SpecRuntime[specs.Length];
         long horizon = 0;
         var granularity = long.MaxValue;
+        // Pane groups first, so the first group's state is index 0: the key object itself.
+        var groups = new List<PaneGroup>();
+        var groupOf = new PaneGroup?[specs.Length];
+        var slots = new byte[specs.Length];
         for (var i = 0; i < specs.Length; i++)
         {
-            _specs[i] = new SpecRuntime(specs[i], i);
+            if (specs[i].Kind != WindowKind.Session)
+            {
+                var group = groups.Find(g => g.Accepts(specs[i]));
+                if (group is null)
+                {
+                    group = new PaneGroup(groups.Count, specs[i]);
+                    groups.Add(group);
+                }
+                groupOf[i] = group;
+                slots[i] = group.Join(specs[i]);
+            }
+        }
+        _stateCount = groups.Count;
+        _firstGroup = groups.Count > 0 ? groups[0] : null;
+        for (var i = 0; i < specs.Length; i++)
+        {
+            var stateIndex = groupOf[i] is { } g ? g.StateIndex : _stateCount++;
+            _specs[i] = new SpecRuntime(specs[i], i, stateIndex, groupOf[i], slots[i]);
             horizon = Math.Max(horizon, specs[i].Span + specs[i].AllowedLateness);
             granularity = Math.Min(granularity, specs[i].Kind == WindowKind.Session ? specs[i].Gap : specs[i].Pane);
         }
@@ -268,7 +330,9 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_keys, key, out var exists);
         if (!exists)
         {
-            slot = new KeyState(key, _specs.Length);
+            slot = _firstGroup is { } fg
+                ? new KeyState(key, _stateCount, firstIsAligned: true, fg.InitialPanes, fg.InitialWindows)
+                : new KeyState(key, _stateCount, firstIsAligned: false, 0, 0);
         }
         var ks = slot!;
         if (r.AssetId is not null)
@@ -282,6 +346,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
 
         var ts = r.Timestamp;
         var expiry = long.MinValue;
+        _stamp++;
         if (_dedup)
         {
             var low = TimeMath.SaturatingSub(_watermark, _horizon);
@@ -375,9 +440,16 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         {
             return ApplyResult.Late;
         }
-        var st = ks.Specs[sr.Index] is { } o ? Unsafe.As<AlignedState>(o) : (AlignedState)(ks.Specs[sr.Index] = new AlignedState(sr.InitialPanes, sr.InitialWindows));
-        ref var pane = ref st.GetPane(sr.SinglePane ? lastWs : TimeMath.FloorTo(ts, sr.PaneSize));
-        pane.Acc.Add(ts, value, sr.Mapping, _pool);
+        var group = sr.Group!;
+        ref var stateRef = ref ks.State(sr.StateIndex);
+        var st = stateRef is { } o ? Unsafe.As<AlignedState>(o) : (AlignedState)(stateRef = new AlignedState(group.InitialPanes, group.InitialWindows));
+        if (group.Stamp != _stamp)
+        {
+            // First spec of the group to take this reading: the shared pane gets it once.
+            group.Stamp = _stamp;
+            ref var pane = ref st.GetPane(sr.SinglePane ? lastWs : TimeMath.FloorTo(ts, sr.PaneSize));
+            pane.Acc.Add(ts, value, sr.Mapping, _pool);
+        }
 
         var partial = false;
         var firstWs = sr.SinglePane ? lastWs : TimeMath.FloorTo(ts - size, advance) + advance;
@@ -388,7 +460,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 partial = true;
                 continue;
             }
-            var idx = st.FindOrAddWindow(ws, out var created);
+            var idx = st.FindOrAddWindow(ws, sr.Slot, out var created);
             ref var meta = ref st.Windows[idx];
             if (created)
             {
@@ -407,7 +479,11 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                     }
                     continue;
                 }
-                sr.OnTime.Add(ws + size, ks);
+                // One pending on-time timer per key and spec: the earliest unfired window's; firing it chains the next.
+                if (!st.HasEarlierPending(ws, sr.Slot))
+                {
+                    sr.OnTime.Add(ws + size, ks);
+                }
             }
             else if (meta.OnTimeFired)
             {
@@ -488,8 +564,8 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 var ws = tOn - sr.Size;
                 foreach (var ks in list)
                 {
-                    var st = Unsafe.As<AlignedState>(ks.Specs[sr.Index]!);
-                    var idx = st.FindWindow(ws);
+                    var st = Unsafe.As<AlignedState>(ks.State(sr.StateIndex)!);
+                    var idx = st.FindWindow(ws, sr.Slot);
                     if (idx < 0 || st.Windows[idx].OnTimeFired)
                     {
                         continue;
@@ -498,12 +574,16 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                     if (lateness == 0)
                     {
                         EmitAligned(ks, st, sr, idx, FiringKind.OnTime, isFinal: true);
-                        CloseAligned(st, sr, idx, ws);
+                        CloseAligned(st, idx);
                     }
                     else
                     {
                         EmitAligned(ks, st, sr, idx, FiringKind.OnTime, isFinal: false);
                         sr.Close.Add(tOn + lateness, ks);
+                    }
+                    if (st.TryNextPending(ws, sr.Slot, out var next))
+                    {
+                        sr.OnTime.Add(next + sr.Size, ks);
                     }
                 }
                 sr.OnTime.Recycle(list);
@@ -514,25 +594,24 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 var ws = tClose - lateness - sr.Size;
                 foreach (var ks in list)
                 {
-                    var st = Unsafe.As<AlignedState>(ks.Specs[sr.Index]!);
-                    var idx = st.FindWindow(ws);
+                    var st = Unsafe.As<AlignedState>(ks.State(sr.StateIndex)!);
+                    var idx = st.FindWindow(ws, sr.Slot);
                     if (idx < 0)
                     {
                         continue;
                     }
                     EmitAligned(ks, st, sr, idx, FiringKind.Final, isFinal: true);
-                    CloseAligned(st, sr, idx, ws);
+                    CloseAligned(st, idx);
                 }
                 sr.Close.Recycle(list);
             }
         }
     }
 
-    private void CloseAligned(AlignedState st, SpecRuntime sr, int windowIndex, long ws)
+    private void CloseAligned(AlignedState st, int windowIndex)
     {
         st.RemoveWindow(windowIndex);
-        // Windows close in start order, so panes before the next window start are no longer covered.
-        st.ReleasePanesBefore(ws + sr.Advance, _pool);
+        st.ReleaseUncoveredPanes(_pool);
     }
 
     // ---- sessions ----
@@ -545,7 +624,8 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         {
             return ApplyResult.Late;
         }
-        var st = ks.Specs[sr.Index] is { } o ? Unsafe.As<SessionState>(o) : (SessionState)(ks.Specs[sr.Index] = new SessionState());
+        ref var stateRef = ref ks.State(sr.StateIndex);
+        var st = stateRef is { } o ? Unsafe.As<SessionState>(o) : (SessionState)(stateRef = new SessionState());
         if (ts < st.LastClosedEnd)
         {
             return ApplyResult.Late;
@@ -671,7 +751,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         while (timers.TryPeek(out var timer, out var due) && due <= _watermark)
         {
             timers.Dequeue();
-            var st = Unsafe.As<SessionState>(timer.Key.Specs[sr.Index]!);
+            var st = Unsafe.As<SessionState>(timer.Key.State(sr.StateIndex)!);
             var idx = st.Find(timer.Id);
             if (idx < 0)
             {
@@ -771,7 +851,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         {
             if (sr.IsSession)
             {
-                var st = Unsafe.As<SessionState>(ks.Specs[sr.Index]!);
+                var st = Unsafe.As<SessionState>(ks.State(sr.StateIndex)!);
                 var idx = st.Find(reference);
                 if (idx >= 0 && st.Items[idx].Dirty && !st.Items[idx].OnTimeFired)
                 {
@@ -780,8 +860,8 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             }
             else
             {
-                var st = Unsafe.As<AlignedState>(ks.Specs[sr.Index]!);
-                var idx = st.FindWindow(reference);
+                var st = Unsafe.As<AlignedState>(ks.State(sr.StateIndex)!);
+                var idx = st.FindWindow(reference, sr.Slot);
                 if (idx >= 0 && st.Windows[idx].Dirty && !st.Windows[idx].OnTimeFired)
                 {
                     EmitAligned(ks, st, sr, idx, FiringKind.Early, isFinal: false);
@@ -845,16 +925,17 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     {
         lock (_gate)
         {
-            // Dictionary entry (hash, next, key, value) + KeyState object + its spec array.
-            long bytes = _keys.Count * (24L + 64 + 24 + (8L * _specs.Length));
+            // Dictionary entry (hash, next, key, value) and bucket, then each key's objects.
+            long bytes = _keys.Count * 28L;
             foreach (var ks in _keys.Values)
             {
-                bytes += ks.Dedup.HeapBytes;
-                foreach (var spec in ks.Specs)
+                bytes += ks.HeapBytes;
+                for (var i = 0; i < _stateCount; i++)
                 {
-                    bytes += spec switch
+                    bytes += ks.State(i) switch
                     {
-                        AlignedState a => a.HeapBytes(),
+                        KeyState k => k.ArrayBytes(),
+                        AlignedState a => 40 + a.ArrayBytes(),
                         SessionState s => s.HeapBytes(),
                         _ => 0,
                     };

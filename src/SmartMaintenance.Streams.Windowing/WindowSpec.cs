@@ -36,7 +36,8 @@ public sealed record WindowSpec
     /// <summary>How long after the window end (in event time) late readings still update it.</summary>
     public long AllowedLateness { get; init; }
 
-    /// <summary>Early firing after this many readings since the window's last emission (0: off).</summary>
+    /// <summary>Early firing after this many readings since the window's last emission (0: off). Tumbling and
+    /// hopping windows count up to 16,777,215, so a larger value acts as that.</summary>
     public int EarlyEveryReadings { get; init; }
 
     /// <summary>Early firing of changed windows every interval of processing time (zero: off).</summary>

@@ -3,13 +3,34 @@ using System.Runtime.CompilerServices;
 namespace SmartMaintenance.Streams.Windowing;
 
 /// <summary>Everything the operator keeps for one key across all specs.</summary>
-internal sealed class KeyState(string key, int specCount)
+/// <remarks>One state object per pane group (aligned specs sharing panes) or session spec. The first pane group's
+/// state is the key object itself (it derives from <see cref="AlignedState"/>), so the default configuration has
+/// one object per key and a reading one pointer hop less; further states sit in a small array.</remarks>
+internal sealed class KeyState : AlignedState
 {
-    public readonly string Key = key;
-    public readonly object?[] Specs = new object?[specCount];
+    public readonly string Key;
+    public object? State0;
+    public readonly object?[]? More;
     public string? AssetId;
     public string? SensorType;
     public DedupIndex Dedup;
+
+    public KeyState(string key, int stateCount, bool firstIsAligned, int panes, int windows)
+        : base(firstIsAligned ? panes : 0, firstIsAligned ? windows : 0)
+    {
+        Key = key;
+        More = stateCount > 1 ? new object?[stateCount - 1] : null;
+        if (firstIsAligned)
+        {
+            State0 = this;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref object? State(int index) => ref index == 0 ? ref State0 : ref More![index - 1];
+
+    // Header and method table, the aligned fields (24), six references and the 32-byte dedup struct.
+    public long HeapBytes => 112 + (More is null ? 0 : 24 + (8L * More.Length)) + Dedup.HeapBytes;
 }
 
 /// <summary>Aggregate of one pane (gcd of size and advance): every reading updates exactly one pane.</summary>
@@ -19,23 +40,56 @@ internal struct Pane
     public Accumulator Acc;
 }
 
-/// <summary>Emission bookkeeping of one aligned window with content.</summary>
+/// <summary>Emission bookkeeping of one aligned window with content, 16 bytes.</summary>
+/// <remarks>Readings since the last emission saturate at 2^24 − 1 (an early firing every more readings than that
+/// fires at that count); the two flags and the spec's slot in its pane group share the same word.</remarks>
 internal struct WindowMeta
 {
+    public const int MaxSinceEmit = (1 << 24) - 1;
+    public const int MaxSlots = 64;
+    private const uint OnTimeBit = 1u << 24;
+    private const uint DirtyBit = 1u << 25;
+
     public long Start;
     public int Revision;
-    public int SinceEmit;
-    public bool OnTimeFired;
-    public bool Dirty;
+    private uint _bits;
+
+    public int SinceEmit
+    {
+        readonly get => (int)(_bits & MaxSinceEmit);
+        set => _bits = (_bits & ~(uint)MaxSinceEmit) | (uint)Math.Min(value, MaxSinceEmit);
+    }
+
+    public bool OnTimeFired
+    {
+        readonly get => (_bits & OnTimeBit) != 0;
+        set => _bits = value ? _bits | OnTimeBit : _bits & ~OnTimeBit;
+    }
+
+    public bool Dirty
+    {
+        readonly get => (_bits & DirtyBit) != 0;
+        set => _bits = value ? _bits | DirtyBit : _bits & ~DirtyBit;
+    }
+
+    /// <summary>Which spec of the pane group the window belongs to.</summary>
+    public byte Slot
+    {
+        readonly get => (byte)(_bits >> 26);
+        init => _bits = (_bits & 0x03FF_FFFFu) | ((uint)value << 26);
+    }
 }
 
-/// <summary>Open panes and windows of one key for one tumbling/hopping spec, both sorted by start.</summary>
-internal sealed class AlignedState(int panes, int windows)
+/// <summary>Open panes and windows of one key for the tumbling/hopping specs of one pane group.</summary>
+/// <remarks>Panes sorted by start; windows of every spec of the group in one array sorted by (start, slot).
+/// Specs with the same pane length, sketch parameters and sensor-type filter share panes: a tumbling 1m
+/// and a hopping 5m/1m spec hold each minute once.</remarks>
+internal class AlignedState(int panes, int windows)
 {
     // Sized for the steady state (panes of the open windows plus the next one) so arrays never grow by doubling.
-    public Pane[] Panes = new Pane[panes];
+    public Pane[] Panes = panes == 0 ? [] : new Pane[panes];
     public int PaneCount;
-    public WindowMeta[] Windows = new WindowMeta[windows];
+    public WindowMeta[] Windows = windows == 0 ? [] : new WindowMeta[windows];
     public int WindowCount;
 
     public int FindPane(long start)
@@ -87,16 +141,45 @@ internal sealed class AlignedState(int panes, int windows)
         return ref Panes[i];
     }
 
-    public int FindWindow(long start)
+    /// <summary>True when the spec in <paramref name="slot"/> has a window before <paramref name="start"/> not yet fired on time.</summary>
+    public bool HasEarlierPending(long start, byte slot)
+    {
+        for (var i = 0; i < WindowCount && Windows[i].Start < start; i++)
+        {
+            if (Windows[i].Slot == slot && !Windows[i].OnTimeFired)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Start of the earliest window of the spec in <paramref name="slot"/> after <paramref name="start"/> not yet fired on time.</summary>
+    public bool TryNextPending(long start, byte slot, out long next)
+    {
+        for (var i = 0; i < WindowCount; i++)
+        {
+            ref var w = ref Windows[i];
+            if (w.Start > start && w.Slot == slot && !w.OnTimeFired)
+            {
+                next = w.Start;
+                return true;
+            }
+        }
+        next = 0;
+        return false;
+    }
+
+    public int FindWindow(long start, byte slot)
     {
         for (var i = WindowCount - 1; i >= 0; i--)
         {
-            var s = Windows[i].Start;
-            if (s == start)
+            ref var w = ref Windows[i];
+            if (w.Start == start && w.Slot == slot)
             {
                 return i;
             }
-            if (s < start)
+            if (w.Start < start)
             {
                 break;
             }
@@ -104,14 +187,14 @@ internal sealed class AlignedState(int panes, int windows)
         return -1;
     }
 
-    public int FindOrAddWindow(long start, out bool created)
+    public int FindOrAddWindow(long start, byte slot, out bool created)
     {
         var i = WindowCount;
-        while (i > 0 && Windows[i - 1].Start > start)
+        while (i > 0 && (Windows[i - 1].Start > start || (Windows[i - 1].Start == start && Windows[i - 1].Slot > slot)))
         {
             i--;
         }
-        if (i > 0 && Windows[i - 1].Start == start)
+        if (i > 0 && Windows[i - 1].Start == start && Windows[i - 1].Slot == slot)
         {
             created = false;
             return i - 1;
@@ -121,7 +204,7 @@ internal sealed class AlignedState(int panes, int windows)
             Array.Resize(ref Windows, Windows.Length + 2);
         }
         Array.Copy(Windows, i, Windows, i + 1, WindowCount - i);
-        Windows[i] = new WindowMeta { Start = start };
+        Windows[i] = new WindowMeta { Start = start, Slot = slot };
         WindowCount++;
         created = true;
         return i;
@@ -134,9 +217,12 @@ internal sealed class AlignedState(int panes, int windows)
         Windows[WindowCount] = default;
     }
 
-    /// <summary>Frees panes starting before <paramref name="bound"/>: no open window covers them any more.</summary>
-    public void ReleasePanesBefore(long bound, BucketPool pool)
+    /// <summary>Frees panes that start before every open window of the group: none covers them any more.</summary>
+    /// <remarks>A reading creates every not-yet-late window containing it, so a pane with content is covered by
+    /// an open window until all of its windows have closed finally; no later reading can reopen one.</remarks>
+    public void ReleaseUncoveredPanes(BucketPool pool)
     {
+        var bound = WindowCount > 0 ? Windows[0].Start : long.MaxValue;
         var n = 0;
         while (n < PaneCount && Panes[n].Start < bound)
         {
@@ -151,9 +237,10 @@ internal sealed class AlignedState(int panes, int windows)
         }
     }
 
-    public long HeapBytes()
+    /// <summary>Bytes of the pane and window arrays and their sketches (not the object itself).</summary>
+    public long ArrayBytes()
     {
-        var bytes = 24 + 24 + (Unsafe.SizeOf<Pane>() * (long)Panes.Length) + 24 + (Unsafe.SizeOf<WindowMeta>() * (long)Windows.Length);
+        var bytes = 24 + (Unsafe.SizeOf<Pane>() * (long)Panes.Length) + 24 + (Unsafe.SizeOf<WindowMeta>() * (long)Windows.Length);
         for (var i = 0; i < PaneCount; i++)
         {
             bytes += Panes[i].Acc.Sketch.HeapBytes;

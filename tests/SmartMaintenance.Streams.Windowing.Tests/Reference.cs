@@ -24,6 +24,8 @@ internal sealed class Reference
     public Dictionary<(string Key, string Kind, long Start), (long End, List<SensorReading> Readings)> Windows { get; } = [];
     public List<(SourcePosition Position, string Kind, bool Partial)> Late { get; } = [];
     public List<SourcePosition> Duplicates { get; } = [];
+    /// <summary>Session readings late only because a session of their key closed finally after their time.</summary>
+    public List<SourcePosition> BeforeClosedSession { get; } = [];
 
     private sealed class Session
     {
@@ -91,6 +93,10 @@ internal sealed class Reference
                     if (ts + g + l <= wm || ts < closedEnd.GetValueOrDefault((r.SensorId, si), long.MinValue))
                     {
                         Late.Add((r.Position, spec.Label, false));
+                        if (ts + g + l > wm)
+                        {
+                            BeforeClosedSession.Add(r.Position);
+                        }
                         continue;
                     }
                     var overlapping = list.Where(s => !s.Closed && s.Start < ts + g && ts < s.End).ToList();

@@ -58,7 +58,7 @@ public sealed class SketchTests
     {
         var values = Enumerable.Range(0, 60).Select(i => Math.Pow(10, i / 10.0)).ToList();
         var (sketch, mapping, _) = Build(values, 0.02, 32);
-        Assert.True(sketch.HeapBytes <= 24 + (4 * 32));
+        Assert.True(sketch.HeapBytes <= 72 + 24 + (4 * 32));
         var sorted = values.Order().ToList();
         Expectations.AssertQuantile(sorted, 0.99, sketch.Quantile(0.99, mapping));
         Expectations.AssertQuantile(sorted, 1.0, sketch.Quantile(1.0, mapping));
@@ -69,12 +69,122 @@ public sealed class SketchTests
     {
         var (sketch, mapping, pool) = Build([]);
         Assert.True(double.IsNaN(sketch.Quantile(0.5, mapping)));
-        sketch.Add(10, mapping, pool);
-        var array = sketch.Positive.Counts;
+        for (var i = 0; i <= QuantileSketch.InlineCapacity; i++)
+        {
+            sketch.Add(10, mapping, pool);
+        }
+        var dense = sketch.Dense;
+        var array = dense!.Positive.Counts;
         sketch.Release(pool);
-        sketch.Add(20, mapping, pool);
-        Assert.Same(array, sketch.Positive.Counts);
+        Assert.Equal(0, sketch.Count);
+        for (var i = 0; i <= QuantileSketch.InlineCapacity; i++)
+        {
+            sketch.Add(20, mapping, pool);
+        }
+        Assert.Same(dense, sketch.Dense);
+        Assert.Same(array, sketch.Dense!.Positive.Counts);
         Assert.Equal(20, sketch.Quantile(0.5, mapping), 20 * 0.02);
+    }
+
+    private static readonly double[] Quantiles = [0.0, 0.01, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0];
+
+    /// <summary>The same values straight into bucket arrays: what every representation must answer.</summary>
+    private static DenseSketch DenseOf(IEnumerable<double> values, SketchMapping mapping, BucketPool pool)
+    {
+        var dense = new DenseSketch();
+        foreach (var v in values)
+        {
+            dense.Add(v, mapping, pool);
+        }
+        return dense;
+    }
+
+    private static double[] RandomValues(Random random, int n) =>
+        [.. Enumerable.Range(0, n).Select(_ => random.Next(6) switch
+        {
+            0 => 0.0,
+            1 => -random.NextDouble() * 50,
+            2 => Math.Pow(10, random.Next(-3, 6)) * random.NextDouble(),
+            _ => 60 + (random.NextDouble() * 20),
+        })];
+
+    [Fact]
+    public void Small_sketches_stay_inline_and_answer_exactly_like_bucket_arrays_across_the_transition()
+    {
+        var random = new Random(7);
+        foreach (var maxBuckets in new[] { 8, 128 })
+        {
+            var mapping = new SketchMapping(0.02, maxBuckets);
+            var pool = new BucketPool();
+            for (var n = 1; n <= 3 * QuantileSketch.InlineCapacity; n++)
+            {
+                for (var trial = 0; trial < 30; trial++)
+                {
+                    var values = RandomValues(random, n);
+                    var sketch = default(QuantileSketch);
+                    foreach (var v in values)
+                    {
+                        sketch.Add(v, mapping, pool);
+                    }
+                    Assert.Equal(n > QuantileSketch.InlineCapacity, sketch.IsDense);
+                    Assert.Equal(n, sketch.Count);
+                    var dense = DenseOf(values, mapping, pool);
+                    var sorted = values.Order().ToList();
+                    foreach (var q in Quantiles)
+                    {
+                        Assert.Equal(dense.Quantile(q, mapping), sketch.Quantile(q, mapping));
+                        if (maxBuckets == 128 && WithinBucketLimit(values.Where(v => v > 0)) && WithinBucketLimit(values.Where(v => v < 0)))
+                        {
+                            // Spans within the bucket limit: the documented bound holds.
+                            Expectations.AssertQuantile(sorted, q, sketch.Quantile(q, mapping));
+                        }
+                    }
+                    sketch.Release(pool);
+                }
+            }
+        }
+    }
+
+    // 128 buckets at α = 2 % cover a ratio of about 167 per sign.
+    private static bool WithinBucketLimit(IEnumerable<double> values)
+    {
+        var abs = values.Select(Math.Abs).ToList();
+        return abs.Count == 0 || abs.Max() / abs.Min() < 100;
+    }
+
+    [Fact]
+    public void Merging_inline_and_dense_sketches_in_any_order_answers_like_one_sketch_over_all_values()
+    {
+        var random = new Random(11);
+        var mapping = new SketchMapping(0.02, 16);
+        var pool = new BucketPool();
+        for (var trial = 0; trial < 300; trial++)
+        {
+            var parts = Enumerable.Range(0, random.Next(1, 6)).Select(_ => RandomValues(random, random.Next(0, 12))).ToList();
+            var sketches = parts.Select(p =>
+            {
+                var s = default(QuantileSketch);
+                foreach (var v in p)
+                {
+                    s.Add(v, mapping, pool);
+                }
+                return s;
+            }).ToList();
+            var merged = default(QuantileSketch);
+            foreach (var i in Enumerable.Range(0, sketches.Count).OrderBy(_ => random.Next()))
+            {
+                merged.MergeFrom(sketches[i], mapping, pool);
+            }
+            var all = parts.SelectMany(p => p).ToList();
+            Assert.Equal(all.Count, merged.Count);
+            Assert.Equal(all.Count > QuantileSketch.InlineCapacity, merged.IsDense);
+            var dense = DenseOf(all, mapping, pool);
+            foreach (var q in Quantiles)
+            {
+                Assert.Equal(dense.Quantile(q, mapping), merged.Quantile(q, mapping));
+            }
+            merged.Release(pool);
+        }
     }
 
     [Fact]

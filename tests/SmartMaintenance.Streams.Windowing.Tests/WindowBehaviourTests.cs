@@ -350,4 +350,38 @@ public sealed class WindowBehaviourTests
         Assert.Equal("tumbling:90s", WindowSpec.Tumbling(TimeSpan.FromSeconds(90)).Label);
         Assert.Equal("session:1500ms", WindowSpec.Session(TimeSpan.FromMilliseconds(1500)).Label);
     }
+
+    [Fact]
+    public void Tumbling_and_hopping_specs_with_the_same_pane_share_it_and_each_fire_their_own_windows()
+    {
+        var tumbling = WindowSpec.Tumbling(TimeSpan.FromMilliseconds(100));
+        var hopping = WindowSpec.Hopping(TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(100)) with { AllowedLateness = 200 };
+        long Bytes(params WindowSpec[] specs)
+        {
+            var probe = new WindowProbe();
+            using var h = new Harness(specs, new WindowOperatorOptions { Dedup = false, Probe = probe });
+            for (var t = 0; t < 250; t += 10)
+            {
+                h.Data(Harness.Reading("a", t, t));
+            }
+            return probe.StateBytes();
+        }
+        // Shared panes: both specs together hold less than the two apart.
+        Assert.True(Bytes(tumbling, hopping) < Bytes(tumbling) + Bytes(hopping) - 200);
+
+        using var both = new Harness([tumbling, hopping]);
+        both.Data(Harness.Reading("a", 10, 1));
+        both.Data(Harness.Reading("a", 150, 2));
+        both.Watermark(220);
+        // Late for the tumbling window [100, 200) (closed at 200) but within the hopping windows' lateness.
+        both.Data(Harness.Reading("a", 120, 3));
+        both.Watermark(long.MaxValue);
+        var finals = both.FinalState();
+        Assert.Equal(1, finals[("a", "tumbling:100ms", 0)].Count);
+        Assert.Equal(2, finals[("a", "tumbling:100ms", 100)].Sum);
+        Assert.Equal(3, finals[("a", "hopping:300ms/100ms", 0)].Count);
+        Assert.Equal(6, finals[("a", "hopping:300ms/100ms", 0)].Sum);
+        Assert.Equal(5, finals[("a", "hopping:300ms/100ms", 100)].Sum);
+        Assert.Single(both.Rejected, r => r.Reason == RejectReason.Late && r.WindowKind == "tumbling:100ms");
+    }
 }

@@ -111,6 +111,10 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     private PartitionArray<long> _resumeNext = new(-1);
     private PartitionArray<long> _nextOffsets = new(-1);
     private readonly Dictionary<int, long> _partitionWatermarks = [];
+    // Watermark stored by a partition's previous owner: windows of its keys final at it are closed here too.
+    private PartitionArray<long> _floors = new(long.MinValue);
+    // max(operator watermark, floor of the current reading's partition): what "final" means for the reading in hand.
+    private long _closedBelow = long.MinValue;
     private readonly CompositeDisposable _timers = [];
     private readonly SingleAssignmentDisposable _upstream = new();
     private Accumulator _scratch;
@@ -217,6 +221,12 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                     break;
                 case StreamEventKind.PartitionRevoked:
                     _partitionWatermarks.Remove(value.Partition);
+                    _floors[value.Partition] = long.MinValue;
+                    _downstream.OnNext(value.WithoutItem<WindowOutput>());
+                    break;
+                case StreamEventKind.PartitionFloor:
+                    ref var floor = ref _floors[value.Partition];
+                    floor = Math.Max(floor, value.Timestamp);
                     _downstream.OnNext(value.WithoutItem<WindowOutput>());
                     break;
                 default:
@@ -270,6 +280,13 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         var partition = r.Position.Partition;
         var offset = r.Position.Offset;
         var replayed = false;
+        _closedBelow = _watermark;
+        if (_floors.TryGet(partition, out var partitionFloor) && partitionFloor > _closedBelow)
+        {
+            // A handed-over partition replays only what the previous owner's open windows needed: a window it had
+            // already finalized would be rebuilt from a tail and overwrite the stored result.
+            _closedBelow = partitionFloor;
+        }
         if (offset >= 0)
         {
             if (_resuming && _resumeNext.TryGet(partition, out var resumeNext) && offset < resumeNext)
@@ -436,7 +453,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         var advance = sr.Advance;
         var lateness = sr.Lateness;
         var lastWs = TimeMath.FloorTo(ts, advance);
-        if (lastWs + size + lateness <= _watermark)
+        if (lastWs + size + lateness <= _closedBelow)
         {
             return ApplyResult.Late;
         }
@@ -455,7 +472,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         var firstWs = sr.SinglePane ? lastWs : TimeMath.FloorTo(ts - size, advance) + advance;
         for (var ws = firstWs; ws <= lastWs; ws += advance)
         {
-            if (ws + size + lateness <= _watermark)
+            if (ws + size + lateness <= _closedBelow)
             {
                 partial = true;
                 continue;
@@ -620,7 +637,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     {
         var gap = sr.Gap;
         var lateness = sr.Lateness;
-        if (ts + gap + lateness <= _watermark)
+        if (ts + gap + lateness <= _closedBelow)
         {
             return ApplyResult.Late;
         }

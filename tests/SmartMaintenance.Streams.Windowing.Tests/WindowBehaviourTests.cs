@@ -49,6 +49,38 @@ public sealed class WindowBehaviourTests
     }
 
     [Fact]
+    public void A_partition_floor_closes_windows_final_at_it_for_that_partitions_readings_only()
+    {
+        using var h = new Harness([Tumbling100]);
+        h.Push(StreamEvent<SensorReading>.PartitionFloor(1, 200));
+        // Partition 1 was handed over at watermark 200: its windows ending at or before 200 were written by the previous owner.
+        h.Data(Harness.Reading("b", 150, 1, partition: 1, offset: 7));
+        h.Data(Harness.Reading("b", 250, 2, partition: 1, offset: 8));
+        // Partition 0 has no floor: the operator watermark (none yet) decides, so its reading is taken.
+        h.Data(Harness.Reading("a", 150, 3, partition: 0, offset: 3));
+        h.Watermark(300);
+
+        var late = Assert.Single(h.Rejected);
+        Assert.Equal((RejectReason.Late, "b", 150L), (late.Reason, late.Reading.SensorId, late.Reading.Timestamp));
+        Assert.Equal([("a", 100L, 1L), ("b", 200L, 1L)], h.Aggregates.Select(a => (a.Aggregate.SensorId, a.Aggregate.WindowStart, a.Aggregate.Count)).Order());
+
+        Assert.Contains((StreamEventKind.PartitionFloor, 1), h.Control);
+    }
+
+    [Fact]
+    public void A_revoked_partition_loses_its_floor()
+    {
+        using var h = new Harness([Tumbling100]);
+        h.Push(StreamEvent<SensorReading>.PartitionFloor(1, 200));
+        h.Push(StreamEvent<SensorReading>.PartitionRevoked(1));
+        h.Data(Harness.Reading("b", 150, 1, partition: 1, offset: 7));
+        h.Watermark(300);
+
+        Assert.Empty(h.Rejected);
+        Assert.Equal(1L, Assert.Single(h.Aggregates).Aggregate.Count);
+    }
+
+    [Fact]
     public void Hopping_windows_share_panes_and_report_partially_late_readings()
     {
         var spec = WindowSpec.Hopping(TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(100));

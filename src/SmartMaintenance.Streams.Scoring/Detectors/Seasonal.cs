@@ -115,9 +115,10 @@ public sealed class SeasonalDetector : IDetector<SeasonalState>
                 residual = Math.Clamp(residual, -_clip * rawScale, _clip * rawScale);
             }
         }
-        // Per visit the slot moves by SeasonalAlpha (1/(n+1) early on), spread over the visit's readings.
+        // Per visit the slot moves by SeasonalAlpha (1/(n+1) early on), spread over the visit's readings by the
+        // event time each covers; a late or duplicate reading (no time step) does not teach the profile.
         var perVisit = Math.Max(_alpha, 1.0 / (periods + 1));
-        var share = step <= 0 ? 1.0 : Math.Min(1.0, (double)step / _slotMs);
+        var share = Math.Min(1.0, (double)step / _slotMs);
         s.Profile[slot] = (float)(expected + (perVisit * share * residual));
         return score;
     }

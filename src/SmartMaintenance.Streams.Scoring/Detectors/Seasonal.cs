@@ -10,13 +10,13 @@ public struct SeasonalState
     /// <summary>Latest event time seen (Unix ms; 0 before the first reading).</summary>
     public long Last;
     /// <summary>Smoothed deviation from the seasonal expectation (EWMA over <c>SeasonalSmoothMs</c> of event time).</summary>
-    public double Residual;
+    public float Residual;
     /// <summary>EWMA of the absolute smoothed deviation (clipped): its robust scale.</summary>
-    public double Scale;
+    public float Scale;
     /// <summary>EWMA of the absolute deviation of single readings (clipped): bounds how far one reading moves the profile.</summary>
-    public double RawScale;
+    public float RawScale;
     /// <summary>Readings that have updated the scales.</summary>
-    public long Scored;
+    public int Scored;
 }
 
 /// <summary>
@@ -91,25 +91,30 @@ public sealed class SeasonalDetector : IDetector<SeasonalState>
         }
         var periods = Math.Max(0, timestamp - s.First) / _period;
         var residual = value - expected;
-        s.Residual += Smooth(step) * (residual - s.Residual);
+        // Accumulated in double and stored as float: the scalars are estimates, not sums, so float precision is ample.
+        var smoothed = s.Residual + (Smooth(step) * (residual - s.Residual));
+        s.Residual = (float)smoothed;
 
         var scale = Math.Max(s.Scale * MadToSigma, (_minRel * Math.Abs(expected)) + 1e-12);
         var rawScale = Math.Max(s.RawScale * MadToSigma, (_minRel * Math.Abs(expected)) + 1e-12);
         var score = DetectorScore.None(timestamp);
         if (periods >= _minPeriods && s.Scored > 0)
         {
-            var z = s.Residual / scale;
+            var z = smoothed / scale;
             score = new DetectorScore(Math.Abs(z) / _threshold, z, expected, scale, timestamp);
         }
 
         // The first period only fills the profile: its deviations say nothing about the seasonal fit yet.
         if (periods >= 1)
         {
-            var a = Math.Max(_scaleAlpha, 1.0 / (s.Scored + 1));
+            var a = Math.Max(_scaleAlpha, 1.0 / (s.Scored + 1.0));
             var clipScales = s.Scored > 0;
-            s.Scale += a * ((clipScales ? Math.Min(Math.Abs(s.Residual), _clip * scale) : Math.Abs(s.Residual)) - s.Scale);
-            s.RawScale += a * ((clipScales ? Math.Min(Math.Abs(residual), _clip * rawScale) : Math.Abs(residual)) - s.RawScale);
-            s.Scored++;
+            s.Scale = (float)(s.Scale + (a * ((clipScales ? Math.Min(Math.Abs(smoothed), _clip * scale) : Math.Abs(smoothed)) - s.Scale)));
+            s.RawScale = (float)(s.RawScale + (a * ((clipScales ? Math.Min(Math.Abs(residual), _clip * rawScale) : Math.Abs(residual)) - s.RawScale)));
+            if (s.Scored < int.MaxValue)
+            {
+                s.Scored++;
+            }
             if (clipScales)
             {
                 residual = Math.Clamp(residual, -_clip * rawScale, _clip * rawScale);
@@ -185,10 +190,10 @@ public sealed class SeasonalDetector : IDetector<SeasonalState>
         {
             First = reader.ReadInt64(),
             Last = reader.ReadInt64(),
-            Residual = reader.ReadDouble(),
-            Scale = reader.ReadDouble(),
-            RawScale = reader.ReadDouble(),
-            Scored = reader.ReadInt64(),
+            Residual = reader.ReadSingle(),
+            Scale = reader.ReadSingle(),
+            RawScale = reader.ReadSingle(),
+            Scored = reader.ReadInt32(),
         };
         if (reader.ReadBoolean())
         {

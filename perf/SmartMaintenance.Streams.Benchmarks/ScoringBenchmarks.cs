@@ -18,6 +18,7 @@ public class ScoringDetectorBenchmarks
     private SensorReading[] _readings = [];
     private DetectorPipeline _full = null!;
     private DetectorPipeline _noContext = null!;
+    private DetectorPipeline _noSeasonal = null!;
     private double[] _sum = [];
     private double[] _sumSq = [];
     private long[] _count = [];
@@ -40,6 +41,9 @@ public class ScoringDetectorBenchmarks
         var options = new ScoringOptions();
         options.Defaults.ContextWeight = 0;
         _noContext = new DetectorPipeline(options);
+        var withoutSeasonal = new ScoringOptions();
+        withoutSeasonal.Defaults.SeasonalWeight = 0;
+        _noSeasonal = new DetectorPipeline(withoutSeasonal);
         _sum = new double[Sensors];
         _sumSq = new double[Sensors];
         _count = new long[Sensors];
@@ -49,6 +53,7 @@ public class ScoringDetectorBenchmarks
         {
             Full();
             WithoutContext();
+            WithoutSeasonal();
         }
     }
 
@@ -94,6 +99,20 @@ public class ScoringDetectorBenchmarks
         foreach (ref readonly var r in _readings.AsSpan())
         {
             if (_noContext.Process(r, out _))
+            {
+                fired++;
+            }
+        }
+        return fired;
+    }
+
+    [Benchmark(OperationsPerInvoke = Readings, Description = "DetectorPipeline.Process (seasonal off)")]
+    public int WithoutSeasonal()
+    {
+        var fired = 0;
+        foreach (ref readonly var r in _readings.AsSpan())
+        {
+            if (_noSeasonal.Process(r, out _))
             {
                 fired++;
             }

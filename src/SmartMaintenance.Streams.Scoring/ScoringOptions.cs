@@ -162,6 +162,30 @@ public sealed class DetectorOptions
     [Setting("Smoothing factor of the context detector's typical nearest-neighbour distance.", Min = 1e-6, Max = 1)]
     public double ContextAlpha { get; set; } = 0.01;
 
+    [Setting("Weight of the seasonal-profile detector (deviation from the expected value for the time of the period) in the ensemble (0 disables it).", Min = 0, Max = 10)]
+    public double SeasonalWeight { get; set; } = 1;
+
+    [Setting("Period of the seasonal profile in event time (86,400,000: time of day; 604,800,000: hour of the week).", Unit = "ms", Min = 60_000, Max = 31_536_000_000)]
+    public long SeasonalPeriodMs { get; set; } = 86_400_000;
+
+    [Setting("Width of one slot of the seasonal profile (one expected value per slot, one float of state each).", Unit = "ms", Min = 1_000, Max = 31_536_000_000)]
+    public long SeasonalSlotMs { get; set; } = 3_600_000;
+
+    [Setting("How far one visit of a slot moves its expected value (EWMA factor per period; 1/(n+1) over the first visits).", Min = 1e-4, Max = 1)]
+    public double SeasonalAlpha { get; set; } = 0.1;
+
+    [Setting("Event time over which the deviation from the seasonal expectation is smoothed before it is scored (0: not smoothed).", Unit = "ms", Min = 0, Max = 31_536_000_000)]
+    public double SeasonalSmoothMs { get; set; } = 3_600_000;
+
+    [Setting("Smoothed deviation from the seasonal expectation, in its robust scales, at which the seasonal detector scores 0.5.", Min = 0.01, Max = 1000)]
+    public double SeasonalThreshold { get; set; } = 8;
+
+    [Setting("Smoothing factor (per reading) of the robust scales of the deviation from the seasonal expectation.", Min = 1e-6, Max = 1)]
+    public double SeasonalScaleAlpha { get; set; } = 0.005;
+
+    [Setting("Whole periods since a sensor's first reading before the seasonal detector may score.", Unit = "periods", Min = 1, Max = 1000)]
+    public int SeasonalMinPeriods { get; set; } = 3;
+
     public void Validate(string section)
     {
         SettingsValidator.Validate(this, section);
@@ -172,6 +196,10 @@ public sealed class DetectorOptions
         if (ContextHistory < 2 * ContextLength)
         {
             throw new ConfigurationException($"{section}:ContextHistory", "must be at least twice ContextLength");
+        }
+        if (SeasonalSlotMs > SeasonalPeriodMs || SeasonalPeriodMs / SeasonalSlotMs > 65_536)
+        {
+            throw new ConfigurationException($"{section}:SeasonalSlotMs", "must not exceed SeasonalPeriodMs, and a period holds at most 65,536 slots");
         }
     }
 }

@@ -20,8 +20,9 @@ public struct SensorState
     internal FlatlineState Flatline;
     internal ContextState Context;
     internal ContextState SlowContext;
+    internal SeasonalState Seasonal;
     /// <summary>Decaying maxima of each detector's ratio since warm-up (habituation).</summary>
-    internal double SeenLevel, SeenSpike, SeenShift, SeenFlatline, SeenContext, SeenSlowContext;
+    internal double SeenLevel, SeenSpike, SeenShift, SeenFlatline, SeenContext, SeenSlowContext, SeenSeasonal;
 
     /// <summary>Readings this sensor has contributed (warm-up is complete when it passes the set's warm-up).</summary>
     public readonly long Readings => Level.Count;
@@ -37,6 +38,7 @@ public struct EnsembleResult
     public DetectorScore Context;
     public DetectorScore SlowContext;
     public DetectorScore Range;
+    public DetectorScore Seasonal;
     /// <summary>Combined score before suppression.</summary>
     public double Raw;
     /// <summary>Score after warm-up and suppression: what is compared with the fire threshold and what NAB replays.</summary>
@@ -53,8 +55,8 @@ public struct EnsembleResult
 /// </summary>
 public sealed class DetectorSet
 {
-    internal const int LevelIndex = 0, SpikeIndex = 1, ShiftIndex = 2, FlatlineIndex = 3, ContextIndex = 4, RangeIndex = 5, SlowContextIndex = 6;
-    private static readonly string[] Names = ["level", "spike", "level_shift", "flatline", "context", "range", "context_slow"];
+    internal const int LevelIndex = 0, SpikeIndex = 1, ShiftIndex = 2, FlatlineIndex = 3, ContextIndex = 4, RangeIndex = 5, SlowContextIndex = 6, SeasonalIndex = 7;
+    private static readonly string[] Names = ["level", "spike", "level_shift", "flatline", "context", "range", "context_slow", "seasonal"];
 
     private readonly RobustLevelDetector _level;
     private readonly SpikeDetector _spike;
@@ -62,8 +64,9 @@ public sealed class DetectorSet
     private readonly FlatlineDetector _flatline;
     private readonly ContextDetector _context;
     private readonly ContextDetector _slowContext;
+    private readonly SeasonalDetector _seasonal;
     private readonly RangeRule _range;
-    private readonly double _wLevel, _wSpike, _wShift, _wFlat, _wContext, _wSlowContext;
+    private readonly double _wLevel, _wSpike, _wShift, _wFlat, _wContext, _wSlowContext, _wSeasonal;
     private readonly double _habituation, _forget, _halfLife;
     // Decay factor for the last time step seen: sensors sampled regularly reuse it instead of an Exp per reading.
     private long _cachedStep = -1;
@@ -80,6 +83,8 @@ public sealed class DetectorSet
         _context = new ContextDetector(options);
         _slowContext = new ContextDetector(options, options.SlowContextStride, Names[SlowContextIndex]);
         _wSlowContext = options.SlowContextWeight;
+        _seasonal = new SeasonalDetector(options);
+        _wSeasonal = options.SeasonalWeight;
         _range = new RangeRule(options);
         (_wLevel, _wSpike, _wShift, _wFlat, _wContext) = (options.LevelWeight, options.SpikeWeight, options.ShiftWeight, options.FlatlineWeight, options.ContextWeight);
         _habituation = options.HabituationFactor;
@@ -108,6 +113,7 @@ public sealed class DetectorSet
         r.Flatline = _wFlat > 0 ? _flatline.Update(ref s.Flatline, timestamp, value, level) : DetectorScore.None(timestamp);
         r.Context = _wContext > 0 ? _context.Update(ref s.Context, timestamp, value, level) : DetectorScore.None(timestamp);
         r.SlowContext = _wSlowContext > 0 ? _slowContext.Update(ref s.SlowContext, timestamp, value, level) : DetectorScore.None(timestamp);
+        r.Seasonal = _wSeasonal > 0 ? _seasonal.Update(ref s.Seasonal, timestamp, value, level) : DetectorScore.None(timestamp);
         r.Range = _range.Score(timestamp, value);
         // The level detector counts every reading (it always runs): its count is the sensor's.
         var count = s.Level.Count;
@@ -128,6 +134,7 @@ public sealed class DetectorSet
             Consider(Habituate(r.Flatline.Ratio, ref s.SeenFlatline, forget) * _wFlat, FlatlineIndex, ref bestRatio, ref winner);
             Consider(Habituate(r.Context.Ratio, ref s.SeenContext, forget) * _wContext, ContextIndex, ref bestRatio, ref winner);
             Consider(Habituate(r.SlowContext.Ratio, ref s.SeenSlowContext, forget) * _wSlowContext, SlowContextIndex, ref bestRatio, ref winner);
+            Consider(Habituate(r.Seasonal.Ratio, ref s.SeenSeasonal, forget) * _wSeasonal, SeasonalIndex, ref bestRatio, ref winner);
         }
         Consider(r.Range.Ratio, RangeIndex, ref bestRatio, ref winner);
         var best = ScoreMath.FromRatio(bestRatio);
@@ -226,6 +233,7 @@ public sealed class DetectorSet
         FlatlineIndex => r.Flatline,
         ContextIndex => r.Context,
         SlowContextIndex => r.SlowContext,
+        SeasonalIndex => r.Seasonal,
         _ => r.Range,
     };
 
@@ -249,6 +257,7 @@ public sealed class DetectorSet
             WriteFinite(json, Names[FlatlineIndex], r.Flatline.Score);
             WriteFinite(json, Names[ContextIndex], r.Context.Score);
             WriteFinite(json, Names[SlowContextIndex], r.SlowContext.Score);
+            WriteFinite(json, Names[SeasonalIndex], r.Seasonal.Score);
             WriteFinite(json, Names[RangeIndex], r.Range.Score);
             json.WriteEndObject();
             json.WriteEndObject();
@@ -275,12 +284,14 @@ public sealed class DetectorSet
         _flatline.Write(s.Flatline, w);
         _context.Write(s.Context, w);
         _slowContext.Write(s.SlowContext, w);
+        _seasonal.Write(s.Seasonal, w);
         w.Write(s.SeenLevel);
         w.Write(s.SeenSpike);
         w.Write(s.SeenShift);
         w.Write(s.SeenFlatline);
         w.Write(s.SeenContext);
         w.Write(s.SeenSlowContext);
+        w.Write(s.SeenSeasonal);
     }
 
     internal void Read(ref SensorState s, BinaryReader r)
@@ -294,11 +305,13 @@ public sealed class DetectorSet
         s.Flatline = _flatline.Read(r);
         s.Context = _context.Read(r);
         s.SlowContext = _slowContext.Read(r);
+        s.Seasonal = _seasonal.Read(r);
         s.SeenLevel = r.ReadDouble();
         s.SeenSpike = r.ReadDouble();
         s.SeenShift = r.ReadDouble();
         s.SeenFlatline = r.ReadDouble();
         s.SeenContext = r.ReadDouble();
         s.SeenSlowContext = r.ReadDouble();
+        s.SeenSeasonal = r.ReadDouble();
     }
 }

@@ -286,6 +286,9 @@ internal struct DedupIndex
 
     private long[]? _entries;
     private long[]? _seq;
+    // Upper bound of every remembered seq: producers number readings upwards, so a new seq above it is not a re-send
+    // and the scan of all remembered seqs (the whole dedup horizon) is skipped for nearly every reading.
+    private long _maxSeq;
     private long _base;
     private int _count;
     private byte _form;
@@ -378,6 +381,10 @@ internal struct DedupIndex
 
     private readonly bool ContainsSeq(long seq, long lowBound)
     {
+        if (seq > _maxSeq)
+        {
+            return false;
+        }
         var entries = _entries!;
         var sa = _seq!;
         for (var j = 0; j < _count; j++)
@@ -424,6 +431,10 @@ internal struct DedupIndex
         {
             _seq = new long[Capacity];
             Array.Fill(_seq, -1L);
+        }
+        if (seq > _maxSeq)
+        {
+            _maxSeq = seq;
         }
         var entries = _entries;
         var pos = _count;

@@ -48,6 +48,23 @@ public sealed class DedupIndexTests
     }
 
     [Fact]
+    public void A_seq_below_the_highest_remembered_one_is_still_found_and_one_above_it_is_new()
+    {
+        var index = default(DedupIndex);
+        var bits = BitConverter.DoubleToInt64Bits(1.5);
+        index.Insert(1_000, bits, 10, 0);
+        index.Insert(2_000, bits, 5, 0);
+
+        // Different times and values: only the seq can match.
+        Assert.True(index.Contains(3_000, BitConverter.DoubleToInt64Bits(2.5), 5, 0));
+        Assert.True(index.Contains(3_000, BitConverter.DoubleToInt64Bits(2.5), 10, 0));
+        Assert.False(index.Contains(3_000, BitConverter.DoubleToInt64Bits(2.5), 7, 0));
+        Assert.False(index.Contains(3_000, BitConverter.DoubleToInt64Bits(2.5), 11, 0));
+        // A remembered seq older than the horizon no longer counts.
+        Assert.False(index.Contains(3_000, BitConverter.DoubleToInt64Bits(2.5), 10, 1_500));
+    }
+
+    [Fact]
     public void Readings_with_up_to_three_decimals_take_eight_bytes_others_twelve_and_times_weeks_apart_sixteen()
     {
         var narrow = default(DedupIndex);

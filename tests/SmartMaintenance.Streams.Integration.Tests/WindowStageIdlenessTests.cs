@@ -61,13 +61,4 @@ public sealed class WindowStageIdlenessTests
 
     private static SensorReading Reading(string sensor, int partition, DateTimeOffset at) =>
         new(sensor, at.ToUnixTimeMilliseconds(), 20.0, SensorType: "temperature", Position: new SourcePosition(partition, at.ToUnixTimeMilliseconds(), 0));
-
-    private sealed class ManualClock(DateTimeOffset now) : TimeProvider
-    {
-        private DateTimeOffset _now = now;
-
-        public void Advance(TimeSpan by) => _now += by;
-
-        public override DateTimeOffset GetUtcNow() => _now;
-    }
 }

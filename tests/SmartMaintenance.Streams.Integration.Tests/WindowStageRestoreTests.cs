@@ -49,9 +49,4 @@ public sealed class WindowStageRestoreTests
 
     private static SensorReading Reading(string sensor, int partition, DateTimeOffset at, long offset) =>
         new(sensor, at.ToUnixTimeMilliseconds(), 20.0, SensorType: "temperature", Position: new SourcePosition(partition, offset, 0));
-
-    private sealed class ManualClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
 }

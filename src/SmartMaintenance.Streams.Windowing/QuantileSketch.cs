@@ -299,34 +299,53 @@ internal sealed class DenseSketch
 [InlineArray(QuantileSketch.InlineCapacity)]
 internal struct InlineCodes
 {
-    private int _element0;
+    private short _element0;
 }
 
 /// <summary>Mergeable quantile sketch with relative accuracy α (see <see cref="QuantileSketchConfig"/>).</summary>
 /// <remarks>
-/// Up to <see cref="InlineCapacity"/> readings are kept inline as bucket codes (sign + bucket key, 4 bytes each);
-/// the next reading moves them into a pooled <see cref="DenseSketch"/>. Both representations answer a quantile
-/// identically (the inline one applies the same lowest-bucket collapse as the dense stores), so merging
-/// panes in any order and representation gives the same result as one sketch over all their values.
+/// Up to <see cref="InlineCapacity"/> readings are kept inline as 16-bit bucket codes (bucket key · 4 + sign tag;
+/// 0 marks a free slot, so the sketch needs no count of its own); the next reading, or one whose key does not fit
+/// 14 bits (|x| beyond about 1e142 at α = 2 %), moves them into a pooled <see cref="DenseSketch"/>. Both
+/// representations answer a quantile identically (the inline one applies the same lowest-bucket collapse as the
+/// dense stores), so merging panes in any order and representation gives the same result as one sketch over all
+/// their values.
 /// </remarks>
 internal struct QuantileSketch
 {
-    // Six codes keep the sketch at 36 bytes and a pane at 120; six readings are one minute at a 10 s interval.
+    // Six 2-byte codes and the holder reference: 20 bytes, so a pane's accumulator is 88 bytes; six readings are one
+    // minute at a 10 s interval.
     public const int InlineCapacity = 6;
-    public const int NegativeTag = 0;
-    public const int ZeroTag = 1;
-    public const int PositiveTag = 2;
+    public const int NegativeTag = 1;
+    public const int ZeroTag = 2;
+    public const int PositiveTag = 3;
+    private const int MinInlineKey = short.MinValue >> 2;
+    private const int MaxInlineKey = short.MaxValue >> 2;
 
     private DenseSketch? _dense;
     private InlineCodes _codes;
-    private int _inline;
 
-    public readonly long Count => _dense?.Count ?? _inline;
+    public readonly long Count => _dense?.Count ?? InlineCount;
 
     /// <summary>True once the sketch has moved to bucket arrays.</summary>
     public readonly bool IsDense => _dense is not null;
 
     internal readonly DenseSketch? Dense => _dense;
+
+    // Codes fill the slots in order, so the first free one is the count.
+    private readonly int InlineCount
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            var n = 0;
+            while (n < InlineCapacity && _codes[n] != 0)
+            {
+                n++;
+            }
+            return n;
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Sign(int code) => code & 3;
@@ -334,12 +353,28 @@ internal struct QuantileSketch
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int KeyOf(int code) => code >> 2;
 
-    // Keys stay within ±2^23 for every accepted accuracy (α ≥ 1e-4: |ln x| ≤ 710 over ln γ ≥ 2e-4), so key·4 fits an int.
+    /// <summary>The value's 16-bit code, or 0 when its bucket key is outside the inline range.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Encode(double value, SketchMapping mapping) =>
-        value > QuantileSketchConfig.MinIndexableValue ? (mapping.Key(value) << 2) | PositiveTag
-        : value < -QuantileSketchConfig.MinIndexableValue ? (mapping.Key(-value) << 2) | NegativeTag
-        : ZeroTag;
+    private static short Encode(double value, SketchMapping mapping)
+    {
+        int key;
+        int tag;
+        if (value > QuantileSketchConfig.MinIndexableValue)
+        {
+            key = mapping.Key(value);
+            tag = PositiveTag;
+        }
+        else if (value < -QuantileSketchConfig.MinIndexableValue)
+        {
+            key = mapping.Key(-value);
+            tag = NegativeTag;
+        }
+        else
+        {
+            return ZeroTag;
+        }
+        return (uint)(key - MinInlineKey) <= MaxInlineKey - MinInlineKey ? (short)((key << 2) | tag) : (short)0;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(double value, SketchMapping mapping, BucketPool pool)
@@ -349,10 +384,20 @@ internal struct QuantileSketch
             dense.Add(value, mapping, pool);
             return;
         }
-        if (_inline < InlineCapacity)
+        AddInline(value, mapping, pool);
+    }
+
+    private void AddInline(double value, SketchMapping mapping, BucketPool pool)
+    {
+        var n = InlineCount;
+        if (n < InlineCapacity)
         {
-            _codes[_inline++] = Encode(value, mapping);
-            return;
+            var code = Encode(value, mapping);
+            if (code != 0)
+            {
+                _codes[n] = code;
+                return;
+            }
         }
         ToDense(pool, mapping).Add(value, mapping, pool);
     }
@@ -360,28 +405,33 @@ internal struct QuantileSketch
     private DenseSketch ToDense(BucketPool pool, SketchMapping mapping)
     {
         var dense = pool.RentDense();
-        for (var i = 0; i < _inline; i++)
+        for (var i = 0; i < InlineCapacity && _codes[i] != 0; i++)
         {
             dense.AddCode(_codes[i], mapping, pool);
         }
-        _inline = 0;
+        _codes = default;
         _dense = dense;
         return dense;
     }
 
     public void MergeFrom(in QuantileSketch other, SketchMapping mapping, BucketPool pool)
     {
-        if (other._dense is null && other._inline == 0)
+        var otherInline = other._dense is null ? other.InlineCount : 0;
+        if (other._dense is null && otherInline == 0)
         {
             return;
         }
-        if (_dense is null && other._dense is null && _inline + other._inline <= InlineCapacity)
+        if (_dense is null && other._dense is null)
         {
-            for (var i = 0; i < other._inline; i++)
+            var n = InlineCount;
+            if (n + otherInline <= InlineCapacity)
             {
-                _codes[_inline++] = other._codes[i];
+                for (var i = 0; i < otherInline; i++)
+                {
+                    _codes[n + i] = other._codes[i];
+                }
+                return;
             }
-            return;
         }
         var dense = _dense ?? ToDense(pool, mapping);
         if (other._dense is { } od)
@@ -390,7 +440,7 @@ internal struct QuantileSketch
         }
         else
         {
-            for (var i = 0; i < other._inline; i++)
+            for (var i = 0; i < otherInline; i++)
             {
                 dense.AddCode(other._codes[i], mapping, pool);
             }
@@ -404,7 +454,7 @@ internal struct QuantileSketch
         {
             return dense.Quantile(q, mapping);
         }
-        var n = _inline;
+        var n = InlineCount;
         if (n == 0)
         {
             return double.NaN;
@@ -414,7 +464,7 @@ internal struct QuantileSketch
         var negMax = int.MinValue;
         for (var i = 0; i < n; i++)
         {
-            var c = _codes[i];
+            int c = _codes[i];
             if (Sign(c) == PositiveTag)
             {
                 posMax = Math.Max(posMax, KeyOf(c));
@@ -427,7 +477,7 @@ internal struct QuantileSketch
         Span<long> order = stackalloc long[InlineCapacity];
         for (var i = 0; i < n; i++)
         {
-            var c = _codes[i];
+            int c = _codes[i];
             var key = KeyOf(c);
             // Ascending value: negatives by descending key, then zeros, then positives by ascending key.
             order[i] = Sign(c) switch

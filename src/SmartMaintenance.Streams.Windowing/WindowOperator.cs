@@ -464,7 +464,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         {
             // First spec of the group to take this reading: the shared pane gets it once.
             group.Stamp = _stamp;
-            ref var pane = ref st.GetPane(sr.SinglePane ? lastWs : TimeMath.FloorTo(ts, sr.PaneSize));
+            ref var pane = ref st.GetPane(sr.SinglePane ? lastWs : TimeMath.FloorTo(ts, sr.PaneSize), sr.PaneSize);
             pane.Acc.Add(ts, value, sr.Mapping, _pool);
         }
 
@@ -540,7 +540,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         WindowAggregate aggregate;
         if (sr.SinglePane)
         {
-            var p = st.FindPane(ws);
+            var p = st.FindPane(ws, sr.PaneSize);
             aggregate = ToAggregate(ks, sr, ws, ws + sr.Size, in st.Panes[p].Acc, meta.Revision, isFinal);
         }
         else
@@ -550,7 +550,8 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             for (var i = 0; i < st.PaneCount; i++)
             {
                 ref var pane = ref st.Panes[i];
-                if (pane.Start >= ws && pane.Start < end)
+                // ws and end are pane-aligned: the pane lies inside exactly when its first reading does.
+                if (pane.Acc.FirstTs >= ws && pane.Acc.FirstTs < end)
                 {
                     _scratch.Merge(pane.Acc, sr.Mapping, _pool);
                 }

@@ -34,10 +34,16 @@ internal sealed class KeyState : AlignedState
 }
 
 /// <summary>Aggregate of one pane (gcd of size and advance): every reading updates exactly one pane.</summary>
+/// <remarks>A pane exists only with content, so its start is that of its first reading's pane and is not stored.</remarks>
 internal struct Pane
 {
-    public long Start;
     public Accumulator Acc;
+
+    public readonly long Start(long paneSize) => TimeMath.FloorTo(Acc.FirstTs, paneSize);
+
+    /// <summary>True when the pane starting at <paramref name="start"/> is this one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly bool Is(long start, long paneSize) => (ulong)(Acc.FirstTs - start) < (ulong)paneSize;
 }
 
 /// <summary>Emission bookkeeping of one aligned window with content, 16 bytes.</summary>
@@ -92,16 +98,15 @@ internal class AlignedState(int panes, int windows)
     public WindowMeta[] Windows = windows == 0 ? [] : new WindowMeta[windows];
     public int WindowCount;
 
-    public int FindPane(long start)
+    public int FindPane(long start, long paneSize)
     {
         for (var i = PaneCount - 1; i >= 0; i--)
         {
-            var s = Panes[i].Start;
-            if (s == start)
+            if (Panes[i].Is(start, paneSize))
             {
                 return i;
             }
-            if (s < start)
+            if (Panes[i].Acc.FirstTs < start)
             {
                 break;
             }
@@ -109,25 +114,26 @@ internal class AlignedState(int panes, int windows)
         return -1;
     }
 
+    /// <summary>The pane starting at <paramref name="start"/>, created empty (the caller adds the reading) when missing.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ref Pane GetPane(long start)
+    public ref Pane GetPane(long start, long paneSize)
     {
         var n = PaneCount;
-        if (n > 0 && Panes[n - 1].Start == start)
+        if (n > 0 && Panes[n - 1].Is(start, paneSize))
         {
             return ref Panes[n - 1];
         }
-        return ref GetPaneSlow(start);
+        return ref GetPaneSlow(start, paneSize);
     }
 
-    private ref Pane GetPaneSlow(long start)
+    private ref Pane GetPaneSlow(long start, long paneSize)
     {
         var i = PaneCount;
-        while (i > 0 && Panes[i - 1].Start > start)
+        while (i > 0 && Panes[i - 1].Start(paneSize) > start)
         {
             i--;
         }
-        if (i > 0 && Panes[i - 1].Start == start)
+        if (i > 0 && Panes[i - 1].Is(start, paneSize))
         {
             return ref Panes[i - 1];
         }
@@ -136,7 +142,7 @@ internal class AlignedState(int panes, int windows)
             Array.Resize(ref Panes, Panes.Length + 2);
         }
         Array.Copy(Panes, i, Panes, i + 1, PaneCount - i);
-        Panes[i] = new Pane { Start = start };
+        Panes[i] = default;
         PaneCount++;
         return ref Panes[i];
     }
@@ -224,7 +230,8 @@ internal class AlignedState(int panes, int windows)
     {
         var bound = WindowCount > 0 ? Windows[0].Start : long.MaxValue;
         var n = 0;
-        while (n < PaneCount && Panes[n].Start < bound)
+        // Window starts are pane-aligned, so a pane starts before the bound exactly when its first reading does.
+        while (n < PaneCount && Panes[n].Acc.FirstTs < bound)
         {
             Panes[n].Acc.Release(pool);
             n++;

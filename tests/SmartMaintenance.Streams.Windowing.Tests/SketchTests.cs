@@ -188,6 +188,28 @@ public sealed class SketchTests
     }
 
     [Fact]
+    public void Values_whose_bucket_does_not_fit_an_inline_code_move_to_bucket_arrays_with_the_same_answers()
+    {
+        var mapping = new SketchMapping(0.02, 128);
+        var pool = new BucketPool();
+        foreach (var huge in new[] { 1e150, -1e200, 1e300 })
+        {
+            var sketch = default(QuantileSketch);
+            sketch.Add(5, mapping, pool);
+            sketch.Add(huge, mapping, pool);
+            Assert.True(sketch.IsDense);
+            Assert.Equal(2, sketch.Count);
+            var dense = DenseOf([5, huge], mapping, pool);
+            foreach (var q in Quantiles)
+            {
+                Assert.Equal(dense.Quantile(q, mapping), sketch.Quantile(q, mapping));
+            }
+            Expectations.AssertQuantile([Math.Min(5, huge), Math.Max(5, huge)], 1.0, sketch.Quantile(1.0, mapping));
+            sketch.Release(pool);
+        }
+    }
+
+    [Fact]
     public void Welford_moments_stay_accurate_for_large_offsets()
     {
         var mapping = new SketchMapping(0.02, 128);

@@ -9,28 +9,24 @@ namespace SmartMaintenance.Streams.Windowing;
 internal sealed class KeyState : AlignedState
 {
     public readonly string Key;
-    public object? State0;
-    public readonly object?[]? More;
+    /// <summary>States after the first pane group's (which is this object), or all of them when no spec is aligned.</summary>
+    public readonly object?[]? States;
     public string? AssetId;
     public string? SensorType;
     public DedupIndex Dedup;
 
-    public KeyState(string key, int stateCount, bool firstIsAligned, int panes, int windows)
-        : base(firstIsAligned ? panes : 0, firstIsAligned ? windows : 0)
+    public KeyState(string key, int slots, int panes, int windows)
+        : base(panes, windows)
     {
         Key = key;
-        More = stateCount > 1 ? new object?[stateCount - 1] : null;
-        if (firstIsAligned)
-        {
-            State0 = this;
-        }
+        States = slots > 0 ? new object?[slots] : null;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ref object? State(int index) => ref index == 0 ? ref State0 : ref More![index - 1];
+    public ref object? State(int slot) => ref States![slot];
 
-    // Header and method table, the aligned fields (24), six references and the 32-byte dedup struct.
-    public long HeapBytes => 112 + (More is null ? 0 : 24 + (8L * More.Length)) + Dedup.HeapBytes;
+    // Header and method table, the aligned fields (24), four references and the 32-byte dedup struct.
+    public long HeapBytes => 104 + (States is null ? 0 : 24 + (8L * States.Length)) + Dedup.HeapBytes;
 }
 
 /// <summary>Aggregate of one pane (gcd of size and advance): every reading updates exactly one pane.</summary>

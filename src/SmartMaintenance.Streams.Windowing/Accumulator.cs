@@ -3,13 +3,11 @@ using System.Runtime.CompilerServices;
 namespace SmartMaintenance.Streams.Windowing;
 
 /// <summary>Per-window statistics: Welford moments, extremes, first/last by event time and a quantile sketch.</summary>
-/// <remarks>88 bytes: a pane is just this (its start is that of its first reading's pane), and a hopping spec keeps
+/// <remarks>80 bytes: a pane is just this (its start is that of its first reading's pane), and a hopping spec keeps
 /// six of them per key, so every field counts at 1M keys. The mean is not stored: Sum / Count is the mean Welford's
 /// update needs (the same recurrence, and the correctly rounded mean of the sum).</remarks>
 internal struct Accumulator
 {
-    // int like the sketch's bucket counts: a window holds far fewer than 2^31 readings, and 4 bytes per pane count at 1M keys.
-    public int Count;
     public double Sum;
     public double M2;
     public double Min;
@@ -18,6 +16,10 @@ internal struct Accumulator
     public long LastTs;
     public double First;
     public double Last;
+    // int like the sketch's bucket counts: a window holds far fewer than 2^31 readings, and 4 bytes per pane count at
+    // 1M keys. Next to the 12-byte sketch: the struct has no references, so its layout is sequential and this order
+    // leaves no padding (80 bytes).
+    public int Count;
     public QuantileSketch Sketch;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

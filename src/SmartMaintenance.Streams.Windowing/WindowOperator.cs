@@ -898,7 +898,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         dirty.Clear();
     }
 
-    private static WindowAggregate ToAggregate(KeyState ks, SpecRuntime sr, long start, long end, in Accumulator acc, int revision, bool isFinal) =>
+    private WindowAggregate ToAggregate(KeyState ks, SpecRuntime sr, long start, long end, in Accumulator acc, int revision, bool isFinal) =>
         new(
             ks.Key,
             sr.Label,
@@ -912,9 +912,9 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             acc.StdDev,
             acc.First,
             acc.Last,
-            acc.Sketch.Quantile(0.50, sr.Mapping),
-            acc.Sketch.Quantile(0.95, sr.Mapping),
-            acc.Sketch.Quantile(0.99, sr.Mapping),
+            acc.Sketch.Quantile(0.50, sr.Mapping, _pool),
+            acc.Sketch.Quantile(0.95, sr.Mapping, _pool),
+            acc.Sketch.Quantile(0.99, sr.Mapping, _pool),
             revision,
             isFinal,
             ks.AssetId,
@@ -956,13 +956,13 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             long bytes = _keys.Count * 28L;
             foreach (var ks in _keys.Values)
             {
-                bytes += ks.HeapBytes + (_firstGroup is null ? 0 : ks.ArrayBytes());
+                bytes += ks.HeapBytes + (_firstGroup is null ? 0 : ks.ArrayBytes(_pool));
                 for (var i = 0; i < (ks.States?.Length ?? 0); i++)
                 {
                     bytes += ks.State(i) switch
                     {
-                        AlignedState a => 40 + a.ArrayBytes(),
-                        SessionState s => s.HeapBytes(),
+                        AlignedState a => 40 + a.ArrayBytes(_pool),
+                        SessionState s => s.HeapBytes(_pool),
                         _ => 0,
                     };
                 }

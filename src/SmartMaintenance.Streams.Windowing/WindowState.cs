@@ -241,12 +241,12 @@ internal class AlignedState(int panes, int windows)
     }
 
     /// <summary>Bytes of the pane and window arrays and their sketches (not the object itself).</summary>
-    public long ArrayBytes()
+    public long ArrayBytes(BucketPool pool)
     {
         var bytes = 24 + (Unsafe.SizeOf<Pane>() * (long)Panes.Length) + 24 + (Unsafe.SizeOf<WindowMeta>() * (long)Windows.Length);
         for (var i = 0; i < PaneCount; i++)
         {
-            bytes += Panes[i].Acc.Sketch.HeapBytes;
+            bytes += Panes[i].Acc.Sketch.HeapBytes(pool);
         }
         return bytes;
     }
@@ -372,12 +372,12 @@ internal sealed class SessionState
         Count -= count;
     }
 
-    public long HeapBytes()
+    public long HeapBytes(BucketPool pool)
     {
         var bytes = 40 + 24 + (Unsafe.SizeOf<Session>() * (long)Items.Length);
         for (var i = 0; i < Count; i++)
         {
-            bytes += Items[i].Acc.Sketch.HeapBytes;
+            bytes += Items[i].Acc.Sketch.HeapBytes(pool);
         }
         return bytes;
     }

@@ -388,6 +388,7 @@ public sealed class StreamEngine
         }
         else if (offset + 1 >= ps.StoredNext)
         {
+            _persistent?.ReplayFinished(partition);
             EngineLog.ReplayDone(_logger, partition, ps.ReplayFrom, ps.StoredNext, Stopwatch.GetElapsedTime(ps.AssignedAt));
             EngineProbe.OnReplayDone(Stopwatch.GetElapsedTime(ps.AssignedAt));
         }
@@ -854,6 +855,13 @@ public sealed class StreamEngine
         if (_persistent is not null)
         {
             RestoreStateWithRetry(assigned);
+            foreach (var tp in assigned)
+            {
+                if (_partitions.TryGetValue(tp.Partition.Value, out var ps) && ps.ReplayFrom >= ps.StoredNext)
+                {
+                    _persistent.ReplayFinished(tp.Partition.Value);
+                }
+            }
         }
         _stages.OnPartitionsAssigned(floors, _outputs);
         EngineLog.Assigned(_logger, string.Join(',', assigned.Select(a => a.Partition.Value)), described.ToString().TrimEnd());

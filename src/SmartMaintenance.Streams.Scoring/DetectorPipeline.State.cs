@@ -170,6 +170,32 @@ public sealed partial class DetectorPipeline
         return false;
     }
 
+    /// <summary>The replay of <paramref name="partition"/> reached its stored offsets: no reading of it can be already seen any more.</summary>
+    public void ReplayFinished(int partition)
+    {
+        if (_restoredAt.Count == 0)
+        {
+            return;
+        }
+        List<string>? done = null;
+        foreach (var id in _restoredAt.Keys)
+        {
+            ref var e = ref CollectionsMarshal.GetValueRefOrNullRef(_sensors, id);
+            if (Unsafe.IsNullRef(ref e) || e.Partition == partition)
+            {
+                (done ??= []).Add(id);
+            }
+        }
+        if (done is null)
+        {
+            return;
+        }
+        foreach (var id in done)
+        {
+            _restoredAt.Remove(id);
+        }
+    }
+
     /// <summary>Forgets every sensor last seen on one of <paramref name="partitions"/> (they moved to another instance),
     /// appending their ids to <paramref name="removed"/>.</summary>
     public void RemovePartitions(IReadOnlyCollection<int> partitions, List<string> removed)

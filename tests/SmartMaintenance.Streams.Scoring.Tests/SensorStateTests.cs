@@ -141,6 +141,14 @@ public class SensorStateTests
 
         Assert.False(restored.AlreadySeen(At("a", 3, 100, 0)));
         Assert.False(restored.AlreadySeen(At("a", 3, 50, 0)), "past the position, the replay is over for this sensor");
+
+        // A partition whose replay ended (or never started) leaves no restored position behind.
+        var other = Tracking(o => o.WarmupReadings = 20);
+        Restore(other, "a", 3, 100, StateOf(original, "a"));
+        other.ReplayFinished(2);
+        Assert.True(other.AlreadySeen(At("a", 3, 10, 0)));
+        other.ReplayFinished(3);
+        Assert.False(other.AlreadySeen(At("a", 3, 10, 0)));
     }
 
     [Fact]

@@ -58,6 +58,9 @@ public interface IPersistentStages
     /// else those that cannot wait); they count as unchanged afterwards.</summary>
     void TakeChanged(bool all, List<Scoring.ChangedSensor> into);
 
+    /// <summary>The replay of <paramref name="partition"/> reached the stored offsets (or there was none).</summary>
+    void ReplayFinished(int partition);
+
     /// <summary>Serializes one sensor's state.</summary>
     void WriteState(string sensorId, BinaryWriter writer);
 

@@ -137,6 +137,8 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
 
     public void TakeChanged(bool all, List<ChangedSensor> into) => _detectors.TakeChanged(all, into);
 
+    public void ReplayFinished(int partition) => _detectors.ReplayFinished(partition);
+
     public void WriteState(string sensorId, BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);

@@ -22,6 +22,7 @@ namespace SmartMaintenance.Streams.E2E;
 ///   produce --bootstrap B --topic T --readings N --batch K [--sensors S]   pre-generates the data, checks nothing was dropped
 ///   pg      --bootstrap B --topic T --readings N                           (b) bare COPY and (c) the engine, same rows, same table
 ///   agg     --bootstrap B --topic T --out O --readings N                   (e) aggregation-only job on our Rx window operator
+///   persist --bootstrap B --topic T --readings N [--rounds R]              the engine with detector-state persistence off / on / every batch
 /// pg and agg take [--warmup-topic W --warmup-readings M]: the same stages run untimed on W first, in the same process,
 /// so the timed run measures JIT-compiled (tier-1) code, as a long-running engine runs, not the tiered JIT catching up.
 /// </summary>
@@ -35,13 +36,14 @@ internal static class Program
             "produce" => Produce(a),
             "pg" => await PgAsync(a).ConfigureAwait(false),
             "agg" => Aggregate(a),
+            "persist" => await PersistAsync(a).ConfigureAwait(false),
             _ => Usage(),
         };
     }
 
     private static int Usage()
     {
-        Console.Error.WriteLine("usage: produce|pg|agg --bootstrap B --topic T --readings N [--batch K] [--sensors S] [--out O] [--warmup-topic W --warmup-readings M]");
+        Console.Error.WriteLine("usage: produce|pg|agg|persist --bootstrap B --topic T --readings N [--batch K] [--sensors S] [--out O] [--warmup-topic W --warmup-readings M]");
         return 2;
     }
 
@@ -89,7 +91,7 @@ internal static class Program
             var warmRows = ReadAll(bootstrap, warm, a.Int("warmup-readings", 300_000));
             await TimeBareCopyAsync(dataSource, storage, warmRows).ConfigureAwait(false);
             await StorageBench.ResetAsync(dataSource).ConfigureAwait(false);
-            await RunEngineAsync(storage, bootstrap, warm, warmRows.Length).ConfigureAwait(false);
+            await RunEngineAsync(storage, bootstrap, warm, warmRows.Length, new EngineOptions()).ConfigureAwait(false);
         }
 
         // (b) the same rows, decoded outside the clock, one binary COPY per engine-sized batch.
@@ -101,9 +103,8 @@ internal static class Program
         await StorageBench.ResetAsync(dataSource).ConfigureAwait(false);
 
         // (c) the engine, every stage on, against the same table definition.
-        var (c, seconds, firstAt, rssPeak) = await RunEngineAsync(storage, bootstrap, topic, rows.Length).ConfigureAwait(false);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"RESULT stage=engine readings={c.Readings} stored={c.Stored} rejected={c.RejectedTotal} aggregates={c.Aggregates} anomalies={c.Anomalies} alerts={c.AlertsPublished} seconds={seconds:F3} readings_per_s={c.Stored / seconds:F0} join_s={firstAt.TotalSeconds:F1} rss_mb={rssPeak:F0} warm={(warm is null ? 0 : 1)} load={Load()}"));
+        var (c, _, line) = await RunEngineAsync(storage, bootstrap, topic, rows.Length, new EngineOptions()).ConfigureAwait(false);
+        Console.WriteLine($"RESULT stage=engine warm={(warm is null ? 0 : 1)} " + line);
         NpgsqlConnectionPoolsClear();
         return c.Readings == rows.Length ? 0 : 4;
     }
@@ -124,13 +125,80 @@ internal static class Program
         return sw.Elapsed.TotalSeconds;
     }
 
-    /// <summary>The engine with every stage on (what `smstream run` wires), from its first consumed message to <paramref name="expected"/> readings stored or rejected.</summary>
-    private static async Task<(EngineCounters Counters, double Seconds, TimeSpan FirstAt, double RssPeakMb)> RunEngineAsync(
-        StorageOptions storage, string bootstrap, string topic, long expected)
+    /// <summary>
+    /// The engine with Engine:PersistDetectorState off, on (default checkpoint interval) and on with a checkpoint at every
+    /// batch, alternating for --rounds rounds on the same data and table: throughput ratios and the state bytes written.
+    /// </summary>
+    private static async Task<int> PersistAsync(Args a)
+    {
+        var bootstrap = a.Str("bootstrap");
+        var topic = a.Str("topic");
+        var expected = a.Int("readings", 1_000_000);
+        var rounds = a.Int("rounds", 2);
+        var dataDir = Path.Combine(Path.GetTempPath(), "smstream-e2e-" + Guid.NewGuid().ToString("N")[..8]);
+        await using var cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = dataDir, Port = 0 });
+        var cs = await cluster.StartAsync().ConfigureAwait(false);
+        var storage = new StorageOptions { ConnectionString = cs, UseTimescaleDb = false };
+        await SchemaMigrator.MigrateAsync(cs, storage).ConfigureAwait(false);
+        await using var dataSource = PostgresSink.CreateDataSource(storage);
+        (string Name, EngineOptions Options)[] variants =
+        [
+            ("off", new EngineOptions { PersistDetectorState = false }),
+            ("interval", new EngineOptions { PersistDetectorState = true }),
+            ("every-batch", new EngineOptions { PersistDetectorState = true, DetectorStateInterval = TimeSpan.Zero }),
+        ];
+        var failed = 0;
+        // Round -1 warms the JIT, the pools and PostgreSQL's caches: the first engine run in a process is markedly slower.
+        for (var round = -1; round < rounds; round++)
+        {
+            foreach (var (name, options) in variants)
+            {
+                if (round < 0 && name != "off")
+                {
+                    continue;
+                }
+                await StorageBench.ResetAsync(dataSource).ConfigureAwait(false);
+                await using (var truncate = dataSource.CreateCommand("TRUNCATE detector_state"))
+                {
+                    await truncate.ExecuteNonQueryAsync().ConfigureAwait(false);
+                }
+                var before = StateBytesWritten();
+                var (c, _, line) = await RunEngineAsync(storage, bootstrap, topic, expected, options).ConfigureAwait(false);
+                long rows;
+                await using (var count = dataSource.CreateCommand("SELECT count(*) FROM detector_state"))
+                {
+                    rows = (long)(await count.ExecuteScalarAsync().ConfigureAwait(false))!;
+                }
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"RESULT stage={(round < 0 ? "warmup" : "persist-" + name)} round={round} {line} state_bytes={StateBytesWritten() - before:F0} state_sensors={rows}"));
+                failed += c.Readings == expected ? 0 : 1;
+            }
+        }
+        return failed == 0 ? 0 : 4;
+    }
+
+    /// <summary>smstream_detector_state_written_bytes_total, read from the default registry.</summary>
+    private static double StateBytesWritten()
+    {
+        using var buffer = new MemoryStream();
+        Prometheus.Metrics.DefaultRegistry.CollectAndExportAsTextAsync(buffer).GetAwaiter().GetResult();
+        foreach (var l in Encoding.UTF8.GetString(buffer.ToArray()).Split('\n'))
+        {
+            if (l.StartsWith("smstream_detector_state_written_bytes_total ", StringComparison.Ordinal))
+            {
+                return double.Parse(l.AsSpan(l.IndexOf(' ', StringComparison.Ordinal) + 1), CultureInfo.InvariantCulture);
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>One engine run, exactly what `smstream run` wires, from its first consumed message to the last reading stored.</summary>
+    private static async Task<(EngineCounters Counters, double Seconds, string Line)> RunEngineAsync(StorageOptions storage, string bootstrap, string topic, int expected,
+        EngineOptions engineOptions)
     {
         var kafka = new KafkaOptions { BootstrapServers = bootstrap };
         var topics = new TopicNames { Readings = topic };
-        var engineOptions = new EngineOptions { ConsumerGroup = "e2e-engine-" + Guid.NewGuid().ToString("N")[..8] };
+        engineOptions.ConsumerGroup = "e2e-engine-" + Guid.NewGuid().ToString("N")[..8];
         await using var sink = new RetryingSink(new PostgresSink(storage), storage);
         var stages = new PipelineStages(new RxWindowStage(new WindowingSettings()), new DetectorPipeline(new ScoringOptions()), new AlertTracker(new AlertOptions()));
         var engine = new StreamEngine(engineOptions, storage, kafka, topics, new ValidationOptions(), sink, stages);
@@ -151,7 +219,10 @@ internal static class Program
         var doneAt = started.Elapsed;
         await stop.CancelAsync().ConfigureAwait(false);
         await run.ConfigureAwait(false);
-        return (engine.Counters, (doneAt - firstAt).TotalSeconds, firstAt, rssPeak);
+        var c = engine.Counters;
+        var seconds = (doneAt - firstAt).TotalSeconds;
+        return (c, seconds, string.Create(CultureInfo.InvariantCulture,
+            $"readings={c.Readings} stored={c.Stored} rejected={c.RejectedTotal} aggregates={c.Aggregates} anomalies={c.Anomalies} alerts={c.AlertsPublished} seconds={seconds:F3} readings_per_s={c.Stored / seconds:F0} join_s={firstAt.TotalSeconds:F1} rss_mb={rssPeak:F0} load={Load()}"));
     }
 
     private static void NpgsqlConnectionPoolsClear() => Npgsql.NpgsqlConnection.ClearAllPools();

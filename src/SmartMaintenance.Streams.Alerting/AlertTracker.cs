@@ -174,6 +174,69 @@ public sealed class AlertTracker
         Restore(snapshot);
     }
 
+    /// <summary>UTF-8 JSON of one sensor's open alerts (a snapshot holding only them), for storing with the sensor's
+    /// detector state; null when the sensor has none (nothing allocated).</summary>
+    public byte[]? SensorSnapshotJson(string sensorId)
+    {
+        ArgumentNullException.ThrowIfNull(sensorId);
+        if (!_sensors.TryGetValue(sensorId, out var sensor) || sensor.Alerts.Count == 0)
+        {
+            return null;
+        }
+        var list = new List<OpenAlert>(sensor.Alerts.Count);
+        foreach (var alert in sensor.Alerts)
+        {
+            list.Add(alert.ToOpenAlert());
+        }
+        return JsonSerializer.SerializeToUtf8Bytes(new AlertTrackerSnapshot { Alerts = list }, AlertingJsonContext.Default.AlertTrackerSnapshot);
+    }
+
+    /// <summary>Replaces one sensor's open alerts with those of <paramref name="json"/> (from <see cref="SensorSnapshotJson"/>);
+    /// other sensors keep theirs.</summary>
+    public void RestoreSensorJson(string sensorId, ReadOnlySpan<byte> json)
+    {
+        ArgumentNullException.ThrowIfNull(sensorId);
+        var snapshot = JsonSerializer.Deserialize(json, AlertingJsonContext.Default.AlertTrackerSnapshot)
+            ?? throw new ArgumentException("Alert tracker snapshot is null.", nameof(json));
+        if (snapshot.Version != AlertTrackerSnapshot.CurrentVersion)
+        {
+            throw new ArgumentException($"Unsupported alert tracker snapshot version {snapshot.Version}.", nameof(json));
+        }
+        var sensor = new SensorAlerts();
+        foreach (var open in snapshot.Alerts)
+        {
+            if (!string.Equals(open.SensorId, sensorId, StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"Snapshot of sensor '{sensorId}' holds an alert of sensor '{open.SensorId}'.", nameof(json));
+            }
+            if (sensor.Find(open.Detector) is not null)
+            {
+                throw new ArgumentException($"Snapshot holds two open alerts for sensor '{open.SensorId}', detector '{open.Detector}'.", nameof(json));
+            }
+            sensor.Alerts.Add(AlertState.From(open));
+        }
+        RemoveSensor(sensorId);
+        if (sensor.Alerts.Count == 0)
+        {
+            return;
+        }
+        sensor.RecomputeDue(_quietMs);
+        _sensors.Add(sensorId, sensor);
+        _openCount += sensor.Alerts.Count;
+        AlertingMetrics.OpenAlerts.Inc(sensor.Alerts.Count);
+    }
+
+    /// <summary>Forgets one sensor's open alerts (its partition moved to another instance, which restores them).</summary>
+    public void RemoveSensor(string sensorId)
+    {
+        ArgumentNullException.ThrowIfNull(sensorId);
+        if (_sensors.Remove(sensorId, out var sensor))
+        {
+            _openCount -= sensor.Alerts.Count;
+            AlertingMetrics.OpenAlerts.Dec(sensor.Alerts.Count);
+        }
+    }
+
     private sealed class SensorAlerts
     {
         // One entry per detector with an open alert; a handful at most, so a list beats a nested dictionary.

@@ -37,4 +37,10 @@ internal static partial class EngineLog
 
     [LoggerMessage(11, LogLevel.Information, "Replay of partition {Partition} from offset {From} to {To} finished: state rebuilt in {Elapsed}")]
     public static partial void ReplayDone(ILogger logger, int partition, long from, long to, TimeSpan elapsed);
+
+    [LoggerMessage(12, LogLevel.Information, "Detector state of {Restored} sensors restored for partitions {Partitions} in {Elapsed}; {Rejected} stored states were incompatible (those sensors warm up again)")]
+    public static partial void StateRestored(ILogger logger, int restored, string partitions, int rejected, TimeSpan elapsed);
+
+    [LoggerMessage(13, LogLevel.Warning, "Stored detector state of sensor {Sensor} not restored: {Reason}")]
+    public static partial void StateRejected(ILogger logger, string sensor, string reason);
 }

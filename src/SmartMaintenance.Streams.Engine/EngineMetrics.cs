@@ -124,6 +124,15 @@ internal static class EngineMetrics
     public static readonly Counter WriteFailures = Metrics.CreateCounter(
         "smstream_engine_write_failures_total", "Batches the engine gave up on (fatal storage or produce error): the engine stops uncommitted.");
 
+    public static readonly Counter DetectorStateBytes = Metrics.CreateCounter(
+        "smstream_detector_state_written_bytes_total", "Bytes of per-sensor detector state (and open alerts) committed to the database (Engine:PersistDetectorState).");
+
+    public static readonly Counter DetectorStatesRestored = Metrics.CreateCounter(
+        "smstream_detector_states_restored_total", "Sensor detector states restored from the database on partition assignment.");
+
+    public static readonly Counter DetectorStatesRejected = Metrics.CreateCounter(
+        "smstream_detector_states_rejected_total", "Stored sensor detector states that could not be restored (another version or detector configuration): the sensor warms up again.");
+
     private static readonly Counter.Child[] RejectedByReason = CreateRejectedChildren();
 
     public static readonly Counter.Child ReadingRows = RowsWritten.WithLabels("readings");
@@ -131,6 +140,7 @@ internal static class EngineMetrics
     public static readonly Counter.Child AnomalyRows = RowsWritten.WithLabels("anomalies");
     public static readonly Counter.Child AlertRows = RowsWritten.WithLabels("alerts");
     public static readonly Counter.Child OffsetRows = RowsWritten.WithLabels("stream_offsets");
+    public static readonly Counter.Child DetectorStateRows = RowsWritten.WithLabels("detector_state");
     public static readonly Counter.Child PartialAggregates = WindowAggregates.WithLabels("partial");
     public static readonly Counter.Child FinalAggregates = WindowAggregates.WithLabels("final");
 
@@ -335,7 +345,12 @@ public sealed class EngineProbe
             EngineMetrics.AnomalyRows.Inc(part.Anomalies.Count);
             EngineMetrics.AlertRows.Inc(part.Alerts.Count);
             EngineMetrics.OffsetRows.Inc(part.Offsets.Count);
-            rows += part.Readings.Count + part.Aggregates.Count + part.Anomalies.Count + part.Alerts.Count + part.Offsets.Count;
+            if (part.DetectorStates.Count > 0)
+            {
+                EngineMetrics.DetectorStateRows.Inc(part.DetectorStates.Count);
+                EngineMetrics.DetectorStateBytes.Inc(part.StateData.Length);
+            }
+            rows += part.Readings.Count + part.Aggregates.Count + part.Anomalies.Count + part.Alerts.Count + part.Offsets.Count + part.DetectorStates.Count;
             lock (_writerLock)
             {
                 var readings = part.Readings;

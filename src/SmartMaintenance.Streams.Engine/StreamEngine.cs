@@ -36,6 +36,11 @@ public sealed class StreamEngine
     private readonly IStorageSink[] _sinks;
     private readonly Dictionary<string, int> _sensorPartition = new(StringComparer.Ordinal);
     private readonly IProcessingStages _stages;
+    /// <summary>The stages' persistent side when Engine:PersistDetectorState is on, else null.</summary>
+    private readonly IPersistentStages? _persistent;
+    private readonly List<Scoring.ChangedSensor> _taken = [];
+    private readonly long _stateIntervalMs;
+    private long _lastStateCheckpoint;
     private readonly ReadingDecoder _decoder;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -104,6 +109,13 @@ public sealed class StreamEngine
             FullMode = BoundedChannelFullMode.Wait,
         });
         _batch = new PendingBatch(_sinks.Length);
+        if (options.PersistDetectorState && stages is IPersistentStages persistent)
+        {
+            _persistent = persistent;
+            persistent.EnablePersistence();
+        }
+        _stateIntervalMs = (long)options.DetectorStateInterval.TotalMilliseconds;
+        _lastStateCheckpoint = Environment.TickCount64;
     }
 
     public EngineCounters Counters { get; } = new();
@@ -240,7 +252,7 @@ public sealed class StreamEngine
                 {
                     // Nothing to consume: processing-time work (idle partitions, early firings) runs here, on this thread.
                     _stages.OnTick(_outputs);
-                    if (!_outputs.IsEmpty && !_batch.HasWork)
+                    if ((!_outputs.IsEmpty || StateCheckpointDue()) && !_batch.HasWork)
                     {
                         _batch.HasWork = true;
                         _batch.StartedTicks = Environment.TickCount64;
@@ -261,10 +273,10 @@ public sealed class StreamEngine
             }
             if (_fatal is null)
             {
-                // Graceful stop: commit what was consumed, then leave the group.
-                if (_batch.HasWork)
+                // Graceful stop: commit what was consumed and every changed detector state, then leave the group.
+                if (_batch.HasWork || _persistent is { HasChanges: true })
                 {
-                    Handoff();
+                    Handoff(allState: true);
                 }
                 WaitForWriter(_options.ShutdownTimeout);
                 StoreCommittedOffsets();
@@ -295,6 +307,7 @@ public sealed class StreamEngine
             return;
         }
         var replaying = offset < ps.StoredNext;
+        ps.Position = offset + 1;
         var value = cr.Message.Value ?? [];
         _decoded.Clear();
         _rejects.Clear();
@@ -384,6 +397,7 @@ public sealed class StreamEngine
         }
         else if (offset + 1 >= ps.StoredNext)
         {
+            _persistent?.ReplayFinished(partition);
             EngineLog.ReplayDone(_logger, partition, ps.ReplayFrom, ps.StoredNext, Stopwatch.GetElapsedTime(ps.AssignedAt));
             EngineProbe.OnReplayDone(Stopwatch.GetElapsedTime(ps.AssignedAt));
         }
@@ -490,9 +504,14 @@ public sealed class StreamEngine
     }
 
     /// <summary>Closes the current batch: window revisions, offsets of record, alerts published, queued for the writer.</summary>
-    private void Handoff()
+    private void Handoff(bool allState = false)
     {
         _stages.OnBatchBoundary(_outputs);
+        if (_persistent is not null)
+        {
+            // Before the replay points below: a full take moves the lowest offset detector state still needs.
+            CaptureState(allState || StateCheckpointDue());
+        }
         foreach (var aggregate in _outputs.Aggregates)
         {
             PartFor(aggregate.SensorId).Aggregates.Add(aggregate);
@@ -514,6 +533,10 @@ public sealed class StreamEngine
         {
             var needed = _stages.LowestNeededOffset(partition);
             var replayFrom = needed is { } n && n < next ? n : next;
+            if (_persistent?.LowestUntakenOffset(partition) is { } untaken && untaken < replayFrom)
+            {
+                replayFrom = untaken;
+            }
             _batch.Part(partition).Offsets.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, next, replayFrom, watermark));
         }
         PublishNewAlerts();
@@ -528,6 +551,57 @@ public sealed class StreamEngine
             PauseAll();
         }
         _batch = _pool.TryTake(out var next1) ? next1 : new PendingBatch(_sinks.Length);
+    }
+
+    private bool StateCheckpointDue() =>
+        _persistent is { HasChanges: true } && Environment.TickCount64 - _lastStateCheckpoint >= _stateIntervalMs;
+
+    /// <summary>
+    /// Serializes the state of the sensors to persist with this batch, each into the part of its partition, stamped with
+    /// the partition's consume position: the state holds exactly the sensor's readings below it, so it matches the
+    /// offsets committed in the same transaction (or, for a partition still replaying, the point the replay reached).
+    /// </summary>
+    private void CaptureState(bool all)
+    {
+        _taken.Clear();
+        _persistent!.TakeChanged(all, _taken);
+        if (all)
+        {
+            _lastStateCheckpoint = Environment.TickCount64;
+        }
+        if (_taken.Count == 0)
+        {
+            return;
+        }
+        var writers = new BinaryWriter?[_batch.Parts.Length];
+        try
+        {
+            foreach (var changed in _taken)
+            {
+                if (!_partitions.TryGetValue(changed.Partition, out var ps))
+                {
+                    // No longer ours: the partition's new owner has (or rebuilds) the newer state.
+                    continue;
+                }
+                var partIndex = changed.Partition % _batch.Parts.Length;
+                var part = _batch.Parts[partIndex];
+                var w = writers[partIndex] ??= new BinaryWriter(part.StateData, Encoding.UTF8, leaveOpen: true);
+                var start = (int)part.StateData.Length;
+                _persistent.WriteState(changed.SensorId, w);
+                w.Flush();
+                var position = Math.Max(ps.Position, changed.MinPosition);
+                part.DetectorStates.Add(new DetectorStateRow(_options.ConsumerGroup, _topics.Readings, changed.Partition, changed.SensorId, position,
+                    start, (int)part.StateData.Length - start));
+            }
+        }
+        finally
+        {
+            foreach (var w in writers)
+            {
+                w?.Dispose();
+            }
+        }
+        _batch.HasWork = true;
     }
 
     /// <summary>Publishes alert events as soon as they arise (not at the batch boundary), so alert latency is not
@@ -810,9 +884,21 @@ public sealed class StreamEngine
                     start = Offset.Beginning;
                     floors[tp.Partition.Value] = null;
                 }
+                ps.Position = start.IsSpecial ? 0 : start.Value;
                 _partitions[tp.Partition.Value] = ps;
                 result.Add(new TopicPartitionOffset(tp, start));
                 described.Append(tp.Partition.Value).Append('→').Append(start.IsSpecial ? "beginning" : start.Value.ToString(CultureInfo.InvariantCulture)).Append(' ');
+            }
+        }
+        if (_persistent is not null)
+        {
+            RestoreStateWithRetry(assigned);
+            foreach (var tp in assigned)
+            {
+                if (_partitions.TryGetValue(tp.Partition.Value, out var ps) && ps.ReplayFrom >= ps.StoredNext)
+                {
+                    _persistent.ReplayFinished(tp.Partition.Value);
+                }
             }
         }
         _stages.OnPartitionsAssigned(floors, _outputs);
@@ -853,13 +939,68 @@ public sealed class StreamEngine
         }
     }
 
+    /// <summary>Loads the detector state stored for newly assigned partitions (before any of their records is replayed).</summary>
+    private void RestoreStateWithRetry(List<TopicPartition> assigned)
+    {
+        var partitions = new List<int>(assigned.Count);
+        foreach (var tp in assigned)
+        {
+            partitions.Add(tp.Partition.Value);
+        }
+        var started = Stopwatch.GetTimestamp();
+        var restored = 0;
+        var rejected = 0;
+        var delay = TimeSpan.FromMilliseconds(200);
+        while (true)
+        {
+            restored = rejected = 0;
+            try
+            {
+                _sinks[0].LoadDetectorStateAsync(_options.ConsumerGroup, _topics.Readings, partitions, (partition, sensor, offset, state) =>
+                {
+                    try
+                    {
+                        _persistent!.RestoreState(sensor, partition, offset, state);
+                        restored++;
+                    }
+                    catch (InvalidDataException ex)
+                    {
+                        // The sensor warms up again from the replay, as without persistence.
+                        if (rejected++ == 0)
+                        {
+                            EngineLog.StateRejected(_logger, sensor, ex.Message);
+                        }
+                    }
+                }, _stopping).GetAwaiter().GetResult();
+                break;
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (StorageException ex) when (ex.IsTransient && _fatal is null)
+            {
+                EngineLog.KafkaError(_logger, "database unavailable while loading detector state: " + ex.Message);
+                if (_stopping.WaitHandle.WaitOne(delay))
+                {
+                    return;
+                }
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+            }
+        }
+        EngineMetrics.DetectorStatesRestored.Inc(restored);
+        EngineMetrics.DetectorStatesRejected.Inc(rejected);
+        EngineLog.StateRestored(_logger, restored, string.Join(',', partitions), rejected, Stopwatch.GetElapsedTime(started));
+    }
+
     private void OnRevoked(IConsumer<byte[], byte[]> consumer, List<TopicPartitionOffset> revoked)
     {
         EngineLog.Revoked(_logger, string.Join(',', revoked.Select(r => r.Partition.Value)));
-        // Commit what was consumed from these partitions before another instance takes them over.
-        if (_batch.HasWork)
+        // Commit what was consumed from these partitions, and their sensors' detector state, before another instance
+        // takes them over: it then continues from this state without replaying past the committed offsets.
+        if (_batch.HasWork || _persistent is { HasChanges: true })
         {
-            Handoff();
+            Handoff(allState: true);
         }
         if (!WaitForWriter(_options.RevokeDrainTimeout))
         {
@@ -896,6 +1037,8 @@ public sealed class StreamEngine
         public long ReplayFrom;
         public long NextOffset;
         public long AssignedAt;
+        /// <summary>Offset after the last message the loop processed (replayed or not): what a detector state taken now covers.</summary>
+        public long Position;
     }
 
     private sealed class PendingBatch(int parts)

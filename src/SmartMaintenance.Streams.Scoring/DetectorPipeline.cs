@@ -11,7 +11,7 @@ namespace SmartMaintenance.Streams.Scoring;
 /// pipeline per loop). Per-sensor state is a struct in a dictionary accessed by ref, so a reading that does
 /// not fire allocates nothing; the <see cref="Anomaly"/> and its evidence JSON are built only on firing.
 /// </summary>
-public sealed class DetectorPipeline
+public sealed partial class DetectorPipeline
 {
     private const int SnapshotMagic = 0x44534D53; // "SMSD"
     // 2: context detectors store one ring of points instead of a matrix of contexts (ContextDetector.Write).
@@ -24,8 +24,15 @@ public sealed class DetectorPipeline
     private readonly ScoringOptions _options;
     private readonly DetectorSet _defaultSet;
     private readonly Dictionary<string, DetectorSet> _sets = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, SensorState> _sensors = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TrackedSensor> _sensors = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Sensor, string Kind), SensorState> _windows = [];
+    // Change tracking for incremental persistence (DetectorPipeline.State.cs); empty unless TrackChanges is on.
+    private readonly Dictionary<string, List<string>> _windowKinds = new(StringComparer.Ordinal);
+    private readonly List<string> _dirty = [];
+    private readonly HashSet<string> _urgent = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, long> _firstDirty = [];
+    private readonly Dictionary<string, long> _restoredAt = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Sensor, string Kind), long> _restoredWindowEnd = [];
     private readonly ModelProvider? _models;
     private readonly float[] _features = new float[WindowFeatures.Count];
 
@@ -65,7 +72,12 @@ public sealed class DetectorPipeline
     public double Score(in SensorReading reading, out EnsembleResult result, out Anomaly? anomaly)
     {
         ArgumentNullException.ThrowIfNull(reading.SensorId);
-        ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(_sensors, reading.SensorId, out var exists);
+        ref var e = ref CollectionsMarshal.GetValueRefOrAddDefault(_sensors, reading.SensorId, out var exists);
+        if (TrackChanges && !e.Dirty)
+        {
+            MarkDirty(ref e, reading.SensorId, reading.Position);
+        }
+        ref var s = ref e.State;
         if (!exists || s.Set is null)
         {
             s.Set = SetFor(reading.SensorType);
@@ -85,6 +97,12 @@ public sealed class DetectorPipeline
     /// </summary>
     public bool ProcessWindow(WindowAggregate aggregate, out Anomaly? anomaly)
     {
+        ArgumentNullException.ThrowIfNull(aggregate);
+        if (_restoredWindowEnd.Count > 0 && IsRestoredWindow((aggregate.SensorId, aggregate.WindowKind), aggregate.WindowEnd))
+        {
+            anomaly = null;
+            return false;
+        }
         anomaly = ScoreWindowStatistically(aggregate, out var rangeFired);
         if (!rangeFired && _models is not null && _models.TryGetScorer(aggregate.SensorType, out var scorer))
         {
@@ -113,6 +131,11 @@ public sealed class DetectorPipeline
         var scorers = new IModelScorer?[n];
         for (var i = 0; i < n; i++)
         {
+            ArgumentNullException.ThrowIfNull(aggregates[i]);
+            if (_restoredWindowEnd.Count > 0 && IsRestoredWindow((aggregates[i].SensorId, aggregates[i].WindowKind), aggregates[i].WindowEnd))
+            {
+                continue;
+            }
             found[i] = ScoreWindowStatistically(aggregates[i], out var rangeFired);
             if (!rangeFired && _models is not null && _models.TryGetScorer(aggregates[i].SensorType, out var scorer))
             {
@@ -168,7 +191,16 @@ public sealed class DetectorPipeline
     {
         ArgumentNullException.ThrowIfNull(aggregate);
         rangeFired = false;
-        ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(_windows, (aggregate.SensorId, aggregate.WindowKind), out var exists);
+        var key = (aggregate.SensorId, aggregate.WindowKind);
+        ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(_windows, key, out var exists);
+        if (!exists)
+        {
+            AddWindowKind(aggregate.SensorId, aggregate.WindowKind);
+        }
+        if (TrackChanges)
+        {
+            _urgent.Add(aggregate.SensorId);
+        }
         if (!exists || s.Set is null)
         {
             s.Set = SetFor(aggregate.SensorType);
@@ -230,10 +262,10 @@ public sealed class DetectorPipeline
         w.Write(SnapshotMagic);
         w.Write(SnapshotVersion);
         w.Write(_sensors.Count);
-        foreach (var (id, s) in _sensors)
+        foreach (var (id, e) in _sensors)
         {
             w.Write(id);
-            WriteSensor(w, s);
+            WriteSensor(w, e.State);
         }
         w.Write(_windows.Count);
         foreach (var ((id, kind), s) in _windows)
@@ -277,12 +309,14 @@ public sealed class DetectorPipeline
         _sensors.Clear();
         foreach (var (k, v) in sensors)
         {
-            _sensors[k] = v;
+            _sensors[k] = new TrackedSensor { State = v };
         }
         _windows.Clear();
+        _windowKinds.Clear();
         foreach (var (k, v) in windows)
         {
             _windows[k] = v;
+            AddWindowKind(k.Item1, k.Item2);
         }
     }
 

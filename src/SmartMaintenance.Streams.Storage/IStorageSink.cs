@@ -11,4 +11,8 @@ public interface IStorageSink : IAsyncDisposable
 
     /// <summary>Stored offsets of a consumer group on a topic, by partition.</summary>
     Task<IReadOnlyDictionary<int, OffsetMark>> LoadOffsetsAsync(string group, string topic, CancellationToken ct);
+
+    /// <summary>Streams the stored detector state rows of <paramref name="partitions"/> to <paramref name="onRow"/>.</summary>
+    /// <returns>Rows loaded.</returns>
+    Task<int> LoadDetectorStateAsync(string group, string topic, IReadOnlyCollection<int> partitions, DetectorStateHandler onRow, CancellationToken ct);
 }

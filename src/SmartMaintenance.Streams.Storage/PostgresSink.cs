@@ -20,6 +20,7 @@ public sealed class PostgresSink : IStorageSink
     private const string AggregateStage = "smstream_stage_aggregates";
     private const string AnomalyStage = "smstream_stage_anomalies";
     private const string AlertStage = "smstream_stage_alerts";
+    private const string StateStage = "smstream_stage_detector_state";
 
     internal const string CopyReadingsSql =
         "COPY readings (sensor_id, ts, value, asset_id, sensor_type, unit, quality, seq, attributes, kafka_partition, kafka_offset, kafka_index) FROM STDIN (FORMAT BINARY)";
@@ -87,6 +88,31 @@ public sealed class PostgresSink : IStorageSink
         WHERE excluded.revision >= al.revision
         """;
 
+    // Its own stage, created on first use: a database migrated before detector_state existed still takes batches without state.
+    private const string CreateStateStageSql =
+        $"CREATE TEMP TABLE IF NOT EXISTS {StateStage} (LIKE {Schema.DetectorStateTable} INCLUDING DEFAULTS, stage_seq int NOT NULL) ON COMMIT DELETE ROWS";
+
+    private const string CopyStatesSql =
+        $"COPY {StateStage} (consumer_group, topic, partition, sensor_id, state_offset, state, stage_seq) FROM STDIN (FORMAT BINARY)";
+
+    // A state taken at a later position wins: a batch of an instance that lost the partition (or a retry) never
+    // replaces the newer owner's state with an older one.
+    public const string UpsertStatesSql = $"""
+        INSERT INTO {Schema.DetectorStateTable} AS d (consumer_group, topic, partition, sensor_id, state_offset, state, updated_at)
+        SELECT DISTINCT ON (consumer_group, topic, partition, sensor_id)
+               consumer_group, topic, partition, sensor_id, state_offset, state, now()
+        FROM {StateStage}
+        ORDER BY consumer_group, topic, partition, sensor_id, state_offset DESC, stage_seq DESC
+        ON CONFLICT (consumer_group, topic, partition, sensor_id) DO UPDATE SET
+            state_offset = excluded.state_offset, state = excluded.state, updated_at = excluded.updated_at
+        WHERE d.state_offset <= excluded.state_offset
+        """;
+
+    private const string LoadStatesSql = $"""
+        SELECT partition, sensor_id, state_offset, state FROM {Schema.DetectorStateTable}
+        WHERE consumer_group = $1 AND topic = $2 AND partition = ANY($3)
+        """;
+
     private const string LockOffsetsSql = """
         SELECT partition, next_offset FROM stream_offsets
         WHERE consumer_group = $1 AND topic = $2 AND partition = ANY($3)
@@ -125,6 +151,7 @@ public sealed class PostgresSink : IStorageSink
     private readonly List<int> _partitionScratch = [];
     private NpgsqlConnection? _connection;
     private bool _stagesCreated;
+    private bool _stateStageCreated;
 
     /// <summary>A sink with its own data source built from <see cref="StorageOptions.ConnectionString"/>.</summary>
     public PostgresSink(StorageOptions options, ILogger? logger = null)
@@ -160,6 +187,9 @@ public sealed class PostgresSink : IStorageSink
 
     /// <summary>Aggregate, anomaly and alert rows inserted or updated since creation.</summary>
     public long RowsUpserted { get; private set; }
+
+    /// <summary>Detector state rows inserted or updated since creation.</summary>
+    public long StatesUpserted { get; private set; }
 
     /// <summary>Transactions committed since creation.</summary>
     public long BatchesCommitted { get; private set; }
@@ -230,11 +260,17 @@ public sealed class PostgresSink : IStorageSink
             {
                 upserted += await DeleteRetractedAsync(conn, tx, batch.Retractions, ct).ConfigureAwait(false);
             }
+            var states = 0;
+            if (!stale && batch.DetectorStates.Count > 0)
+            {
+                states = await UpsertStatesAsync(conn, tx, batch, ct).ConfigureAwait(false);
+            }
             if (_marks.Count > 0)
             {
                 await UpsertOffsetsAsync(conn, tx, ct).ConfigureAwait(false);
             }
             await tx.CommitAsync(ct).ConfigureAwait(false);
+            StatesUpserted += states;
             ReadingsWritten += batch.Readings.Count - skipped;
             ReadingsSkipped += skipped;
             RowsUpserted += upserted;
@@ -286,6 +322,40 @@ public sealed class PostgresSink : IStorageSink
         }
     }
 
+    public async Task<int> LoadDetectorStateAsync(string group, string topic, IReadOnlyCollection<int> partitions, DetectorStateHandler onRow, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        ArgumentNullException.ThrowIfNull(topic);
+        ArgumentNullException.ThrowIfNull(partitions);
+        ArgumentNullException.ThrowIfNull(onRow);
+        if (partitions.Count == 0)
+        {
+            return 0;
+        }
+        try
+        {
+            await using var cmd = _dataSource.CreateCommand(LoadStatesSql);
+            cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = group });
+            cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = topic });
+            cmd.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. partitions] });
+            var rows = 0;
+            await using var reader = await cmd.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var partition = reader.GetInt32(0);
+                var sensor = reader.GetString(1);
+                var offset = reader.GetInt64(2);
+                onRow(partition, sensor, offset, reader.GetFieldValue<byte[]>(3));
+                rows++;
+            }
+            return rows;
+        }
+        catch (Exception ex) when (StorageErrors.Classify(ex) is StorageException se && !ReferenceEquals(se, ex))
+        {
+            throw se;
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await DropConnectionAsync().ConfigureAwait(false);
@@ -305,6 +375,7 @@ public sealed class PostgresSink : IStorageSink
         await DropConnectionAsync().ConfigureAwait(false);
         _connection = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
         _stagesCreated = false;
+        _stateStageCreated = false;
         return _connection;
     }
 
@@ -313,6 +384,7 @@ public sealed class PostgresSink : IStorageSink
         var conn = _connection;
         _connection = null;
         _stagesCreated = false;
+        _stateStageCreated = false;
         if (conn is not null)
         {
             try
@@ -620,6 +692,33 @@ public sealed class PostgresSink : IStorageSink
         cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = kinds });
         cmd.Parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = starts });
         return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    private async Task<int> UpsertStatesAsync(NpgsqlConnection conn, NpgsqlTransaction tx, StorageBatch batch, CancellationToken ct)
+    {
+        if (!_stateStageCreated)
+        {
+            await ExecAsync(conn, tx, CreateStateStageSql, ct).ConfigureAwait(false);
+            _stateStageCreated = true;
+        }
+        var rows = batch.DetectorStates;
+        await using (var importer = await conn.BeginBinaryImportAsync(CopyStatesSql, ct).ConfigureAwait(false))
+        {
+            for (var i = 0; i < rows.Count; i++)
+            {
+                var row = rows[i];
+                importer.StartRow();
+                importer.Write(row.ConsumerGroup, NpgsqlDbType.Text);
+                importer.Write(row.Topic, NpgsqlDbType.Text);
+                importer.Write(row.Partition, NpgsqlDbType.Integer);
+                importer.Write(row.SensorId, NpgsqlDbType.Text);
+                importer.Write(row.StateOffset, NpgsqlDbType.Bigint);
+                importer.Write(batch.StateBytes(row), NpgsqlDbType.Bytea);
+                importer.Write(i, NpgsqlDbType.Integer);
+            }
+            await importer.CompleteAsync(ct).ConfigureAwait(false);
+        }
+        return await ExecAsync(conn, tx, UpsertStatesSql, ct).ConfigureAwait(false);
     }
 
     private async Task EnsureStagesAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)

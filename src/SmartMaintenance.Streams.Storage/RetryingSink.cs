@@ -84,6 +84,14 @@ public sealed class RetryingSink : IStorageSink
         return result!;
     }
 
+    public async Task<int> LoadDetectorStateAsync(string group, string topic, IReadOnlyCollection<int> partitions, DetectorStateHandler onRow, CancellationToken ct)
+    {
+        var rows = 0;
+        // A retried attempt hands the rows over again; restoring a sensor twice replaces it with the same state.
+        await ExecuteAsync(async (s, _, c) => rows = await s.LoadDetectorStateAsync(group, topic, partitions, onRow, c).ConfigureAwait(false), (StorageBatch?)null, ct).ConfigureAwait(false);
+        return rows;
+    }
+
     public ValueTask DisposeAsync() => _inner.DisposeAsync();
 
     private async Task ExecuteAsync<T>(Func<IStorageSink, T, CancellationToken, ValueTask> op, T arg, CancellationToken ct)

@@ -32,7 +32,9 @@ public static class Schema
         (AnomaliesTable, "ts"),
     ];
 
-    public static int LatestVersion => 5;
+    public const string DetectorStateTable = "detector_state";
+
+    public static int LatestVersion => 6;
 
     public static IReadOnlyList<Migration> Plan(StorageOptions options, StorageMode mode)
     {
@@ -48,6 +50,23 @@ public static class Schema
             [
                 // The operator watermark at commit: restored as a floor so windows final before a crash stay closed.
                 "ALTER TABLE stream_offsets ADD COLUMN IF NOT EXISTS watermark bigint",
+            ]),
+            new(6, "detector state per sensor",
+            [
+                // Each sensor's detector state and open alerts, written with the offsets (docs/design.md, "Detector state").
+                // The key leads with the partition: an assignment loads its partitions' rows by a prefix scan.
+                $"""
+                CREATE TABLE IF NOT EXISTS {DetectorStateTable} (
+                    consumer_group text        NOT NULL,
+                    topic          text        NOT NULL,
+                    partition      int         NOT NULL,
+                    sensor_id      text        NOT NULL,
+                    state_offset   bigint      NOT NULL,
+                    state          bytea       NOT NULL,
+                    updated_at     timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (consumer_group, topic, partition, sensor_id)
+                )
+                """,
             ]),
         ];
     }

@@ -8,6 +8,14 @@ namespace SmartMaintenance.Streams.Storage;
 public readonly record struct OffsetMark(string ConsumerGroup, string Topic, int Partition, long NextOffset, long ReplayFrom,
     long Watermark = long.MinValue);
 
+/// <summary>One sensor's detector state (a <c>detector_state</c> row): bytes <see cref="Start"/> .. Start + <see cref="Length"/>
+/// of the batch's <see cref="StorageBatch.StateData"/>. Readings of the sensor below <see cref="StateOffset"/> in its
+/// partition are part of the state.</summary>
+public readonly record struct DetectorStateRow(string ConsumerGroup, string Topic, int Partition, string SensorId, long StateOffset, int Start, int Length);
+
+/// <summary>Receives one stored detector state row while it is loaded.</summary>
+public delegate void DetectorStateHandler(int partition, string sensorId, long stateOffset, byte[] state);
+
 /// <summary>Everything one sink transaction writes. Reusable: <see cref="Clear"/> keeps the lists' capacity.</summary>
 /// <remarks>Readings carry their Kafka position; a reading whose partition has an <see cref="OffsetMark"/> in the
 /// batch and whose offset is below that partition's stored next offset is skipped (already stored).
@@ -33,11 +41,18 @@ public sealed class StorageBatch
     public List<OffsetMark> Offsets { get; } = [];
     /// <summary>Window rows to delete (session windows merged into another one); keyed by sensor, kind and start.</summary>
     public List<WindowAggregate> Retractions { get; } = [];
+    /// <summary>Detector state rows, upserted unless the stored row is from a later position.</summary>
+    public List<DetectorStateRow> DetectorStates { get; } = [];
+    /// <summary>The bytes of <see cref="DetectorStates"/>, one buffer for the batch (reused, capacity kept).</summary>
+    public MemoryStream StateData { get; } = new();
+
+    /// <summary>The state bytes of <paramref name="row"/>.</summary>
+    public ArraySegment<byte> StateBytes(in DetectorStateRow row) => new(StateData.GetBuffer(), row.Start, row.Length);
 
     /// <summary>Readings + aggregates + anomalies + alerts.</summary>
     public int RowCount => Readings.Count + Aggregates.Count + Anomalies.Count + Alerts.Count;
 
-    public bool IsEmpty => RowCount == 0 && Offsets.Count == 0 && Retractions.Count == 0;
+    public bool IsEmpty => RowCount == 0 && Offsets.Count == 0 && Retractions.Count == 0 && DetectorStates.Count == 0;
 
     /// <summary>Approximate size on the wire (binary COPY), for the writer's BatchMaxBytes trigger.</summary>
     public long EstimatedBytes
@@ -63,7 +78,7 @@ public sealed class StorageBatch
             {
                 _bytes += AlertBytes;
             }
-            return _bytes;
+            return _bytes + StateData.Length;
         }
     }
 
@@ -76,6 +91,8 @@ public sealed class StorageBatch
         Alerts.Clear();
         Offsets.Clear();
         Retractions.Clear();
+        DetectorStates.Clear();
+        StateData.SetLength(0);
         _countedReadings = _countedAggregates = _countedAnomalies = _countedAlerts = 0;
         _bytes = 0;
     }

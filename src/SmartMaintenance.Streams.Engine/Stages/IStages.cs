@@ -37,6 +37,38 @@ public interface IProcessingStages
     void OnPartitionBacklogged(int partition);
 }
 
+/// <summary>
+/// Stages whose per-sensor state (detectors, open alerts) the engine persists with the offsets and restores on
+/// assignment, so a sensor continues after a restart or rebalance where it left off (Engine:PersistDetectorState).
+/// </summary>
+/// <remarks>All calls come from the consume loop's thread, like <see cref="IProcessingStages"/>'s.</remarks>
+public interface IPersistentStages
+{
+    /// <summary>Starts tracking which sensors change; called once, before the first reading.</summary>
+    void EnablePersistence();
+
+    /// <summary>Whether some sensor changed since it was last taken.</summary>
+    bool HasChanges { get; }
+
+    /// <summary>Lowest offset of <paramref name="partition"/> whose reading changed a sensor that no full take has
+    /// covered since: a restart must replay from there at the latest. Null when none.</summary>
+    long? LowestUntakenOffset(int partition);
+
+    /// <summary>Appends the sensors to persist at this batch boundary (every changed one when <paramref name="all"/>,
+    /// else those that cannot wait); they count as unchanged afterwards.</summary>
+    void TakeChanged(bool all, List<Scoring.ChangedSensor> into);
+
+    /// <summary>The replay of <paramref name="partition"/> reached the stored offsets (or there was none).</summary>
+    void ReplayFinished(int partition);
+
+    /// <summary>Serializes one sensor's state.</summary>
+    void WriteState(string sensorId, BinaryWriter writer);
+
+    /// <summary>Restores one sensor from a stored state taken when its partition was at <paramref name="position"/>.</summary>
+    /// <exception cref="InvalidDataException">The stored state cannot be used (version, detector configuration).</exception>
+    void RestoreState(string sensorId, int partition, long position, byte[] state);
+}
+
 /// <summary>The windowing stage: same contract as the whole pipeline, aggregates only.</summary>
 public interface IWindowStage : IProcessingStages;
 

@@ -9,13 +9,18 @@ namespace SmartMaintenance.Streams.Engine.Stages;
 /// Replayed readings (already stored before a restart) go through every stage so that window, detector and alert
 /// state are rebuilt, but nothing they produce is emitted: it was emitted before the offsets were committed.
 /// </remarks>
-public sealed class PipelineStages : IProcessingStages
+/// <para>Persistence (<see cref="IPersistentStages"/>): a sensor's stored state is its open alerts followed by its
+/// detector state. A replayed reading already in a restored state is not scored again; later replayed readings rebuild
+/// what happened after the state was taken, detectors and alerts alike.</para>
+public sealed class PipelineStages : IProcessingStages, IPersistentStages
 {
     private readonly IWindowStage _windows;
     private readonly DetectorPipeline _detectors;
     private readonly AlertTracker _alerts;
     private readonly List<AlertEvent> _suppressed = [];
     private readonly StageOutputs _windowOutputs = new();
+    private readonly List<string> _removed = [];
+    private bool _persist;
 
     public PipelineStages(IWindowStage windows, DetectorPipeline detectors, AlertTracker alerts)
     {
@@ -37,6 +42,10 @@ public sealed class PipelineStages : IProcessingStages
         if (reason != RejectReason.None)
         {
             return reason;
+        }
+        if (replaying && _persist && _detectors.AlreadySeen(reading))
+        {
+            return RejectReason.None;
         }
         var alertsOut = replaying ? _suppressed : outputs.Alerts;
         if (_detectors.Process(reading, out var anomaly) && anomaly is not null)
@@ -101,5 +110,80 @@ public sealed class PipelineStages : IProcessingStages
     public void DropPartitions(IReadOnlyCollection<int> partitions)
     {
         _windows.DropPartitions(partitions);
+        if (!_persist)
+        {
+            // Without persistence the state is kept: an eager rebalance revokes and re-assigns the same partitions.
+            return;
+        }
+        // The next owner restores these sensors from the database; a stale copy here would shadow it if they came back.
+        _removed.Clear();
+        _detectors.RemovePartitions(partitions, _removed);
+        foreach (var id in _removed)
+        {
+            _alerts.RemoveSensor(id);
+        }
+        _removed.Clear();
+    }
+
+    public void EnablePersistence()
+    {
+        _persist = true;
+        _detectors.TrackChanges = true;
+    }
+
+    public bool HasChanges => _detectors.HasChanges;
+
+    public long? LowestUntakenOffset(int partition) => _detectors.LowestUntakenOffset(partition);
+
+    public void TakeChanged(bool all, List<ChangedSensor> into) => _detectors.TakeChanged(all, into);
+
+    public void ReplayFinished(int partition) => _detectors.ReplayFinished(partition);
+
+    public void WriteState(string sensorId, BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        // Alerts first: they stay restorable when a detector configuration change makes the detector part unreadable.
+        var alerts = _alerts.SensorSnapshotJson(sensorId);
+        writer.Write(alerts?.Length ?? 0);
+        if (alerts is not null)
+        {
+            writer.Write(alerts);
+        }
+        _detectors.WriteSensorState(sensorId, writer);
+    }
+
+    public void RestoreState(string sensorId, int partition, long position, byte[] state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        using var reader = new BinaryReader(new MemoryStream(state, writable: false));
+        var length = reader.ReadInt32();
+        if (length < 0 || length > state.Length - 4)
+        {
+            throw new InvalidDataException($"Stored state of sensor '{sensorId}' is truncated.");
+        }
+        if (length > 0)
+        {
+            try
+            {
+                _alerts.RestoreSensorJson(sensorId, state.AsSpan(4, length));
+            }
+            catch (Exception ex) when (ex is ArgumentException or System.Text.Json.JsonException)
+            {
+                throw new InvalidDataException($"Stored open alerts of sensor '{sensorId}' are unreadable: {ex.Message}", ex);
+            }
+        }
+        else
+        {
+            _alerts.RemoveSensor(sensorId);
+        }
+        reader.BaseStream.Position = 4 + length;
+        try
+        {
+            _detectors.RestoreSensorState(sensorId, partition, position, reader);
+        }
+        catch (EndOfStreamException ex)
+        {
+            throw new InvalidDataException($"Stored detector state of sensor '{sensorId}' is truncated.", ex);
+        }
     }
 }

@@ -1,0 +1,283 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using SmartMaintenance.Streams.Contracts;
+using SmartMaintenance.Streams.Scoring.Detectors;
+
+namespace SmartMaintenance.Streams.Scoring;
+
+/// <summary>A sensor whose state was taken for persistence: its partition, and the lowest source position its
+/// stored state may claim (a restored state already covers readings below the position it was restored at).</summary>
+public readonly record struct ChangedSensor(string SensorId, int Partition, long MinPosition);
+
+/// <summary>Per-sensor state for incremental persistence: change tracking, one sensor's snapshot, its restore.</summary>
+/// <remarks>
+/// A sensor's stored state is its reading-level detector state plus the state of every window-aggregate detector of
+/// the sensor, taken together at a batch boundary. Reading state changes with every reading, so the engine writes it
+/// lazily (all changed sensors every <c>Engine:DetectorStateInterval</c>) and replays readings from the position the
+/// state was taken at; window state changes only when a window is final, and such a window is never replayed (the
+/// stored watermark keeps it closed), so a sensor whose window state changed is taken at the next boundary.
+/// </remarks>
+public sealed partial class DetectorPipeline
+{
+    private const int SensorStateMagic = 0x53534D53; // "SMSS"
+
+    private struct TrackedSensor
+    {
+        public SensorState State;
+        /// <summary>Source partition of the sensor's last reading that changed the state.</summary>
+        public int Partition;
+        /// <summary>Changed since it was last taken.</summary>
+        public bool Dirty;
+    }
+
+    /// <summary>Records which sensors' state changed, for <see cref="TakeChanged"/>. Off by default (offline replay, benchmarks).</summary>
+    public bool TrackChanges { get; set; }
+
+    /// <summary>Whether some sensor's state changed since it was last taken.</summary>
+    public bool HasChanges => _dirty.Count > 0 || _urgent.Count > 0;
+
+    /// <summary>Lowest source offset of <paramref name="partition"/> whose reading changed a sensor state that has not been
+    /// taken by a full <see cref="TakeChanged"/> since (replay must start there at the latest); null when none.</summary>
+    public long? LowestUntakenOffset(int partition) => _firstDirty.TryGetValue(partition, out var o) ? o : null;
+
+    /// <summary>
+    /// Appends the sensors whose state must be persisted now, which then count as unchanged: every changed sensor when
+    /// <paramref name="all"/>, otherwise only those whose window-detector state changed.
+    /// </summary>
+    public void TakeChanged(bool all, List<ChangedSensor> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        if (all)
+        {
+            foreach (var id in _dirty)
+            {
+                ref var e = ref CollectionsMarshal.GetValueRefOrNullRef(_sensors, id);
+                if (Unsafe.IsNullRef(ref e) || !e.Dirty)
+                {
+                    continue;
+                }
+                e.Dirty = false;
+                _urgent.Remove(id);
+                into.Add(new ChangedSensor(id, e.Partition, RestoredPosition(id)));
+            }
+            _dirty.Clear();
+            _firstDirty.Clear();
+        }
+        foreach (var id in _urgent)
+        {
+            ref var e = ref CollectionsMarshal.GetValueRefOrNullRef(_sensors, id);
+            if (Unsafe.IsNullRef(ref e))
+            {
+                // Window state of a sensor that never had a reading scored here (only outside the engine): nothing to place it by.
+                continue;
+            }
+            // Its whole state is taken; a stale entry left in _dirty is skipped because the flag is clear.
+            e.Dirty = false;
+            into.Add(new ChangedSensor(id, e.Partition, RestoredPosition(id)));
+        }
+        _urgent.Clear();
+    }
+
+    /// <summary>Writes one sensor's state (reading and window detectors) in a form <see cref="RestoreSensorState"/> reads.</summary>
+    /// <returns>False when the pipeline holds no state for the sensor (an empty state is written).</returns>
+    public bool WriteSensorState(string sensorId, BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(sensorId);
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.Write(SensorStateMagic);
+        writer.Write(SnapshotVersion);
+        ref var e = ref CollectionsMarshal.GetValueRefOrNullRef(_sensors, sensorId);
+        var hasReading = !Unsafe.IsNullRef(ref e) && e.State.Set is not null;
+        writer.Write(hasReading);
+        if (hasReading)
+        {
+            WriteSensor(writer, e.State);
+        }
+        _windowKinds.TryGetValue(sensorId, out var kinds);
+        var count = kinds?.Count ?? 0;
+        writer.Write(count);
+        for (var i = 0; i < count; i++)
+        {
+            var kind = kinds![i];
+            writer.Write(kind);
+            WriteSensor(writer, _windows[(sensorId, kind)]);
+        }
+        return hasReading || count > 0;
+    }
+
+    /// <summary>
+    /// Replaces one sensor's state with one written by <see cref="WriteSensorState"/> when the sensor's partition was at
+    /// <paramref name="position"/>: readings of the sensor below that offset are already in it (<see cref="AlreadySeen"/>),
+    /// and final windows it already judged are not judged again.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Not a sensor state, another version, or an incompatible configuration;
+    /// nothing was changed.</exception>
+    public void RestoreSensorState(string sensorId, int partition, long position, BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(sensorId);
+        ArgumentNullException.ThrowIfNull(reader);
+        if (reader.ReadInt32() != SensorStateMagic)
+        {
+            throw new InvalidDataException($"Stored state of sensor '{sensorId}' is not a detector state.");
+        }
+        var version = reader.ReadInt32();
+        if (version != SnapshotVersion)
+        {
+            throw new InvalidDataException($"Stored state of sensor '{sensorId}' has version {version} (expected {SnapshotVersion}).");
+        }
+        SensorState? readingState = reader.ReadBoolean() ? ReadSensor(reader) : null;
+        var count = reader.ReadInt32();
+        if (count < 0 || count > 1024)
+        {
+            throw new InvalidDataException($"Stored state of sensor '{sensorId}' has {count} windows.");
+        }
+        var windows = new List<(string Kind, SensorState State)>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var kind = string.Intern(reader.ReadString());
+            windows.Add((kind, ReadSensor(reader)));
+        }
+
+        RemoveSensorState(sensorId);
+        if (readingState is { } rs)
+        {
+            _sensors[sensorId] = new TrackedSensor { State = rs, Partition = partition };
+        }
+        foreach (var (kind, state) in windows)
+        {
+            _windows[(sensorId, kind)] = state;
+            AddWindowKind(sensorId, kind);
+            // Window states use the window end as their clock: a final window at or before it was judged already.
+            _restoredWindowEnd[(sensorId, kind)] = state.Level.LastTimestamp;
+        }
+        _restoredAt[sensorId] = position;
+    }
+
+    /// <summary>During a replay: whether <paramref name="reading"/> is already part of its sensor's restored state (its
+    /// offset is below the position the state was stored at), so it must not be scored again.</summary>
+    public bool AlreadySeen(in SensorReading reading)
+    {
+        if (_restoredAt.Count == 0 || reading.SensorId is null || !_restoredAt.TryGetValue(reading.SensorId, out var at))
+        {
+            return false;
+        }
+        if (reading.Position.Offset < at)
+        {
+            return true;
+        }
+        // A partition replays in offset order: once past the position, every later reading is new to the state.
+        _restoredAt.Remove(reading.SensorId);
+        return false;
+    }
+
+    /// <summary>The replay of <paramref name="partition"/> reached its stored offsets: no reading of it can be already seen any more.</summary>
+    public void ReplayFinished(int partition)
+    {
+        if (_restoredAt.Count == 0)
+        {
+            return;
+        }
+        List<string>? done = null;
+        foreach (var id in _restoredAt.Keys)
+        {
+            ref var e = ref CollectionsMarshal.GetValueRefOrNullRef(_sensors, id);
+            if (Unsafe.IsNullRef(ref e) || e.Partition == partition)
+            {
+                (done ??= []).Add(id);
+            }
+        }
+        if (done is null)
+        {
+            return;
+        }
+        foreach (var id in done)
+        {
+            _restoredAt.Remove(id);
+        }
+    }
+
+    /// <summary>Forgets every sensor last seen on one of <paramref name="partitions"/> (they moved to another instance),
+    /// appending their ids to <paramref name="removed"/>.</summary>
+    public void RemovePartitions(IReadOnlyCollection<int> partitions, List<string> removed)
+    {
+        ArgumentNullException.ThrowIfNull(partitions);
+        ArgumentNullException.ThrowIfNull(removed);
+        if (partitions.Count == 0)
+        {
+            return;
+        }
+        var first = removed.Count;
+        foreach (var (id, e) in _sensors)
+        {
+            if (partitions.Contains(e.Partition))
+            {
+                removed.Add(id);
+            }
+        }
+        for (var i = first; i < removed.Count; i++)
+        {
+            RemoveSensorState(removed[i]);
+        }
+        foreach (var p in partitions)
+        {
+            _firstDirty.Remove(p);
+        }
+    }
+
+    private void RemoveSensorState(string sensorId)
+    {
+        _sensors.Remove(sensorId);
+        _urgent.Remove(sensorId);
+        _restoredAt.Remove(sensorId);
+        if (_windowKinds.Remove(sensorId, out var kinds))
+        {
+            foreach (var kind in kinds)
+            {
+                _windows.Remove((sensorId, kind));
+                _restoredWindowEnd.Remove((sensorId, kind));
+            }
+        }
+    }
+
+    private long RestoredPosition(string sensorId) => _restoredAt.TryGetValue(sensorId, out var at) ? at : 0;
+
+    private void MarkDirty(ref TrackedSensor e, string sensorId, SourcePosition position)
+    {
+        e.Dirty = true;
+        e.Partition = position.Partition;
+        _dirty.Add(sensorId);
+        if (position.Partition >= 0)
+        {
+            ref var first = ref CollectionsMarshal.GetValueRefOrAddDefault(_firstDirty, position.Partition, out var exists);
+            if (!exists || position.Offset < first)
+            {
+                first = position.Offset;
+            }
+        }
+    }
+
+    private void AddWindowKind(string sensorId, string kind)
+    {
+        ref var kinds = ref CollectionsMarshal.GetValueRefOrAddDefault(_windowKinds, sensorId, out _);
+        kinds ??= new List<string>(2);
+        if (!kinds.Contains(kind))
+        {
+            kinds.Add(kind);
+        }
+    }
+
+    /// <summary>A final window of a restored window state that the state had already judged before it was stored.</summary>
+    private bool IsRestoredWindow((string, string) key, long windowEnd)
+    {
+        if (!_restoredWindowEnd.TryGetValue(key, out var end))
+        {
+            return false;
+        }
+        if (windowEnd <= end)
+        {
+            return true;
+        }
+        _restoredWindowEnd.Remove(key);
+        return false;
+    }
+}

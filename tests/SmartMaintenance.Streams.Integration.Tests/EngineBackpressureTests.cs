@@ -100,6 +100,9 @@ public sealed class EngineBackpressureTests(KafkaFixture kafka, PostgresFixture 
         public Task<IReadOnlyDictionary<int, OffsetMark>> LoadOffsetsAsync(string group, string topic, CancellationToken ct) =>
             inner.LoadOffsetsAsync(group, topic, ct);
 
+        public Task<int> LoadDetectorStateAsync(string group, string topic, IReadOnlyCollection<int> partitions, DetectorStateHandler onRow, CancellationToken ct) =>
+            inner.LoadDetectorStateAsync(group, topic, partitions, onRow, ct);
+
         public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 

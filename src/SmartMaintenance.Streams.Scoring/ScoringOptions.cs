@@ -99,6 +99,9 @@ public sealed class DetectorOptions
     [Setting("CUSUM decision interval: accumulated excess (in scales) at which the level-shift detector scores 0.5.", Min = 0.1, Max = 100_000)]
     public double ShiftH { get; set; } = 15;
 
+    [Setting("Smoothing factor of the CUSUM's own reference level (clipped EWMA), so slow drift does not accumulate into shifts (0: the robust level is the reference).", Min = 0, Max = 1)]
+    public double ShiftAlpha { get; set; } = 0.002;
+
     [Setting("Minimum run of unchanged readings before the flatline detector can score 0.5.", Unit = "readings", Min = 2, Max = 1_000_000)]
     public int FlatlineReadings { get; set; } = 30;
 

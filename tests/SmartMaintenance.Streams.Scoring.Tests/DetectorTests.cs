@@ -79,6 +79,24 @@ public class DetectorTests
         Assert.Empty(Synthetic.Run(Pipeline(), v));
     }
 
+    [Theory]
+    [InlineData(0.004)]
+    [InlineData(0.008)]
+    public void A_drift_the_slow_level_lags_behind_does_not_accumulate_into_level_shifts(double perReading)
+    {
+        var v = Synthetic.Noise(8000);
+        for (var i = 0; i < v.Length; i++)
+        {
+            v[i] += i * perReading;
+        }
+        // Against the robust level alone (ShiftAlpha 0) the lag accumulates: the CUSUM reports shift after shift.
+        var againstLevel = Synthetic.Run(Pipeline(o => o.ShiftAlpha = 0), v);
+        Assert.Contains(againstLevel, f => f.Anomaly.Detector == "level_shift");
+        // Its own faster reference follows the drift.
+        var found = Synthetic.Run(Pipeline(), v);
+        Assert.DoesNotContain(found, f => f.Anomaly.Detector == "level_shift");
+    }
+
     [Fact]
     public void Nothing_fires_during_warmup_even_for_an_extreme_value()
     {

@@ -75,6 +75,9 @@ public sealed class DetectorOptions
     [Setting("Excess beyond the envelope of recent values, in robust scales, at which the level detector scores 0.5.", Min = 0.01, Max = 1000)]
     public double LevelZThreshold { get; set; } = 2;
 
+    [Setting("A value beyond the envelope of recent values scores 0.5 only when its distance from the level also reaches this multiple of the envelope's (relative novelty, like SpikeEnvelopeFactor; 1: the excess in scales alone).", Min = 1, Max = 100)]
+    public double LevelEnvelopeFactor { get; set; } = 1.5;
+
     [Setting("Residuals are clipped to this many scales before they update level and scale (outlier resistance).", Min = 0.5, Max = 100)]
     public double ClipZ { get; set; } = 3;
 

@@ -189,17 +189,20 @@ internal class AlignedState(int panes, int windows)
         return -1;
     }
 
-    public int FindOrAddWindow(long start, byte slot, out bool created)
+    /// <summary>Index of the window (start, slot), inserted when missing; the search starts at <paramref name="from"/>,
+    /// which must not be past its position.</summary>
+    public int FindOrAddWindow(long start, byte slot, int from, out bool created)
     {
-        var i = WindowCount;
-        while (i > 0 && (Windows[i - 1].Start > start || (Windows[i - 1].Start == start && Windows[i - 1].Slot > slot)))
+        var i = from;
+        var n = WindowCount;
+        while (i < n && (Windows[i].Start < start || (Windows[i].Start == start && Windows[i].Slot < slot)))
         {
-            i--;
+            i++;
         }
-        if (i > 0 && Windows[i - 1].Start == start && Windows[i - 1].Slot == slot)
+        if (i < n && Windows[i].Start == start && Windows[i].Slot == slot)
         {
             created = false;
-            return i - 1;
+            return i;
         }
         if (WindowCount == Windows.Length)
         {

@@ -479,8 +479,9 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
 
         var partial = false;
         var firstWs = sr.SinglePane ? lastWs : sr.SizeIsMultiple ? lastWs - size + advance : TimeMath.FloorTo(ts - size, advance) + advance;
-        // Windows are sorted by start: each one of this reading is searched from the previous one on.
-        var from = 0;
+        // Windows are sorted by start: the first window of this reading is searched from the end, each further one
+        // from the previous one on.
+        var from = -1;
         for (var ws = firstWs; ws <= lastWs; ws += advance)
         {
             if (ws + size + lateness <= _closedBelow)

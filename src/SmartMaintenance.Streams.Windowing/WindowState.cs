@@ -189,15 +189,29 @@ internal class AlignedState(int panes, int windows)
         return -1;
     }
 
-    /// <summary>Index of the window (start, slot), inserted when missing; the search starts at <paramref name="from"/>,
-    /// which must not be past its position.</summary>
+    /// <summary>Index of the window (start, slot), inserted when missing. With <paramref name="from"/> &lt; 0 the search
+    /// runs backwards from the end (a reading's first window: in-order readings are at the end, however many windows
+    /// allowed lateness keeps open); otherwise forwards from <paramref name="from"/>, which must not be past the
+    /// window's position (the reading's next windows follow its previous one).</summary>
     public int FindOrAddWindow(long start, byte slot, int from, out bool created)
     {
-        var i = from;
         var n = WindowCount;
-        while (i < n && (Windows[i].Start < start || (Windows[i].Start == start && Windows[i].Slot < slot)))
+        int i;
+        if (from < 0)
         {
-            i++;
+            i = n;
+            while (i > 0 && (Windows[i - 1].Start > start || (Windows[i - 1].Start == start && Windows[i - 1].Slot >= slot)))
+            {
+                i--;
+            }
+        }
+        else
+        {
+            i = from;
+            while (i < n && (Windows[i].Start < start || (Windows[i].Start == start && Windows[i].Slot < slot)))
+            {
+                i++;
+            }
         }
         if (i < n && Windows[i].Start == start && Windows[i].Slot == slot)
         {

@@ -37,7 +37,8 @@ public sealed partial class DetectorPipeline
         public bool Dirty;
     }
 
-    /// <summary>Records which sensors' state changed, for <see cref="TakeChanged"/>. Off by default (offline replay, benchmarks).</summary>
+    /// <summary>Records which sensors' state changed, for <see cref="TakeChanged"/>, and which window detectors each sensor has,
+    /// for <see cref="WriteSensorState"/>. Off by default (offline replay, benchmarks); set it before the first reading.</summary>
     public bool TrackChanges { get; set; }
 
     /// <summary>Whether some sensor's state changed since it was last taken.</summary>

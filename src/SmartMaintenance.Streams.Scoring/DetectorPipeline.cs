@@ -193,9 +193,10 @@ public sealed partial class DetectorPipeline
         rangeFired = false;
         var key = (aggregate.SensorId, aggregate.WindowKind);
         ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(_windows, key, out var exists);
-        NoteWindow(aggregate.SensorId, aggregate.WindowKind, aggregate.WindowEnd);
         if (TrackChanges)
         {
+            // Only persistence needs a sensor's window kinds (≈ 100 B per sensor): untracked pipelines skip it.
+            NoteWindow(aggregate.SensorId, aggregate.WindowKind, aggregate.WindowEnd);
             _urgent.Add(aggregate.SensorId);
         }
         if (!exists || s.Set is null)
@@ -313,8 +314,11 @@ public sealed partial class DetectorPipeline
         foreach (var (k, v) in windows)
         {
             _windows[k] = v;
-            // A whole-pipeline snapshot does not carry the last judged window end; only per-sensor states need it.
-            NoteWindow(k.Item1, k.Item2, long.MinValue);
+            if (TrackChanges)
+            {
+                // A whole-pipeline snapshot does not carry the last judged window end; only per-sensor states need it.
+                NoteWindow(k.Item1, k.Item2, long.MinValue);
+            }
         }
     }
 

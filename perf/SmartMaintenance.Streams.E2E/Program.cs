@@ -78,12 +78,9 @@ internal static class Program
         var bootstrap = a.Str("bootstrap");
         var topic = a.Str("topic");
         var expected = a.Int("readings", 1_000_000);
-        var dataDir = Path.Combine(Path.GetTempPath(), "smstream-e2e-" + Guid.NewGuid().ToString("N")[..8]);
-        await using var cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = dataDir, Port = 0 });
-        var cs = await cluster.StartAsync().ConfigureAwait(false);
-        var storage = new StorageOptions { ConnectionString = cs, UseTimescaleDb = false };
-        await SchemaMigrator.MigrateAsync(cs, storage).ConfigureAwait(false);
-        await using var dataSource = PostgresSink.CreateDataSource(storage);
+        await using var cluster = NewCluster();
+        var (storage, dataSource) = await StartAsync(cluster).ConfigureAwait(false);
+        await using var _ = dataSource;
 
         // (b) the same rows, decoded outside the clock, one binary COPY per engine-sized batch.
         var rows = ReadAll(bootstrap, topic, expected);
@@ -121,12 +118,9 @@ internal static class Program
         var topic = a.Str("topic");
         var expected = a.Int("readings", 1_000_000);
         var rounds = a.Int("rounds", 2);
-        var dataDir = Path.Combine(Path.GetTempPath(), "smstream-e2e-" + Guid.NewGuid().ToString("N")[..8]);
-        await using var cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = dataDir, Port = 0 });
-        var cs = await cluster.StartAsync().ConfigureAwait(false);
-        var storage = new StorageOptions { ConnectionString = cs, UseTimescaleDb = false };
-        await SchemaMigrator.MigrateAsync(cs, storage).ConfigureAwait(false);
-        await using var dataSource = PostgresSink.CreateDataSource(storage);
+        await using var cluster = NewCluster();
+        var (storage, dataSource) = await StartAsync(cluster).ConfigureAwait(false);
+        await using var _ = dataSource;
         (string Name, EngineOptions Options)[] variants =
         [
             ("off", new EngineOptions { PersistDetectorState = false }),
@@ -173,12 +167,9 @@ internal static class Program
         var rows = a.Int("rows", 1000);
         var size = a.Int("bytes", 2800);
         var rounds = a.Int("rounds", 7);
-        var dataDir = Path.Combine(Path.GetTempPath(), "smstream-e2e-" + Guid.NewGuid().ToString("N")[..8]);
-        await using var cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = dataDir, Port = 0 });
-        var cs = await cluster.StartAsync().ConfigureAwait(false);
-        var storage = new StorageOptions { ConnectionString = cs, UseTimescaleDb = false };
-        await SchemaMigrator.MigrateAsync(cs, storage).ConfigureAwait(false);
-        await using var dataSource = PostgresSink.CreateDataSource(storage);
+        await using var cluster = NewCluster();
+        var (storage, dataSource) = await StartAsync(cluster).ConfigureAwait(false);
+        await using var _ = dataSource;
         await using var sink = new PostgresSink(dataSource, storage);
         var rng = new Random(5);
         // Half noise, half zeros: float rings of real states compress poorly but not at all.
@@ -253,6 +244,21 @@ internal static class Program
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"RESULT stage=state-upsert rows={rows} bytes={size} copy_ms={c * 1000:F1} unnest_ms={u * 1000:F1} copy_rows_per_s={rows / c:F0} unnest_rows_per_s={rows / u:F0} unnest_over_copy={c / u:F2} load={Load()}"));
         return 0;
+    }
+
+    private static PostgresCluster NewCluster() => new(new PostgresClusterOptions
+    {
+        DataDirectory = Path.Combine(Path.GetTempPath(), "smstream-e2e-" + Guid.NewGuid().ToString("N")[..8]),
+        Port = 0,
+    });
+
+    /// <summary>Starts the throwaway cluster and migrates it: the options and a writer data source for it.</summary>
+    private static async Task<(StorageOptions Storage, Npgsql.NpgsqlDataSource DataSource)> StartAsync(PostgresCluster cluster)
+    {
+        var cs = await cluster.StartAsync().ConfigureAwait(false);
+        var storage = new StorageOptions { ConnectionString = cs, UseTimescaleDb = false };
+        await SchemaMigrator.MigrateAsync(cs, storage).ConfigureAwait(false);
+        return (storage, PostgresSink.CreateDataSource(storage));
     }
 
     /// <summary>smstream_detector_state_written_bytes_total, read from the default registry.</summary>

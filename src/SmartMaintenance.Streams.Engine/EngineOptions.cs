@@ -18,6 +18,9 @@ public sealed class EngineOptions
     [Setting("Batches queued for the writer before the consumer pauses its partitions (backpressure).", Unit = "batches", Min = 1, Max = 1024)]
     public int MaxQueuedBatches { get; set; } = 3;
 
+    [Setting("How long the consume loop waits for the writer to take a batch from a full queue before it pauses its partitions. Short stalls are waited out because a pause makes the Kafka client drop its prefetched messages and fetch them again; longer ones (database down) pause, so the loop keeps polling and stays in the group. 0: pause at once.", Unit = "ms", Min = 0)]
+    public TimeSpan PauseAfter { get; set; } = TimeSpan.FromSeconds(1);
+
     [Setting("How long a partition revocation waits for queued batches to commit before giving the partition up anyway.", Unit = "ms", Min = 0)]
     public TimeSpan RevokeDrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -36,6 +39,11 @@ public sealed class EngineOptions
         if (string.IsNullOrWhiteSpace(ConsumerGroup))
         {
             throw new ConfigurationException($"{section}:ConsumerGroup", "must not be empty");
+        }
+        // The wait blocks the poll loop; it must stay far below max.poll.interval.ms (300 s by default).
+        if (PauseAfter > TimeSpan.FromSeconds(30))
+        {
+            throw new ConfigurationException($"{section}:PauseAfter", "must be at most 30 s (the consume loop does not poll while it waits)");
         }
     }
 }

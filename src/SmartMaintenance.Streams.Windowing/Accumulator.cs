@@ -3,12 +3,12 @@ using System.Runtime.CompilerServices;
 namespace SmartMaintenance.Streams.Windowing;
 
 /// <summary>Per-window statistics: Welford moments, extremes, first/last by event time and a quantile sketch.</summary>
+/// <remarks>80 bytes: a pane is just this (its start is that of its first reading's pane), and a hopping spec keeps
+/// six of them per key, so every field counts at 1M keys. The mean is not stored: Sum / Count is the mean Welford's
+/// update needs (the same recurrence, and the correctly rounded mean of the sum).</remarks>
 internal struct Accumulator
 {
-    // int like the sketch's bucket counts: a window holds far fewer than 2^31 readings, and 4 bytes per pane count at 1M keys.
-    public int Count;
     public double Sum;
-    public double Mean;
     public double M2;
     public double Min;
     public double Max;
@@ -16,6 +16,10 @@ internal struct Accumulator
     public long LastTs;
     public double First;
     public double Last;
+    // int like the sketch's bucket counts: a window holds far fewer than 2^31 readings, and 4 bytes per pane count at
+    // 1M keys. Next to the 12-byte sketch: the struct has no references, so its layout is sequential and this order
+    // leaves no padding (80 bytes).
+    public int Count;
     public QuantileSketch Sketch;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -25,7 +29,6 @@ internal struct Accumulator
         {
             Count = 1;
             Sum = value;
-            Mean = value;
             M2 = 0;
             Min = Max = value;
             FirstTs = LastTs = ts;
@@ -33,12 +36,11 @@ internal struct Accumulator
         }
         else
         {
+            // Welford: numerically stable running variance.
+            var delta = value - (Sum / Count);
             Count++;
             Sum += value;
-            // Welford: numerically stable running variance.
-            var delta = value - Mean;
-            Mean += delta / Count;
-            M2 += delta * (value - Mean);
+            M2 += delta * (value - (Sum / Count));
             if (value < Min)
             {
                 Min = value;
@@ -81,7 +83,6 @@ internal struct Accumulator
         var n = Count + other.Count;
         var delta = other.Mean - Mean;
         M2 = M2 + other.M2 + (delta * delta * ((double)Count * other.Count / n));
-        Mean += delta * other.Count / n;
         Count = n;
         Sum += other.Sum;
         Min = Math.Min(Min, other.Min);
@@ -98,6 +99,8 @@ internal struct Accumulator
         }
         Sketch.MergeFrom(other.Sketch, mapping, pool);
     }
+
+    public readonly double Mean => Count > 0 ? Sum / Count : 0;
 
     /// <summary>Sample standard deviation (n−1); 0 for a single reading.</summary>
     public readonly double StdDev => Count > 1 ? Math.Sqrt(Math.Max(0, M2 / (Count - 1))) : 0;

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -267,67 +268,59 @@ internal sealed class OffsetTracker(long granularity)
 
 /// <summary>Recent readings of one key, sorted by event time, for duplicate detection within the horizon.</summary>
 /// <remarks>
-/// Entries older than the horizon are ignored by lookups and dropped only when the array is full, so the
-/// usual in-order reading touches just the tail of one array (cache misses dominate with many keys).
-/// Entries are exact, never fingerprints (a false match would drop a reading). Three forms, chosen per key:
-/// narrow, 8 bytes: time as a 32-bit offset from a per-key base, value as a 32-bit integer v·1000 when that
-/// reproduces the value's bits exactly (up to three decimals and |v| &lt; 2.1 M, e.g. 72.3, 0.125, 101325);
-/// wide, 12 bytes: the 32-bit time offset and the value's 64 bits (any other value); full, 16 bytes: time and
-/// value bits, when remembered times lie more than ±24 days apart. A key moves to a wider form when a reading
-/// needs it and back to narrow when its memory empties. All three live in one long[] (the wide form packs
-/// three ints per entry), so the struct stays 32 bytes.
+/// Entries are exact, never fingerprints (a false match would drop a reading), and delta-encoded in one byte array:
+/// each entry is the varint of its time minus the previous entry's (the first: its zigzagged time), then its value:
+/// a varint of zigzag(v·1000 − the previous entry's v·1000) + 1 when v·1000 is an integer that reproduces the value's
+/// bits exactly (up to three decimals and |v| &lt; 2.1 M, e.g. 72.3, 0.125, 101325), otherwise a 0 byte and the 64
+/// value bits. A key reporting every 10 s a value such as 72.3 ± 0.1 takes 3–4 bytes per reading (8 before), any
+/// other value 10–11 (12). An entry depends only on its predecessor, so an out-of-order reading re-encodes one
+/// neighbour. Entries older than the horizon are ignored by lookups and dropped only when the array is full, so the
+/// usual in-order reading reads two fields and appends (cache misses dominate with many keys). Seqs, when readings
+/// carry them, sit in a side array aligned with the entries, allocated with the first one.
 /// </remarks>
 internal struct DedupIndex
 {
     private const double Scale = 1000;
-    private const byte Narrow = 0;
-    private const byte Wide = 1;
-    private const byte Full = 2;
+    // Zigzagged 64-bit time (10 bytes) + raw value marker and bits (9).
+    private const int MaxEntryBytes = 19;
 
-    private long[]? _entries;
-    private long[]? _seq;
-    // Upper bound of every remembered seq: producers number readings upwards, so a new seq above it is not a re-send
-    // and the scan of all remembered seqs (the whole dedup horizon) is skipped for nearly every reading.
-    private long _maxSeq;
-    private long _base;
-    private int _count;
-    private byte _form;
+    private byte[]? _entries;
+    private SeqMemory? _seqs;
+    // Time and v·1000 (0 when it has none) of the last entry: what an in-order reading is compared with and encoded after.
+    private long _lastTs;
+    private int _lastScaled;
+    private int _length;
+
+    /// <summary>Seqs of the entries (−1: none) and an upper bound of them.</summary>
+    private sealed class SeqMemory(int capacity)
+    {
+        public long[] Seqs = Filled(capacity);
+        public int Count;
+        // Producers number readings upwards, so a new seq above the bound is not a re-send and the scan of all
+        // remembered seqs (the whole dedup horizon) is skipped for nearly every reading.
+        public long Max = -1;
+
+        public static long[] Filled(int n)
+        {
+            var a = new long[n];
+            Array.Fill(a, -1L);
+            return a;
+        }
+    }
+
+    /// <summary>Decoding position: the entry just read, which is also what the next entry is relative to.</summary>
+    private struct Cursor
+    {
+        public int Pos;
+        public int Index;
+        public long Ts;
+        public int Scaled;
+        public bool IsScaled;
+        public long Bits;
+    }
 
     public readonly long HeapBytes =>
-        (_entries is null ? 0 : 24 + (8L * _entries.Length)) + (_seq is null ? 0 : 24 + (8L * _seq.Length));
-
-    private static int CapacityOf(byte form, int length) => form switch
-    {
-        Narrow => length,
-        Wide => length * 2 / 3,
-        _ => length / 2,
-    };
-
-    private static int LengthFor(byte form, int capacity) => form switch
-    {
-        Narrow => capacity,
-        Wide => ((capacity * 3) + 1) / 2,
-        _ => capacity * 2,
-    };
-
-    private readonly int Capacity => CapacityOf(_form, _entries!.Length);
-
-    private static Span<int> Ints(long[] entries) => MemoryMarshal.Cast<long, int>(entries.AsSpan());
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private readonly long TsAt(long[] entries, int i) => _form switch
-    {
-        Narrow => _base + (entries[i] >> 32),
-        Wide => _base + Ints(entries)[3 * i],
-        _ => entries[i << 1],
-    };
-
-    private readonly long BitsAt(long[] entries, int i) => _form switch
-    {
-        Narrow => BitConverter.DoubleToInt64Bits((int)entries[i] / Scale),
-        Wide => MemoryMarshal.Read<long>(MemoryMarshal.AsBytes(Ints(entries).Slice((3 * i) + 1, 2))),
-        _ => entries[(i << 1) + 1],
-    };
+        (_entries is null ? 0 : 24 + _entries.Length) + (_seqs is null ? 0 : 32 + 24 + (8L * _seqs.Seqs.Length));
 
     /// <summary>v·1000 as an int when dividing it back gives exactly the same bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -343,53 +336,129 @@ internal struct DedupIndex
         return false;
     }
 
+    private static ulong ZigZag(long v) => (ulong)((v << 1) ^ (v >> 63));
+
+    private static long UnZigZag(ulong v) => (long)(v >> 1) ^ -(long)(v & 1);
+
+    private static int WriteVarint(Span<byte> dst, ulong v)
+    {
+        var n = 0;
+        while (v >= 0x80)
+        {
+            dst[n++] = (byte)(v | 0x80);
+            v >>= 7;
+        }
+        dst[n++] = (byte)v;
+        return n;
+    }
+
+    private static ulong ReadVarint(ReadOnlySpan<byte> src, ref int pos)
+    {
+        ulong v = 0;
+        var shift = 0;
+        byte b;
+        do
+        {
+            b = src[pos++];
+            v |= (ulong)(b & 0x7F) << shift;
+            shift += 7;
+        }
+        while (b >= 0x80);
+        return v;
+    }
+
+    /// <summary>Encodes an entry after <paramref name="prev"/> (null: as the first entry).</summary>
+    private static int Encode(Span<byte> dst, bool first, long prevTs, int prevScaled, long ts, bool isScaled, int scaled, long bits)
+    {
+        // Entries are sorted, so the unsigned difference is exact even across the whole long range.
+        var n = WriteVarint(dst, first ? ZigZag(ts) : (ulong)(ts - prevTs));
+        if (isScaled)
+        {
+            // ≥ 1, so its first byte is never 0, the marker of raw bits.
+            n += WriteVarint(dst[n..], ZigZag((long)scaled - prevScaled) + 1);
+        }
+        else
+        {
+            dst[n++] = 0;
+            BinaryPrimitives.WriteInt64LittleEndian(dst[n..], bits);
+            n += 8;
+        }
+        return n;
+    }
+
+    private static void Next(ReadOnlySpan<byte> src, ref Cursor c)
+    {
+        var t = ReadVarint(src, ref c.Pos);
+        c.Ts = c.Index == 0 ? UnZigZag(t) : c.Ts + (long)t;
+        if (src[c.Pos] == 0)
+        {
+            c.IsScaled = false;
+            c.Bits = BinaryPrimitives.ReadInt64LittleEndian(src.Slice(c.Pos + 1, 8));
+            c.Scaled = 0;
+            c.Pos += 9;
+        }
+        else
+        {
+            c.IsScaled = true;
+            c.Scaled = (int)(c.Scaled + UnZigZag(ReadVarint(src, ref c.Pos) - 1));
+        }
+        c.Index++;
+    }
+
     /// <summary>True when a remembered reading with time ≥ <paramref name="lowBound"/> has the same time and value bits, or the same seq.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool Contains(long ts, long bits, long seq, long lowBound)
     {
-        var entries = _entries;
-        if (entries is null || _count == 0)
+        if (_length == 0)
         {
             return false;
         }
         // In-order reading: nothing at or after its time is remembered, so only a seq can match.
-        if (TsAt(entries, _count - 1) < ts)
+        if (_lastTs < ts)
         {
-            return seq >= 0 && _seq is not null && ContainsSeq(seq, lowBound);
+            return seq >= 0 && _seqs is not null && ContainsSeq(seq, lowBound);
         }
         return ContainsSlow(ts, bits, seq, lowBound);
     }
 
     private readonly bool ContainsSlow(long ts, long bits, long seq, long lowBound)
     {
-        var entries = _entries!;
         if (ts >= lowBound)
         {
-            // A value without a narrow form cannot equal a narrow entry (the encoding is exact and one-to-one).
-            var scaled = 0;
-            var comparable = _form != Narrow || TryScale(bits, out scaled);
-            for (var i = LowerBound(entries, ts); comparable && i < _count && TsAt(entries, i) == ts; i++)
+            // The encoding is canonical: a value with a v·1000 form is only ever stored in it.
+            var isScaled = TryScale(bits, out var scaled);
+            var src = _entries.AsSpan(0, _length);
+            var c = default(Cursor);
+            while (c.Pos < src.Length)
             {
-                if (_form == Narrow ? (int)entries[i] == scaled : BitsAt(entries, i) == bits)
+                Next(src, ref c);
+                if (c.Ts > ts)
+                {
+                    break;
+                }
+                if (c.Ts == ts && c.IsScaled == isScaled && (isScaled ? c.Scaled == scaled : c.Bits == bits))
                 {
                     return true;
                 }
             }
         }
-        return seq >= 0 && _seq is not null && ContainsSeq(seq, lowBound);
+        return seq >= 0 && _seqs is not null && ContainsSeq(seq, lowBound);
     }
 
     private readonly bool ContainsSeq(long seq, long lowBound)
     {
-        if (seq > _maxSeq)
+        var memory = _seqs!;
+        if (seq > memory.Max || Array.IndexOf(memory.Seqs, seq, 0, memory.Count) < 0)
         {
             return false;
         }
-        var entries = _entries!;
-        var sa = _seq!;
-        for (var j = 0; j < _count; j++)
+        var src = _entries.AsSpan(0, _length);
+        var c = default(Cursor);
+        while (c.Pos < src.Length)
         {
-            if (sa[j] == seq && TsAt(entries, j) >= lowBound)
+            var i = c.Index;
+            Next(src, ref c);
+            if (memory.Seqs[i] == seq && c.Ts >= lowBound)
             {
                 return true;
             }
@@ -399,227 +468,158 @@ internal struct DedupIndex
 
     public void Insert(long ts, long bits, long seq, long lowBound)
     {
-        _entries ??= new long[4];
-        if (_count == 0)
+        var isScaled = TryScale(bits, out var scaled);
+        if (seq >= 0 && _seqs is null)
         {
-            // Empty memory: start over narrow around this reading.
-            _base = ts;
-            if (_form != Narrow)
+            _seqs = new SeqMemory(Math.Max(4, CountEntries() + 1)) { Count = CountEntries() };
+        }
+        Span<byte> encoded = stackalloc byte[2 * MaxEntryBytes];
+        while (true)
+        {
+            _entries ??= new byte[16];
+            if (_length == 0 || ts >= _lastTs)
             {
-                _form = Narrow;
-                if (_seq is not null && _seq.Length < Capacity)
+                // In order (equal times go after the remembered ones): append.
+                var n = Encode(encoded, _length == 0, _lastTs, _lastScaled, ts, isScaled, scaled, bits);
+                if (_length + n > _entries.Length)
                 {
-                    _seq = null;
+                    MakeRoom(lowBound, n);
+                    continue;
                 }
+                encoded[..n].CopyTo(_entries.AsSpan(_length));
+                _length += n;
+                _lastTs = ts;
+                _lastScaled = isScaled ? scaled : 0;
+                AddSeq(_seqs?.Count ?? 0, seq);
+                return;
             }
-        }
-        if (_count == Capacity)
-        {
-            MakeRoom(lowBound);
-        }
-        var scaled = 0;
-        var offsetFits = ts - _base is >= int.MinValue and <= int.MaxValue;
-        if (_form == Narrow && !(offsetFits && TryScale(bits, out scaled)))
-        {
-            Reform(offsetFits ? Wide : Full);
-        }
-        else if (_form == Wide && !offsetFits)
-        {
-            Reform(Full);
-        }
-        if (seq >= 0 && _seq is null)
-        {
-            _seq = new long[Capacity];
-            Array.Fill(_seq, -1L);
-        }
-        if (seq > _maxSeq)
-        {
-            _maxSeq = seq;
-        }
-        var entries = _entries;
-        var pos = _count;
-        // Mostly in order: walk back from the end past later timestamps (equal ones stay before).
-        var i = pos;
-        while (i > 0 && TsAt(entries, i - 1) > ts)
-        {
-            i--;
-        }
-        if (i < pos)
-        {
-            Move(entries, i, i + 1, pos - i);
-        }
-        switch (_form)
-        {
-            case Narrow:
-                entries[i] = ((ts - _base) << 32) | (uint)scaled;
-                break;
-            case Wide:
-                var ints = Ints(entries);
-                ints[3 * i] = (int)(ts - _base);
-                MemoryMarshal.Write(MemoryMarshal.AsBytes(ints.Slice((3 * i) + 1, 2)), in bits);
-                break;
-            default:
-                entries[i << 1] = ts;
-                entries[(i << 1) + 1] = bits;
-                break;
-        }
-        if (_seq is { } sa)
-        {
-            if (i < pos)
+            if (InsertBefore(ts, isScaled, scaled, bits, encoded, lowBound, out var index))
             {
-                Array.Copy(sa, i, sa, i + 1, pos - i);
+                AddSeq(index, seq);
+                return;
             }
-            sa[i] = seq;
         }
-        _count++;
     }
 
-    private readonly void Move(long[] entries, int from, int to, int n)
+    /// <summary>Inserts before the first entry later than <paramref name="ts"/> (there is one); false when room had to be made first.</summary>
+    private bool InsertBefore(long ts, bool isScaled, int scaled, long bits, Span<byte> encoded, long lowBound, out int index)
     {
-        switch (_form)
+        var src = _entries.AsSpan(0, _length);
+        var before = default(Cursor);
+        var c = default(Cursor);
+        while (true)
         {
-            case Narrow:
-                Array.Copy(entries, from, entries, to, n);
+            before = c;
+            Next(src, ref c);
+            if (c.Ts > ts)
+            {
                 break;
-            case Wide:
-                var ints = Ints(entries);
-                ints.Slice(3 * from, 3 * n).CopyTo(ints[(3 * to)..]);
-                break;
-            default:
-                Array.Copy(entries, from << 1, entries, to << 1, n << 1);
-                break;
+            }
         }
+        // The new entry after `before`, then the later one re-encoded after the new entry; everything further is unchanged.
+        index = before.Index;
+        var first = index == 0;
+        var n = Encode(encoded, first, before.Ts, before.Scaled, ts, isScaled, scaled, bits);
+        n += Encode(encoded[n..], false, ts, isScaled ? scaled : 0, c.Ts, c.IsScaled, c.Scaled, c.Bits);
+        var old = c.Pos - before.Pos;
+        if (_length + n - old > _entries!.Length)
+        {
+            MakeRoom(lowBound, n - old + MaxEntryBytes);
+            return false;
+        }
+        _entries.AsSpan(c.Pos, _length - c.Pos).CopyTo(_entries.AsSpan(before.Pos + n));
+        encoded[..n].CopyTo(_entries.AsSpan(before.Pos));
+        _length += n - old;
+        return true;
     }
 
-    /// <summary>Rewrites the entries in a wider form, keeping the capacity (the seq array stays aligned).</summary>
-    private void Reform(byte form)
+    private readonly int CountEntries()
     {
-        var old = _entries!;
-        var capacity = Capacity;
-        var fresh = new long[LengthFor(form, capacity)];
-        var was = this;
-        _entries = fresh;
-        _form = form;
-        for (var i = 0; i < _count; i++)
+        var src = _entries.AsSpan(0, _length);
+        var c = default(Cursor);
+        while (c.Pos < src.Length)
         {
-            Write(fresh, i, was.TsAt(old, i), was.BitsAt(old, i));
+            Next(src, ref c);
         }
+        return c.Index;
     }
 
-    /// <summary>Writes an entry whose form is known to fit (used when widening).</summary>
-    private readonly void Write(long[] entries, int i, long ts, long bits)
+    private readonly void AddSeq(int index, long seq)
     {
-        if (_form == Wide)
+        if (_seqs is not { } memory)
         {
-            var ints = Ints(entries);
-            ints[3 * i] = (int)(ts - _base);
-            MemoryMarshal.Write(MemoryMarshal.AsBytes(ints.Slice((3 * i) + 1, 2)), in bits);
+            return;
         }
-        else
+        if (memory.Count == memory.Seqs.Length)
         {
-            entries[i << 1] = ts;
-            entries[(i << 1) + 1] = bits;
+            var grown = SeqMemory.Filled(memory.Count + (memory.Count / 4) + 1);
+            Array.Copy(memory.Seqs, grown, memory.Count);
+            memory.Seqs = grown;
+        }
+        Array.Copy(memory.Seqs, index, memory.Seqs, index + 1, memory.Count - index);
+        memory.Seqs[index] = seq;
+        memory.Count++;
+        if (seq > memory.Max)
+        {
+            memory.Max = seq;
         }
     }
 
-    private void MakeRoom(long lowBound)
+    /// <summary>Drops the entries older than the horizon and makes room for <paramref name="needed"/> more bytes.</summary>
+    private void MakeRoom(long lowBound, int needed)
     {
         var entries = _entries!;
-        var capacity = Capacity;
+        var src = entries.AsSpan(0, _length);
+        var c = default(Cursor);
         var drop = 0;
-        while (drop < _count && TsAt(entries, drop) < lowBound)
+        var liveFrom = _length;
+        while (c.Pos < src.Length)
         {
+            var start = c.Pos;
+            Next(src, ref c);
+            if (c.Ts >= lowBound)
+            {
+                liveFrom = start;
+                break;
+            }
             drop++;
         }
-        var live = _count - drop;
-        // Compact unless more than seven eighths is live; grow by a quarter, not double: this array is a large part
-        // of a key's memory, and a steady key settles at about 8/7 of its live entries.
-        if (live <= capacity - Math.Max(1, capacity / 8))
+        Span<byte> head = stackalloc byte[MaxEntryBytes];
+        var headLength = 0;
+        var tail = ReadOnlySpan<byte>.Empty;
+        if (liveFrom < _length)
         {
-            Move(entries, drop, 0, live);
-            if (_seq is not null)
-            {
-                Array.Copy(_seq, drop, _seq, 0, live);
-                Array.Fill(_seq, -1L, live, _seq.Length - live);
-            }
+            // The oldest live entry becomes the first: absolute time and value; the rest is relative to it as before.
+            headLength = Encode(head, true, 0, 0, c.Ts, c.IsScaled, c.Scaled, c.Bits);
+            tail = src[c.Pos..];
+        }
+        var live = headLength + tail.Length;
+        var capacity = entries.Length;
+        // Compact unless more than seven eighths would be live; grow by a quarter, not double: this array is a large
+        // part of a key's memory, and a steady key settles at about 8/7 of its live bytes.
+        if (live + needed > capacity - (capacity / 8))
+        {
+            var size = Math.Max(capacity + (capacity / 4), live + needed + ((live + needed) / 8));
+            var fresh = new byte[(size + 7) & ~7];
+            tail.CopyTo(fresh.AsSpan(headLength));
+            _entries = fresh;
         }
         else
         {
-            var size = capacity + (capacity / 4) + 1;
-            var fresh = new long[LengthFor(_form, size)];
-            var saved = _entries;
-            _entries = fresh;
-            for (var i = 0; i < live; i++)
-            {
-                CopyEntry(saved!, drop + i, fresh, i);
-            }
-            entries = fresh;
-            if (_seq is not null)
-            {
-                var seqs = new long[size];
-                Array.Fill(seqs, -1L);
-                Array.Copy(_seq, drop, seqs, 0, live);
-                _seq = seqs;
-            }
+            tail.CopyTo(entries.AsSpan(headLength));
         }
-        _count = live;
-        // Rebase on the oldest live entry so offsets stay small while the key keeps reporting (only when the
-        // newest then still fits: offsets on both sides of the base can span more than an int).
-        if (_form != Full && live > 0 && TsAt(entries, live - 1) - TsAt(entries, 0) <= int.MaxValue)
+        head[..headLength].CopyTo(_entries.AsSpan());
+        _length = live;
+        if (_length == 0)
         {
-            var shift = TsAt(entries, 0) - _base;
-            if (_form == Narrow)
-            {
-                for (var i = 0; i < live; i++)
-                {
-                    entries[i] -= shift << 32;
-                }
-            }
-            else
-            {
-                var ints = Ints(entries);
-                for (var i = 0; i < live; i++)
-                {
-                    ints[3 * i] -= (int)shift;
-                }
-            }
-            _base += shift;
+            _lastTs = 0;
+            _lastScaled = 0;
         }
-    }
-
-    private readonly void CopyEntry(long[] from, int i, long[] to, int j)
-    {
-        switch (_form)
+        if (_seqs is { } memory && drop > 0)
         {
-            case Narrow:
-                to[j] = from[i];
-                break;
-            case Wide:
-                Ints(from).Slice(3 * i, 3).CopyTo(Ints(to)[(3 * j)..]);
-                break;
-            default:
-                to[j << 1] = from[i << 1];
-                to[(j << 1) + 1] = from[(i << 1) + 1];
-                break;
+            Array.Copy(memory.Seqs, drop, memory.Seqs, 0, memory.Count - drop);
+            Array.Fill(memory.Seqs, -1L, memory.Count - drop, drop);
+            memory.Count -= drop;
         }
-    }
-
-    private readonly int LowerBound(long[] entries, long value)
-    {
-        var lo = 0;
-        var hi = _count;
-        while (lo < hi)
-        {
-            var mid = (int)((uint)(lo + hi) >> 1);
-            if (TsAt(entries, mid) < value)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-        return lo;
     }
 }

@@ -47,11 +47,16 @@ internal sealed class SketchMapping
     public double Value(int key) => 2 * Math.Exp(key * _lnGamma) / (_gamma + 1);
 }
 
-/// <summary>Recycles bucket arrays by power-of-two size, and dense sketch holders, so a steady stream of windows allocates nothing.</summary>
+/// <summary>Recycles bucket arrays by power-of-two size, and holds the dense sketches, so a steady stream of windows allocates nothing.</summary>
+/// <remarks>A sketch refers to its dense form by an int handle into this pool rather than by reference: the
+/// reference would cost every pane 8 bytes (88 → 80) although most panes never go dense, and pane arrays without
+/// references are not scanned by the GC.</remarks>
 internal sealed class BucketPool
 {
     private readonly Stack<int[]>[] _bySize = new Stack<int[]>[16];
-    private readonly Stack<DenseSketch> _dense = new();
+    private DenseSketch[] _dense = new DenseSketch[16];
+    private int _denseCount;
+    private readonly Stack<int> _freeHandles = new();
 
     public int[] Rent(int minLength)
     {
@@ -71,14 +76,31 @@ internal sealed class BucketPool
         (_bySize[cls] ??= new Stack<int[]>()).Push(array);
     }
 
-    public DenseSketch RentDense() => _dense.Count > 0 ? _dense.Pop() : new DenseSketch();
-
-    public void ReturnDense(DenseSketch dense)
+    /// <summary>An empty dense sketch and its handle.</summary>
+    public int RentDense()
     {
+        if (_freeHandles.Count > 0)
+        {
+            return _freeHandles.Pop();
+        }
+        if (_denseCount == _dense.Length)
+        {
+            Array.Resize(ref _dense, _dense.Length * 2);
+        }
+        _dense[_denseCount] = new DenseSketch();
+        return _denseCount++;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public DenseSketch Dense(int handle) => _dense[handle];
+
+    public void ReturnDense(int handle)
+    {
+        var dense = _dense[handle];
         dense.Positive.Release(this);
         dense.Negative.Release(this);
         dense.Zero = 0;
-        _dense.Push(dense);
+        _freeHandles.Push(handle);
     }
 
     private static int SizeClass(int length) =>
@@ -299,34 +321,55 @@ internal sealed class DenseSketch
 [InlineArray(QuantileSketch.InlineCapacity)]
 internal struct InlineCodes
 {
-    private int _element0;
+    private short _element0;
 }
 
 /// <summary>Mergeable quantile sketch with relative accuracy α (see <see cref="QuantileSketchConfig"/>).</summary>
 /// <remarks>
-/// Up to <see cref="InlineCapacity"/> readings are kept inline as bucket codes (sign + bucket key, 4 bytes each);
-/// the next reading moves them into a pooled <see cref="DenseSketch"/>. Both representations answer a quantile
-/// identically (the inline one applies the same lowest-bucket collapse as the dense stores), so merging
-/// panes in any order and representation gives the same result as one sketch over all their values.
+/// 12 bytes. Up to <see cref="InlineCapacity"/> readings are kept inline as 16-bit bucket codes (bucket key · 4 + sign
+/// tag; 0 marks a free slot, so the sketch needs no count of its own); the next reading, or one whose key does not fit
+/// 14 bits (|x| beyond about 1e142 at α = 2 %), moves them into a <see cref="DenseSketch"/> of the pool, whose handle
+/// then takes the slots. Both representations answer a quantile identically (the inline one applies the same
+/// lowest-bucket collapse as the dense stores), so merging panes in any order and representation gives the same
+/// result as one sketch over all their values.
 /// </remarks>
 internal struct QuantileSketch
 {
-    // Six codes keep the sketch at 36 bytes and a pane at 120; six readings are one minute at a 10 s interval.
+    // Six 2-byte codes: a pane's accumulator is 80 bytes; six readings are one minute at a 10 s interval.
     public const int InlineCapacity = 6;
-    public const int NegativeTag = 0;
-    public const int ZeroTag = 1;
-    public const int PositiveTag = 2;
+    public const int NegativeTag = 1;
+    public const int ZeroTag = 2;
+    public const int PositiveTag = 3;
+    private const int MinInlineKey = short.MinValue >> 2;
+    private const int MaxInlineKey = short.MaxValue >> 2;
+    // Tag 0 with a non-zero key is no code: it marks the dense form, the handle in the next two slots.
+    private const short DenseMarker = 4;
 
-    private DenseSketch? _dense;
     private InlineCodes _codes;
-    private int _inline;
-
-    public readonly long Count => _dense?.Count ?? _inline;
 
     /// <summary>True once the sketch has moved to bucket arrays.</summary>
-    public readonly bool IsDense => _dense is not null;
+    public readonly bool IsDense => _codes[0] == DenseMarker;
 
-    internal readonly DenseSketch? Dense => _dense;
+    private readonly int Handle => (ushort)_codes[1] | (_codes[2] << 16);
+
+    public readonly long Count(BucketPool pool) => IsDense ? pool.Dense(Handle).Count : InlineCount;
+
+    internal readonly DenseSketch? Dense(BucketPool pool) => IsDense ? pool.Dense(Handle) : null;
+
+    // Codes fill the slots in order, so the first free one is the count.
+    private readonly int InlineCount
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            var n = 0;
+            while (n < InlineCapacity && _codes[n] != 0)
+            {
+                n++;
+            }
+            return n;
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Sign(int code) => code & 3;
@@ -334,63 +377,98 @@ internal struct QuantileSketch
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int KeyOf(int code) => code >> 2;
 
-    // Keys stay within ±2^23 for every accepted accuracy (α ≥ 1e-4: |ln x| ≤ 710 over ln γ ≥ 2e-4), so key·4 fits an int.
+    /// <summary>The value's 16-bit code, or 0 when its bucket key is outside the inline range.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Encode(double value, SketchMapping mapping) =>
-        value > QuantileSketchConfig.MinIndexableValue ? (mapping.Key(value) << 2) | PositiveTag
-        : value < -QuantileSketchConfig.MinIndexableValue ? (mapping.Key(-value) << 2) | NegativeTag
-        : ZeroTag;
+    private static short Encode(double value, SketchMapping mapping)
+    {
+        int key;
+        int tag;
+        if (value > QuantileSketchConfig.MinIndexableValue)
+        {
+            key = mapping.Key(value);
+            tag = PositiveTag;
+        }
+        else if (value < -QuantileSketchConfig.MinIndexableValue)
+        {
+            key = mapping.Key(-value);
+            tag = NegativeTag;
+        }
+        else
+        {
+            return ZeroTag;
+        }
+        return (uint)(key - MinInlineKey) <= MaxInlineKey - MinInlineKey ? (short)((key << 2) | tag) : (short)0;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(double value, SketchMapping mapping, BucketPool pool)
     {
-        if (_dense is { } dense)
+        if (IsDense)
         {
-            dense.Add(value, mapping, pool);
+            pool.Dense(Handle).Add(value, mapping, pool);
             return;
         }
-        if (_inline < InlineCapacity)
+        AddInline(value, mapping, pool);
+    }
+
+    private void AddInline(double value, SketchMapping mapping, BucketPool pool)
+    {
+        var n = InlineCount;
+        if (n < InlineCapacity)
         {
-            _codes[_inline++] = Encode(value, mapping);
-            return;
+            var code = Encode(value, mapping);
+            if (code != 0)
+            {
+                _codes[n] = code;
+                return;
+            }
         }
         ToDense(pool, mapping).Add(value, mapping, pool);
     }
 
     private DenseSketch ToDense(BucketPool pool, SketchMapping mapping)
     {
-        var dense = pool.RentDense();
-        for (var i = 0; i < _inline; i++)
+        var handle = pool.RentDense();
+        var dense = pool.Dense(handle);
+        for (var i = 0; i < InlineCapacity && _codes[i] != 0; i++)
         {
             dense.AddCode(_codes[i], mapping, pool);
         }
-        _inline = 0;
-        _dense = dense;
+        _codes = default;
+        _codes[0] = DenseMarker;
+        _codes[1] = (short)handle;
+        _codes[2] = (short)(handle >> 16);
         return dense;
     }
 
     public void MergeFrom(in QuantileSketch other, SketchMapping mapping, BucketPool pool)
     {
-        if (other._dense is null && other._inline == 0)
+        var otherDense = other.IsDense;
+        var otherInline = otherDense ? 0 : other.InlineCount;
+        if (!otherDense && otherInline == 0)
         {
             return;
         }
-        if (_dense is null && other._dense is null && _inline + other._inline <= InlineCapacity)
+        if (!IsDense && !otherDense)
         {
-            for (var i = 0; i < other._inline; i++)
+            var n = InlineCount;
+            if (n + otherInline <= InlineCapacity)
             {
-                _codes[_inline++] = other._codes[i];
+                for (var i = 0; i < otherInline; i++)
+                {
+                    _codes[n + i] = other._codes[i];
+                }
+                return;
             }
-            return;
         }
-        var dense = _dense ?? ToDense(pool, mapping);
-        if (other._dense is { } od)
+        var dense = IsDense ? pool.Dense(Handle) : ToDense(pool, mapping);
+        if (otherDense)
         {
-            dense.MergeFrom(od, mapping, pool);
+            dense.MergeFrom(pool.Dense(other.Handle), mapping, pool);
         }
         else
         {
-            for (var i = 0; i < other._inline; i++)
+            for (var i = 0; i < otherInline; i++)
             {
                 dense.AddCode(other._codes[i], mapping, pool);
             }
@@ -398,13 +476,13 @@ internal struct QuantileSketch
     }
 
     /// <summary>Estimate of the element of rank ⌊q·(n−1)⌋; NaN when empty.</summary>
-    public readonly double Quantile(double q, SketchMapping mapping)
+    public readonly double Quantile(double q, SketchMapping mapping, BucketPool pool)
     {
-        if (_dense is { } dense)
+        if (IsDense)
         {
-            return dense.Quantile(q, mapping);
+            return pool.Dense(Handle).Quantile(q, mapping);
         }
-        var n = _inline;
+        var n = InlineCount;
         if (n == 0)
         {
             return double.NaN;
@@ -414,7 +492,7 @@ internal struct QuantileSketch
         var negMax = int.MinValue;
         for (var i = 0; i < n; i++)
         {
-            var c = _codes[i];
+            int c = _codes[i];
             if (Sign(c) == PositiveTag)
             {
                 posMax = Math.Max(posMax, KeyOf(c));
@@ -427,7 +505,7 @@ internal struct QuantileSketch
         Span<long> order = stackalloc long[InlineCapacity];
         for (var i = 0; i < n; i++)
         {
-            var c = _codes[i];
+            int c = _codes[i];
             var key = KeyOf(c);
             // Ascending value: negatives by descending key, then zeros, then positives by ascending key.
             order[i] = Sign(c) switch
@@ -446,12 +524,13 @@ internal struct QuantileSketch
 
     public void Release(BucketPool pool)
     {
-        if (_dense is not null)
+        if (IsDense)
         {
-            pool.ReturnDense(_dense);
+            pool.ReturnDense(Handle);
         }
         this = default;
     }
 
-    public readonly long HeapBytes => _dense?.HeapBytes ?? 0;
+    /// <summary>Bytes of the dense form (holder, arrays and its pool slot); 0 inline.</summary>
+    public readonly long HeapBytes(BucketPool pool) => IsDense ? 8 + pool.Dense(Handle).HeapBytes : 0;
 }

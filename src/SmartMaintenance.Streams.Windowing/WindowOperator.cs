@@ -57,12 +57,13 @@ internal sealed class PaneGroup(int stateIndex, WindowSpec first)
 }
 
 /// <summary>Per-spec runtime: constants, timer queues and the early-firing dirty list.</summary>
-internal sealed class SpecRuntime(WindowSpec spec, int index, int stateIndex, PaneGroup? group, byte slot)
+internal sealed class SpecRuntime(WindowSpec spec, int index, int stateSlot, PaneGroup? group, byte slot)
 {
     public readonly WindowSpec Spec = spec;
     public readonly int Index = index;
-    /// <summary>Index of the key's state object: the pane group's, or the session spec's own.</summary>
-    public readonly int StateIndex = stateIndex;
+    /// <summary>Slot of the key's state object in <see cref="KeyState.States"/> (the pane group's, or the session
+    /// spec's own); −1 for the first pane group, whose state is the key object.</summary>
+    public readonly int StateSlot = stateSlot;
     public readonly PaneGroup? Group = group;
     public readonly byte Slot = slot;
     public readonly string Label = spec.Label;
@@ -154,7 +155,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         for (var i = 0; i < specs.Length; i++)
         {
             var stateIndex = groupOf[i] is { } g ? g.StateIndex : _stateCount++;
-            _specs[i] = new SpecRuntime(specs[i], i, stateIndex, groupOf[i], slots[i]);
+            _specs[i] = new SpecRuntime(specs[i], i, groups.Count > 0 ? stateIndex - 1 : stateIndex, groupOf[i], slots[i]);
             horizon = Math.Max(horizon, specs[i].Span + specs[i].AllowedLateness);
             granularity = Math.Min(granularity, specs[i].Kind == WindowKind.Session ? specs[i].Gap : specs[i].Pane);
         }
@@ -348,8 +349,8 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         if (!exists)
         {
             slot = _firstGroup is { } fg
-                ? new KeyState(key, _stateCount, firstIsAligned: true, fg.InitialPanes, fg.InitialWindows)
-                : new KeyState(key, _stateCount, firstIsAligned: false, 0, 0);
+                ? new KeyState(key, _stateCount - 1, fg.InitialPanes, fg.InitialWindows)
+                : new KeyState(key, _stateCount, 0, 0);
         }
         var ks = slot!;
         if (r.AssetId is not null)
@@ -458,13 +459,17 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             return ApplyResult.Late;
         }
         var group = sr.Group!;
-        ref var stateRef = ref ks.State(sr.StateIndex);
-        var st = stateRef is { } o ? Unsafe.As<AlignedState>(o) : (AlignedState)(stateRef = new AlignedState(group.InitialPanes, group.InitialWindows));
+        AlignedState st = ks;
+        if (sr.StateSlot >= 0)
+        {
+            ref var stateRef = ref ks.State(sr.StateSlot);
+            st = stateRef is { } o ? Unsafe.As<AlignedState>(o) : (AlignedState)(stateRef = new AlignedState(group.InitialPanes, group.InitialWindows));
+        }
         if (group.Stamp != _stamp)
         {
             // First spec of the group to take this reading: the shared pane gets it once.
             group.Stamp = _stamp;
-            ref var pane = ref st.GetPane(sr.SinglePane ? lastWs : TimeMath.FloorTo(ts, sr.PaneSize));
+            ref var pane = ref st.GetPane(sr.SinglePane ? lastWs : TimeMath.FloorTo(ts, sr.PaneSize), sr.PaneSize);
             pane.Acc.Add(ts, value, sr.Mapping, _pool);
         }
 
@@ -540,7 +545,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         WindowAggregate aggregate;
         if (sr.SinglePane)
         {
-            var p = st.FindPane(ws);
+            var p = st.FindPane(ws, sr.PaneSize);
             aggregate = ToAggregate(ks, sr, ws, ws + sr.Size, in st.Panes[p].Acc, meta.Revision, isFinal);
         }
         else
@@ -550,7 +555,8 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             for (var i = 0; i < st.PaneCount; i++)
             {
                 ref var pane = ref st.Panes[i];
-                if (pane.Start >= ws && pane.Start < end)
+                // ws and end are pane-aligned: the pane lies inside exactly when its first reading does.
+                if (pane.Acc.FirstTs >= ws && pane.Acc.FirstTs < end)
                 {
                     _scratch.Merge(pane.Acc, sr.Mapping, _pool);
                 }
@@ -581,7 +587,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 var ws = tOn - sr.Size;
                 foreach (var ks in list)
                 {
-                    var st = Unsafe.As<AlignedState>(ks.State(sr.StateIndex)!);
+                    var st = AlignedOf(ks, sr);
                     var idx = st.FindWindow(ws, sr.Slot);
                     if (idx < 0 || st.Windows[idx].OnTimeFired)
                     {
@@ -611,7 +617,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 var ws = tClose - lateness - sr.Size;
                 foreach (var ks in list)
                 {
-                    var st = Unsafe.As<AlignedState>(ks.State(sr.StateIndex)!);
+                    var st = AlignedOf(ks, sr);
                     var idx = st.FindWindow(ws, sr.Slot);
                     if (idx < 0)
                     {
@@ -624,6 +630,10 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             }
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static AlignedState AlignedOf(KeyState ks, SpecRuntime sr) =>
+        sr.StateSlot < 0 ? ks : Unsafe.As<AlignedState>(ks.State(sr.StateSlot)!);
 
     private void CloseAligned(AlignedState st, int windowIndex)
     {
@@ -641,7 +651,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         {
             return ApplyResult.Late;
         }
-        ref var stateRef = ref ks.State(sr.StateIndex);
+        ref var stateRef = ref ks.State(sr.StateSlot);
         var st = stateRef is { } o ? Unsafe.As<SessionState>(o) : (SessionState)(stateRef = new SessionState());
         if (ts < st.LastClosedEnd)
         {
@@ -768,7 +778,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         while (timers.TryPeek(out var timer, out var due) && due <= _watermark)
         {
             timers.Dequeue();
-            var st = Unsafe.As<SessionState>(timer.Key.State(sr.StateIndex)!);
+            var st = Unsafe.As<SessionState>(timer.Key.State(sr.StateSlot)!);
             var idx = st.Find(timer.Id);
             if (idx < 0)
             {
@@ -868,7 +878,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         {
             if (sr.IsSession)
             {
-                var st = Unsafe.As<SessionState>(ks.State(sr.StateIndex)!);
+                var st = Unsafe.As<SessionState>(ks.State(sr.StateSlot)!);
                 var idx = st.Find(reference);
                 if (idx >= 0 && st.Items[idx].Dirty && !st.Items[idx].OnTimeFired)
                 {
@@ -877,7 +887,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             }
             else
             {
-                var st = Unsafe.As<AlignedState>(ks.State(sr.StateIndex)!);
+                var st = AlignedOf(ks, sr);
                 var idx = st.FindWindow(reference, sr.Slot);
                 if (idx >= 0 && st.Windows[idx].Dirty && !st.Windows[idx].OnTimeFired)
                 {
@@ -888,7 +898,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         dirty.Clear();
     }
 
-    private static WindowAggregate ToAggregate(KeyState ks, SpecRuntime sr, long start, long end, in Accumulator acc, int revision, bool isFinal) =>
+    private WindowAggregate ToAggregate(KeyState ks, SpecRuntime sr, long start, long end, in Accumulator acc, int revision, bool isFinal) =>
         new(
             ks.Key,
             sr.Label,
@@ -902,9 +912,9 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             acc.StdDev,
             acc.First,
             acc.Last,
-            acc.Sketch.Quantile(0.50, sr.Mapping),
-            acc.Sketch.Quantile(0.95, sr.Mapping),
-            acc.Sketch.Quantile(0.99, sr.Mapping),
+            acc.Sketch.Quantile(0.50, sr.Mapping, _pool),
+            acc.Sketch.Quantile(0.95, sr.Mapping, _pool),
+            acc.Sketch.Quantile(0.99, sr.Mapping, _pool),
             revision,
             isFinal,
             ks.AssetId,
@@ -946,14 +956,13 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             long bytes = _keys.Count * 28L;
             foreach (var ks in _keys.Values)
             {
-                bytes += ks.HeapBytes;
-                for (var i = 0; i < _stateCount; i++)
+                bytes += ks.HeapBytes + (_firstGroup is null ? 0 : ks.ArrayBytes(_pool));
+                for (var i = 0; i < (ks.States?.Length ?? 0); i++)
                 {
                     bytes += ks.State(i) switch
                     {
-                        KeyState k => k.ArrayBytes(),
-                        AlignedState a => 40 + a.ArrayBytes(),
-                        SessionState s => s.HeapBytes(),
+                        AlignedState a => 40 + a.ArrayBytes(_pool),
+                        SessionState s => s.HeapBytes(_pool),
                         _ => 0,
                     };
                 }

@@ -9,35 +9,37 @@ namespace SmartMaintenance.Streams.Windowing;
 internal sealed class KeyState : AlignedState
 {
     public readonly string Key;
-    public object? State0;
-    public readonly object?[]? More;
+    /// <summary>States after the first pane group's (which is this object), or all of them when no spec is aligned.</summary>
+    public readonly object?[]? States;
     public string? AssetId;
     public string? SensorType;
     public DedupIndex Dedup;
 
-    public KeyState(string key, int stateCount, bool firstIsAligned, int panes, int windows)
-        : base(firstIsAligned ? panes : 0, firstIsAligned ? windows : 0)
+    public KeyState(string key, int slots, int panes, int windows)
+        : base(panes, windows)
     {
         Key = key;
-        More = stateCount > 1 ? new object?[stateCount - 1] : null;
-        if (firstIsAligned)
-        {
-            State0 = this;
-        }
+        States = slots > 0 ? new object?[slots] : null;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ref object? State(int index) => ref index == 0 ? ref State0 : ref More![index - 1];
+    public ref object? State(int slot) => ref States![slot];
 
-    // Header and method table, the aligned fields (24), six references and the 32-byte dedup struct.
-    public long HeapBytes => 112 + (More is null ? 0 : 24 + (8L * More.Length)) + Dedup.HeapBytes;
+    // Header and method table, the aligned fields (24), four references and the 32-byte dedup struct.
+    public long HeapBytes => 104 + (States is null ? 0 : 24 + (8L * States.Length)) + Dedup.HeapBytes;
 }
 
 /// <summary>Aggregate of one pane (gcd of size and advance): every reading updates exactly one pane.</summary>
+/// <remarks>A pane exists only with content, so its start is that of its first reading's pane and is not stored.</remarks>
 internal struct Pane
 {
-    public long Start;
     public Accumulator Acc;
+
+    public readonly long Start(long paneSize) => TimeMath.FloorTo(Acc.FirstTs, paneSize);
+
+    /// <summary>True when the pane starting at <paramref name="start"/> is this one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly bool Is(long start, long paneSize) => (ulong)(Acc.FirstTs - start) < (ulong)paneSize;
 }
 
 /// <summary>Emission bookkeeping of one aligned window with content, 16 bytes.</summary>
@@ -92,16 +94,15 @@ internal class AlignedState(int panes, int windows)
     public WindowMeta[] Windows = windows == 0 ? [] : new WindowMeta[windows];
     public int WindowCount;
 
-    public int FindPane(long start)
+    public int FindPane(long start, long paneSize)
     {
         for (var i = PaneCount - 1; i >= 0; i--)
         {
-            var s = Panes[i].Start;
-            if (s == start)
+            if (Panes[i].Is(start, paneSize))
             {
                 return i;
             }
-            if (s < start)
+            if (Panes[i].Acc.FirstTs < start)
             {
                 break;
             }
@@ -109,25 +110,26 @@ internal class AlignedState(int panes, int windows)
         return -1;
     }
 
+    /// <summary>The pane starting at <paramref name="start"/>, created empty (the caller adds the reading) when missing.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ref Pane GetPane(long start)
+    public ref Pane GetPane(long start, long paneSize)
     {
         var n = PaneCount;
-        if (n > 0 && Panes[n - 1].Start == start)
+        if (n > 0 && Panes[n - 1].Is(start, paneSize))
         {
             return ref Panes[n - 1];
         }
-        return ref GetPaneSlow(start);
+        return ref GetPaneSlow(start, paneSize);
     }
 
-    private ref Pane GetPaneSlow(long start)
+    private ref Pane GetPaneSlow(long start, long paneSize)
     {
         var i = PaneCount;
-        while (i > 0 && Panes[i - 1].Start > start)
+        while (i > 0 && Panes[i - 1].Start(paneSize) > start)
         {
             i--;
         }
-        if (i > 0 && Panes[i - 1].Start == start)
+        if (i > 0 && Panes[i - 1].Is(start, paneSize))
         {
             return ref Panes[i - 1];
         }
@@ -136,7 +138,7 @@ internal class AlignedState(int panes, int windows)
             Array.Resize(ref Panes, Panes.Length + 2);
         }
         Array.Copy(Panes, i, Panes, i + 1, PaneCount - i);
-        Panes[i] = new Pane { Start = start };
+        Panes[i] = default;
         PaneCount++;
         return ref Panes[i];
     }
@@ -224,7 +226,8 @@ internal class AlignedState(int panes, int windows)
     {
         var bound = WindowCount > 0 ? Windows[0].Start : long.MaxValue;
         var n = 0;
-        while (n < PaneCount && Panes[n].Start < bound)
+        // Window starts are pane-aligned, so a pane starts before the bound exactly when its first reading does.
+        while (n < PaneCount && Panes[n].Acc.FirstTs < bound)
         {
             Panes[n].Acc.Release(pool);
             n++;
@@ -238,12 +241,12 @@ internal class AlignedState(int panes, int windows)
     }
 
     /// <summary>Bytes of the pane and window arrays and their sketches (not the object itself).</summary>
-    public long ArrayBytes()
+    public long ArrayBytes(BucketPool pool)
     {
         var bytes = 24 + (Unsafe.SizeOf<Pane>() * (long)Panes.Length) + 24 + (Unsafe.SizeOf<WindowMeta>() * (long)Windows.Length);
         for (var i = 0; i < PaneCount; i++)
         {
-            bytes += Panes[i].Acc.Sketch.HeapBytes;
+            bytes += Panes[i].Acc.Sketch.HeapBytes(pool);
         }
         return bytes;
     }
@@ -369,12 +372,12 @@ internal sealed class SessionState
         Count -= count;
     }
 
-    public long HeapBytes()
+    public long HeapBytes(BucketPool pool)
     {
         var bytes = 40 + 24 + (Unsafe.SizeOf<Session>() * (long)Items.Length);
         for (var i = 0; i < Count; i++)
         {
-            bytes += Items[i].Acc.Sketch.HeapBytes;
+            bytes += Items[i].Acc.Sketch.HeapBytes(pool);
         }
         return bytes;
     }

@@ -65,23 +65,68 @@ public sealed class DedupIndexTests
     }
 
     [Fact]
-    public void Readings_with_up_to_three_decimals_take_eight_bytes_others_twelve_and_times_weeks_apart_sixteen()
+    public void Readings_with_up_to_three_decimals_take_about_four_bytes_others_eleven_and_times_weeks_apart_a_few_more()
     {
         var narrow = default(DedupIndex);
         var wide = default(DedupIndex);
-        var full = default(DedupIndex);
+        var apart = default(DedupIndex);
         for (var i = 0; i < 40; i++)
         {
+            // 1 s apart, 0.1 steps: 2 bytes of time delta, 2 of value delta.
             narrow.Insert(1_700_000_000_000 + (i * 1000), BitConverter.DoubleToInt64Bits(60 + (i * 0.1)), -1, 0);
+            // No v·1000 form: 2 bytes of time delta, a marker and the 8 value bytes.
             wide.Insert(1_700_000_000_000 + (i * 1000), BitConverter.DoubleToInt64Bits(60 + (i * 0.1) + 1e-9), -1, 0);
-            full.Insert(1_700_000_000_000 + (i * 30L * 86_400_000), BitConverter.DoubleToInt64Bits(60 + (i * 0.1)), -1, 0);
+            // 30 days apart: 5 bytes of time delta.
+            apart.Insert(1_700_000_000_000 + (i * 30L * 86_400_000), BitConverter.DoubleToInt64Bits(60 + (i * 0.1)), -1, 0);
         }
-        // Same number of entries, same growth: array bytes in the ratio of the entry sizes.
-        Assert.Equal((narrow.HeapBytes - 24) * 3 / 2, wide.HeapBytes - 24, 8.0);
-        Assert.Equal((narrow.HeapBytes - 24) * 2, full.HeapBytes - 24);
-        Assert.True(full.Contains(1_700_000_000_000 + (39 * 30L * 86_400_000), BitConverter.DoubleToInt64Bits(60 + (39 * 0.1)), -1, 0));
+        // Entry bytes plus at most a quarter of growth slack (and the first entry's absolute time).
+        Assert.InRange(narrow.HeapBytes - 24, 40 * 4, (40 * 4 * 5 / 4) + 16);
+        Assert.InRange(wide.HeapBytes - 24, 40 * 11, (40 * 11 * 5 / 4) + 16);
+        Assert.InRange(apart.HeapBytes - 24, 40 * 7, (40 * 7 * 5 / 4) + 16);
+        Assert.True(apart.Contains(1_700_000_000_000 + (39 * 30L * 86_400_000), BitConverter.DoubleToInt64Bits(60 + (39 * 0.1)), -1, 0));
         Assert.True(narrow.Contains(1_700_000_000_000 + 5000, BitConverter.DoubleToInt64Bits(60 + (5 * 0.1)), -1, 0));
         Assert.False(narrow.Contains(1_700_000_000_000 + 5000, BitConverter.DoubleToInt64Bits(60 + (5 * 0.1) + 1e-9), -1, 0));
         Assert.True(wide.Contains(1_700_000_000_000 + 5000, BitConverter.DoubleToInt64Bits(60 + (5 * 0.1) + 1e-9), -1, 0));
+        Assert.False(wide.Contains(1_700_000_000_000 + 5000, BitConverter.DoubleToInt64Bits(60 + (5 * 0.1)), -1, 0));
+    }
+
+    [Fact]
+    public void Out_of_order_readings_and_expiry_keep_every_live_entry_findable()
+    {
+        var index = default(DedupIndex);
+        var memory = new List<(long Ts, long Bits)>();
+        var random = new Random(5);
+        long low = long.MinValue;
+        for (var i = 0; i < 2000; i++)
+        {
+            // Mostly in order, every fifth reading up to 50 s back; values mix v·1000 forms and raw bits, extremes included.
+            var ts = (i * 1000L) - (i % 5 == 0 ? random.Next(0, 50_000) : 0);
+            var value = (i % 7) switch
+            {
+                0 => double.MaxValue,
+                1 => -1e-300,
+                2 => 2_147_483.647,
+                3 => -2_147_483.647,
+                _ => random.Next(-100_000, 100_000) / 1000.0,
+            };
+            var bits = BitConverter.DoubleToInt64Bits(value);
+            if (ts < low || memory.Any(m => m.Ts >= low && m.Ts == ts && m.Bits == bits))
+            {
+                continue;
+            }
+            index.Insert(ts, bits, -1, low);
+            memory.Add((ts, bits));
+            low = (i * 1000L) - 120_000;
+            if (i % 50 == 0)
+            {
+                foreach (var (t, b) in memory.Where(m => m.Ts >= low))
+                {
+                    Assert.True(index.Contains(t, b, -1, low), $"lost {t}");
+                    Assert.False(index.Contains(t, b ^ 1, -1, low));
+                }
+            }
+        }
+        // Only about two minutes are live: the memory stays small however long the key reports.
+        Assert.True(index.HeapBytes < 24 + (160 * 12), $"{index.HeapBytes} bytes");
     }
 }

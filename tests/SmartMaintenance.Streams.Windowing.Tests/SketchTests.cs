@@ -25,11 +25,11 @@ public sealed class SketchTests
     {
         var random = new Random(42);
         var values = Enumerable.Range(0, 5000).Select(i => i % 17 == 0 ? 0.0 : (random.NextDouble() - 0.3) * 200).ToList();
-        var (sketch, mapping, _) = Build(values, alpha, 1024);
+        var (sketch, mapping, pool) = Build(values, alpha, 1024);
         var sorted = values.Order().ToList();
         foreach (var q in new[] { 0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0 })
         {
-            Expectations.AssertQuantile(sorted, q, sketch.Quantile(q, mapping), alpha);
+            Expectations.AssertQuantile(sorted, q, sketch.Quantile(q, mapping, pool), alpha);
         }
     }
 
@@ -44,12 +44,12 @@ public sealed class SketchTests
         {
             sb.Add(v, mapping, pool);
         }
-        var (whole, _, _) = Build(a.Concat(b));
+        var (whole, _, wholePool) = Build(a.Concat(b));
         sa.MergeFrom(sb, mapping, pool);
-        Assert.Equal(whole.Count, sa.Count);
+        Assert.Equal(whole.Count(wholePool), sa.Count(pool));
         foreach (var q in new[] { 0.0, 0.3, 0.5, 0.95, 0.99, 1.0 })
         {
-            Assert.Equal(whole.Quantile(q, mapping), sa.Quantile(q, mapping));
+            Assert.Equal(whole.Quantile(q, mapping, wholePool), sa.Quantile(q, mapping, pool));
         }
     }
 
@@ -57,33 +57,33 @@ public sealed class SketchTests
     public void Values_too_wide_for_the_bucket_limit_collapse_the_smallest_and_keep_the_upper_quantiles()
     {
         var values = Enumerable.Range(0, 60).Select(i => Math.Pow(10, i / 10.0)).ToList();
-        var (sketch, mapping, _) = Build(values, 0.02, 32);
-        Assert.True(sketch.HeapBytes <= 72 + 24 + (4 * 32));
+        var (sketch, mapping, pool) = Build(values, 0.02, 32);
+        Assert.True(sketch.HeapBytes(pool) <= 8 + 72 + 24 + (4 * 32));
         var sorted = values.Order().ToList();
-        Expectations.AssertQuantile(sorted, 0.99, sketch.Quantile(0.99, mapping));
-        Expectations.AssertQuantile(sorted, 1.0, sketch.Quantile(1.0, mapping));
+        Expectations.AssertQuantile(sorted, 0.99, sketch.Quantile(0.99, mapping, pool));
+        Expectations.AssertQuantile(sorted, 1.0, sketch.Quantile(1.0, mapping, pool));
     }
 
     [Fact]
     public void Empty_sketch_has_no_quantile_and_released_arrays_are_reused()
     {
         var (sketch, mapping, pool) = Build([]);
-        Assert.True(double.IsNaN(sketch.Quantile(0.5, mapping)));
+        Assert.True(double.IsNaN(sketch.Quantile(0.5, mapping, pool)));
         for (var i = 0; i <= QuantileSketch.InlineCapacity; i++)
         {
             sketch.Add(10, mapping, pool);
         }
-        var dense = sketch.Dense;
+        var dense = sketch.Dense(pool);
         var array = dense!.Positive.Counts;
         sketch.Release(pool);
-        Assert.Equal(0, sketch.Count);
+        Assert.Equal(0, sketch.Count(pool));
         for (var i = 0; i <= QuantileSketch.InlineCapacity; i++)
         {
             sketch.Add(20, mapping, pool);
         }
-        Assert.Same(dense, sketch.Dense);
-        Assert.Same(array, sketch.Dense!.Positive.Counts);
-        Assert.Equal(20, sketch.Quantile(0.5, mapping), 20 * 0.02);
+        Assert.Same(dense, sketch.Dense(pool));
+        Assert.Same(array, sketch.Dense(pool)!.Positive.Counts);
+        Assert.Equal(20, sketch.Quantile(0.5, mapping, pool), 20 * 0.02);
     }
 
     private static readonly double[] Quantiles = [0.0, 0.01, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0];
@@ -127,16 +127,16 @@ public sealed class SketchTests
                         sketch.Add(v, mapping, pool);
                     }
                     Assert.Equal(n > QuantileSketch.InlineCapacity, sketch.IsDense);
-                    Assert.Equal(n, sketch.Count);
+                    Assert.Equal(n, sketch.Count(pool));
                     var dense = DenseOf(values, mapping, pool);
                     var sorted = values.Order().ToList();
                     foreach (var q in Quantiles)
                     {
-                        Assert.Equal(dense.Quantile(q, mapping), sketch.Quantile(q, mapping));
+                        Assert.Equal(dense.Quantile(q, mapping), sketch.Quantile(q, mapping, pool));
                         if (maxBuckets == 128 && WithinBucketLimit(values.Where(v => v > 0)) && WithinBucketLimit(values.Where(v => v < 0)))
                         {
                             // Spans within the bucket limit: the documented bound holds.
-                            Expectations.AssertQuantile(sorted, q, sketch.Quantile(q, mapping));
+                            Expectations.AssertQuantile(sorted, q, sketch.Quantile(q, mapping, pool));
                         }
                     }
                     sketch.Release(pool);
@@ -176,15 +176,45 @@ public sealed class SketchTests
                 merged.MergeFrom(sketches[i], mapping, pool);
             }
             var all = parts.SelectMany(p => p).ToList();
-            Assert.Equal(all.Count, merged.Count);
+            Assert.Equal(all.Count, merged.Count(pool));
             Assert.Equal(all.Count > QuantileSketch.InlineCapacity, merged.IsDense);
             var dense = DenseOf(all, mapping, pool);
             foreach (var q in Quantiles)
             {
-                Assert.Equal(dense.Quantile(q, mapping), merged.Quantile(q, mapping));
+                Assert.Equal(dense.Quantile(q, mapping), merged.Quantile(q, mapping, pool));
             }
             merged.Release(pool);
         }
+    }
+
+    [Fact]
+    public void Values_whose_bucket_does_not_fit_an_inline_code_move_to_bucket_arrays_with_the_same_answers()
+    {
+        var mapping = new SketchMapping(0.02, 128);
+        var pool = new BucketPool();
+        foreach (var huge in new[] { 1e150, -1e200, 1e300 })
+        {
+            var sketch = default(QuantileSketch);
+            sketch.Add(5, mapping, pool);
+            sketch.Add(huge, mapping, pool);
+            Assert.True(sketch.IsDense);
+            Assert.Equal(2, sketch.Count(pool));
+            var dense = DenseOf([5, huge], mapping, pool);
+            foreach (var q in Quantiles)
+            {
+                Assert.Equal(dense.Quantile(q, mapping), sketch.Quantile(q, mapping, pool));
+            }
+            Expectations.AssertQuantile([Math.Min(5, huge), Math.Max(5, huge)], 1.0, sketch.Quantile(1.0, mapping, pool));
+            sketch.Release(pool);
+        }
+    }
+
+    [Fact]
+    public void A_pane_takes_eighty_bytes_and_its_sketch_twelve()
+    {
+        // Six panes per key for a 5-minute hopping spec at 1M keys: each byte here is 6 MB.
+        Assert.Equal(12, System.Runtime.CompilerServices.Unsafe.SizeOf<QuantileSketch>());
+        Assert.Equal(80, System.Runtime.CompilerServices.Unsafe.SizeOf<Pane>());
     }
 
     [Fact]

@@ -19,7 +19,9 @@ public readonly record struct ChangedSensor(string SensorId, int Partition, long
 /// </remarks>
 public sealed partial class DetectorPipeline
 {
-    private const int SensorStateMagic = 0x53534D53; // "SMSS"
+    // "SMS2": the second per-sensor layout (each window state carries the end of the last window it judged); rows of the
+    // first ("SMSS") are rejected as incompatible and those sensors warm up once.
+    private const int SensorStateMagic = 0x32534D53;
 
     /// <summary>A window kind with detector state for a sensor, and the end of the last final window it judged.</summary>
     private struct JudgedWindow

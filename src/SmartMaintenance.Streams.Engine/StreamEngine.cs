@@ -601,7 +601,6 @@ public sealed class StreamEngine
                 w?.Dispose();
             }
         }
-        _batch.HasWork = true;
     }
 
     /// <summary>Publishes alert events as soon as they arise (not at the batch boundary), so alert latency is not

@@ -19,7 +19,16 @@ public readonly record struct ChangedSensor(string SensorId, int Partition, long
 /// </remarks>
 public sealed partial class DetectorPipeline
 {
-    private const int SensorStateMagic = 0x53534D53; // "SMSS"
+    // "SMS2": the second per-sensor layout (each window state carries the end of the last window it judged); rows of the
+    // first ("SMSS") are rejected as incompatible and those sensors warm up once.
+    private const int SensorStateMagic = 0x32534D53;
+
+    /// <summary>A window kind with detector state for a sensor, and the end of the last final window it judged.</summary>
+    private struct JudgedWindow
+    {
+        public string Kind;
+        public long LastEnd;
+    }
 
     private struct TrackedSensor
     {
@@ -30,7 +39,8 @@ public sealed partial class DetectorPipeline
         public bool Dirty;
     }
 
-    /// <summary>Records which sensors' state changed, for <see cref="TakeChanged"/>. Off by default (offline replay, benchmarks).</summary>
+    /// <summary>Records which sensors' state changed, for <see cref="TakeChanged"/>, and which window detectors each sensor has,
+    /// for <see cref="WriteSensorState"/>. Off by default (offline replay, benchmarks); set it before the first reading.</summary>
     public bool TrackChanges { get; set; }
 
     /// <summary>Whether some sensor's state changed since it was last taken.</summary>
@@ -98,9 +108,10 @@ public sealed partial class DetectorPipeline
         writer.Write(count);
         for (var i = 0; i < count; i++)
         {
-            var kind = kinds![i];
-            writer.Write(kind);
-            WriteSensor(writer, _windows[(sensorId, kind)]);
+            var window = kinds![i];
+            writer.Write(window.Kind);
+            writer.Write(window.LastEnd);
+            WriteSensor(writer, _windows[(sensorId, window.Kind)]);
         }
         return hasReading || count > 0;
     }
@@ -131,11 +142,12 @@ public sealed partial class DetectorPipeline
         {
             throw new InvalidDataException($"Stored state of sensor '{sensorId}' has {count} windows.");
         }
-        var windows = new List<(string Kind, SensorState State)>(count);
+        var windows = new List<(string Kind, long LastEnd, SensorState State)>(count);
         for (var i = 0; i < count; i++)
         {
             var kind = string.Intern(reader.ReadString());
-            windows.Add((kind, ReadSensor(reader)));
+            var lastEnd = reader.ReadInt64();
+            windows.Add((kind, lastEnd, ReadSensor(reader)));
         }
 
         RemoveSensorState(sensorId);
@@ -143,12 +155,12 @@ public sealed partial class DetectorPipeline
         {
             _sensors[sensorId] = new TrackedSensor { State = rs, Partition = partition };
         }
-        foreach (var (kind, state) in windows)
+        foreach (var (kind, lastEnd, state) in windows)
         {
             _windows[(sensorId, kind)] = state;
-            AddWindowKind(sensorId, kind);
-            // Window states use the window end as their clock: a final window at or before it was judged already.
-            _restoredWindowEnd[(sensorId, kind)] = state.Level.LastTimestamp;
+            NoteWindow(sensorId, kind, lastEnd);
+            // Final windows close in order of their end: one ending at or before the last judged one was judged already.
+            _restoredWindowEnd[(sensorId, kind)] = lastEnd;
         }
         _restoredAt[sensorId] = position;
     }
@@ -231,10 +243,10 @@ public sealed partial class DetectorPipeline
         _restoredAt.Remove(sensorId);
         if (_windowKinds.Remove(sensorId, out var kinds))
         {
-            foreach (var kind in kinds)
+            foreach (var window in kinds)
             {
-                _windows.Remove((sensorId, kind));
-                _restoredWindowEnd.Remove((sensorId, kind));
+                _windows.Remove((sensorId, window.Kind));
+                _restoredWindowEnd.Remove((sensorId, window.Kind));
             }
         }
     }
@@ -256,14 +268,21 @@ public sealed partial class DetectorPipeline
         }
     }
 
-    private void AddWindowKind(string sensorId, string kind)
+    /// <summary>Records that the sensor's <paramref name="kind"/> window detector judged a window ending at <paramref name="end"/>.</summary>
+    private void NoteWindow(string sensorId, string kind, long end)
     {
         ref var kinds = ref CollectionsMarshal.GetValueRefOrAddDefault(_windowKinds, sensorId, out _);
-        kinds ??= new List<string>(2);
-        if (!kinds.Contains(kind))
+        kinds ??= new List<JudgedWindow>(2);
+        var span = CollectionsMarshal.AsSpan(kinds);
+        for (var i = 0; i < span.Length; i++)
         {
-            kinds.Add(kind);
+            if (string.Equals(span[i].Kind, kind, StringComparison.Ordinal))
+            {
+                span[i].LastEnd = Math.Max(span[i].LastEnd, end);
+                return;
+            }
         }
+        kinds.Add(new JudgedWindow { Kind = kind, LastEnd = end });
     }
 
     /// <summary>A final window of a restored window state that the state had already judged before it was stored.</summary>

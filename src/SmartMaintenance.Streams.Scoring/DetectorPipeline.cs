@@ -28,7 +28,7 @@ public sealed partial class DetectorPipeline
     private readonly Dictionary<string, TrackedSensor> _sensors = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Sensor, string Kind), SensorState> _windows = [];
     // Change tracking for incremental persistence (DetectorPipeline.State.cs); empty unless TrackChanges is on.
-    private readonly Dictionary<string, List<string>> _windowKinds = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<JudgedWindow>> _windowKinds = new(StringComparer.Ordinal);
     private readonly List<string> _dirty = [];
     private readonly HashSet<string> _urgent = new(StringComparer.Ordinal);
     private readonly Dictionary<int, long> _firstDirty = [];
@@ -194,12 +194,10 @@ public sealed partial class DetectorPipeline
         rangeFired = false;
         var key = (aggregate.SensorId, aggregate.WindowKind);
         ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(_windows, key, out var exists);
-        if (!exists)
-        {
-            AddWindowKind(aggregate.SensorId, aggregate.WindowKind);
-        }
         if (TrackChanges)
         {
+            // Only persistence needs a sensor's window kinds (≈ 100 B per sensor): untracked pipelines skip it.
+            NoteWindow(aggregate.SensorId, aggregate.WindowKind, aggregate.WindowEnd);
             _urgent.Add(aggregate.SensorId);
         }
         if (!exists || s.Set is null)
@@ -317,7 +315,11 @@ public sealed partial class DetectorPipeline
         foreach (var (k, v) in windows)
         {
             _windows[k] = v;
-            AddWindowKind(k.Item1, k.Item2);
+            if (TrackChanges)
+            {
+                // A whole-pipeline snapshot does not carry the last judged window end; only per-sensor states need it.
+                NoteWindow(k.Item1, k.Item2, long.MinValue);
+            }
         }
     }
 

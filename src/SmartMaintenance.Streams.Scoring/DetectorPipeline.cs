@@ -29,9 +29,13 @@ public sealed partial class DetectorPipeline
     private readonly Dictionary<(string Sensor, string Kind), SensorState> _windows = [];
     // Change tracking for incremental persistence (DetectorPipeline.State.cs); empty unless TrackChanges is on.
     private readonly Dictionary<string, List<JudgedWindow>> _windowKinds = new(StringComparer.Ordinal);
-    private readonly List<string> _dirty = [];
+    private List<string> _dirty = [];
     private readonly HashSet<string> _urgent = new(StringComparer.Ordinal);
     private readonly Dictionary<int, long> _firstDirty = [];
+    // The checkpoint being spread over batches (TakeChanged with a bound): its sensors, progress and replay bound.
+    private List<string> _round = [];
+    private int _roundNext;
+    private readonly Dictionary<int, long> _roundFirstDirty = [];
     private readonly Dictionary<string, long> _restoredAt = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Sensor, string Kind), long> _restoredWindowEnd = [];
     private readonly ModelProvider? _models;

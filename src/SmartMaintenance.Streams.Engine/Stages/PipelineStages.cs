@@ -135,7 +135,7 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
 
     public long? LowestUntakenOffset(int partition) => _detectors.LowestUntakenOffset(partition);
 
-    public void TakeChanged(bool all, List<ChangedSensor> into) => _detectors.TakeChanged(all, into);
+    public void TakeChanged(bool all, List<ChangedSensor> into, int max) => _detectors.TakeChanged(all, into, max);
 
     public void ReplayFinished(int partition) => _detectors.ReplayFinished(partition);
 

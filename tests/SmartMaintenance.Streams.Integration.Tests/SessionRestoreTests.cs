@@ -96,6 +96,107 @@ public sealed class SessionRestoreTests(KafkaFixture kafka, PostgresFixture post
             $"{r.Sensor} {r.Start}-{r.End} n={r.Count} {(r.Final ? "final" : "open")}";
     }
 
+    [Fact]
+    public async Task Session_aggregates_after_a_SIGKILL_and_restart_equal_an_uninterrupted_run()
+    {
+        var t0 = (DateTimeOffset.UtcNow.AddHours(-8).ToUnixTimeMilliseconds() / 60_000) * 60_000;
+        long S(int seconds) => t0 + (seconds * 1000L);
+        var before = new List<TestMessage>();
+        for (var s = 0; s <= 190; s += 10)
+        {
+            before.Add(Message("long", S(s), s));
+            if (s is >= 100 and <= 150)
+            {
+                before.Add(Message("short", S(s), s));
+            }
+        }
+        var after = new List<TestMessage> { Message("short", S(170), 999) };
+        for (var s = 200; s <= 300; s += 10)
+        {
+            after.Add(Message("long", S(s), s));
+        }
+        after.Add(Message("tick", S(10_000), 0));
+
+        var killed = await NewSetup();
+        var reference = await NewSetup(killed.Input);
+        await kafka.ProduceAsync(killed.Input, before);
+        using (var first = StartEngineProcess(killed))
+        {
+            // The batch holding the last reading also holds the state of every sensor whose boundaries it changed.
+            await WaitUntilAsync(async () => await ScalarAsync<long>(killed.Db, "SELECT count(*) FROM readings") >= before.Count, first);
+            first.Kill(entireProcessTree: true);
+            await first.WaitForExitAsync();
+        }
+        Assert.Equal(2L, await ScalarAsync<long>(killed.Db, "SELECT count(*) FROM detector_state WHERE sensor_id IN ('long', 'short')"));
+        await kafka.ProduceAsync(killed.Input, after);
+        using (var second = StartEngineProcess(killed))
+        {
+            await WaitUntilAsync(async () => await ScalarAsync<long>(killed.Db,
+                $"SELECT count(*) FROM window_aggregates WHERE sensor_id = 'long' AND window_kind = '{Kind}' AND is_final") >= 1, second);
+            await StopGracefullyAsync(second);
+        }
+        await RunUntilAsync(reference, persist: true, before.Count + after.Count);
+
+        var expected = await SessionsAsync(reference.Db);
+        Assert.Equal(2, expected.Count);
+        Assert.Equal(expected, await SessionsAsync(killed.Db));
+        Assert.Equal(before.Count + after.Count - 1, await ScalarAsync<long>(killed.Db, "SELECT count(*) FROM readings"));
+    }
+
+    private Process StartEngineProcess(Setup s)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "smstream.dll"));
+        psi.ArgumentList.Add("run");
+        psi.ArgumentList.Add("--bootstrap");
+        psi.ArgumentList.Add(kafka.BootstrapServers);
+        psi.ArgumentList.Add("--database");
+        psi.ArgumentList.Add(s.Db);
+        psi.Environment["SMSTREAM_TOPICS__READINGS"] = s.Input;
+        psi.Environment["SMSTREAM_TOPICS__READINGSDLQ"] = s.Dlq;
+        psi.Environment["SMSTREAM_TOPICS__ALERTS"] = s.Alerts;
+        psi.Environment["SMSTREAM_ENGINE__CONSUMERGROUP"] = s.Group;
+        psi.Environment["SMSTREAM_KAFKA__SESSIONTIMEOUTMS"] = "6000";
+        psi.Environment["SMSTREAM_STORAGE__BATCHMAXROWS"] = "2000";
+        psi.Environment["SMSTREAM_STORAGE__BATCHMAXDELAY"] = "00:00:00.1";
+        psi.Environment["SMSTREAM_VALIDATION__MAXPASTAGE"] = TimeSpan.FromDays(365 * 30).ToString("c", CultureInfo.InvariantCulture);
+        psi.Environment["SMSTREAM_WINDOWS__SPECS__0__KIND"] = "session";
+        psi.Environment["SMSTREAM_WINDOWS__SPECS__0__GAP"] = "00:00:30";
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    private static async Task StopGracefullyAsync(Process p)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(40));
+        await p.WaitForExitAsync(timeout.Token);
+        Assert.Equal(0, p.ExitCode);
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, Process process)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.False(process.HasExited, $"engine process exited early with code {(process.HasExited ? process.ExitCode : 0)}");
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(90), "condition not met within 90 s");
+            await Task.Delay(50);
+        }
+    }
+
     private sealed record SessionRow(string Sensor, long Start, long End, long Count, double Sum, double Min, double Max, bool Final);
 
     private static TestMessage Message(string sensor, long ts, double value) =>

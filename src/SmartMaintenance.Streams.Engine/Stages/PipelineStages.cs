@@ -33,6 +33,8 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
     // earlier must still claim that position (its detector part already covers the readings below it).
     private readonly Dictionary<string, (long Position, int Partition)> _restoredAt = new(StringComparer.Ordinal);
     private readonly List<string> _finished = [];
+    // Partitions with restored session boundaries whose replay has not ended yet.
+    private readonly HashSet<int> _sessionReplays = [];
     private MemoryStream? _sectionBuffer;
     private BinaryWriter? _sectionWriter;
 
@@ -48,6 +50,12 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
 
     public RejectReason OnReading(in SensorReading reading, bool replaying, StageOutputs outputs, out string? detail)
     {
+        if (!replaying && _sessionReplays.Count > 0 && _sessionReplays.Contains(reading.Position.Partition))
+        {
+            // The replay ended without reaching the stored next offset exactly (a gap in the offsets, e.g. a transaction
+            // marker): restored boundaries must not judge new readings.
+            ReplayFinished(reading.Position.Partition);
+        }
         var reason = _windows.OnReading(reading, replaying, _windowOutputs, out detail);
         if (_windowOutputs.Aggregates.Count > 0)
         {
@@ -143,6 +151,10 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
             _restoredAt.Remove(id);
         }
         _removed.Clear();
+        foreach (var p in partitions)
+        {
+            _sessionReplays.Remove(p);
+        }
         _detectors.RemovePartitions(partitions, _removed);
         foreach (var id in _removed)
         {
@@ -203,6 +215,7 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
             return;
         }
         _sessions.SessionReplayFinished(partition);
+        _sessionReplays.Remove(partition);
         _finished.Clear();
         foreach (var (id, at) in _restoredAt)
         {
@@ -289,6 +302,7 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
                     throw new InvalidDataException($"Stored session boundaries of sensor '{sensorId}' are truncated.", ex);
                 }
                 _restoredAt[sensorId] = (position, partition);
+                _sessionReplays.Add(partition);
             }
             reader.BaseStream.Position = sectionStart + sectionLength;
         }

@@ -16,7 +16,8 @@ public sealed partial class DetectorPipeline
     private const int SnapshotMagic = 0x44534D53; // "SMSD"
     // 2: context detectors store one ring of points instead of a matrix of contexts (ContextDetector.Write).
     // 3: each sensor also carries the seasonal detector's state (SeasonalDetector.Write) and its habituation memory.
-    private const int SnapshotVersion = 3;
+    // 4: the CUSUM state carries its own reference level; habituation maxima, suppression score and flatline runs are narrower.
+    private const int SnapshotVersion = 4;
     /// <summary>Prefix of detector names for window-aggregate findings, so their alert ids differ from reading ones.</summary>
     public const string WindowDetectorPrefix = "window/";
     public const string ModelDetectorName = "model";

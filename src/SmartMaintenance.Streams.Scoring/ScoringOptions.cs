@@ -75,6 +75,9 @@ public sealed class DetectorOptions
     [Setting("Excess beyond the envelope of recent values, in robust scales, at which the level detector scores 0.5.", Min = 0.01, Max = 1000)]
     public double LevelZThreshold { get; set; } = 2;
 
+    [Setting("A value beyond the envelope of recent values scores 0.5 only when its distance from the level also reaches this multiple of the envelope's (relative novelty, like SpikeEnvelopeFactor; 1: the excess in scales alone).", Min = 1, Max = 100)]
+    public double LevelEnvelopeFactor { get; set; } = 1.5;
+
     [Setting("Residuals are clipped to this many scales before they update level and scale (outlier resistance).", Min = 0.5, Max = 100)]
     public double ClipZ { get; set; } = 3;
 
@@ -98,6 +101,9 @@ public sealed class DetectorOptions
 
     [Setting("CUSUM decision interval: accumulated excess (in scales) at which the level-shift detector scores 0.5.", Min = 0.1, Max = 100_000)]
     public double ShiftH { get; set; } = 15;
+
+    [Setting("Smoothing factor of the CUSUM's own reference level (clipped EWMA), so slow drift does not accumulate into shifts (0: the robust level is the reference).", Min = 0, Max = 1)]
+    public double ShiftAlpha { get; set; } = 0.002;
 
     [Setting("Minimum run of unchanged readings before the flatline detector can score 0.5.", Unit = "readings", Min = 2, Max = 1_000_000)]
     public int FlatlineReadings { get; set; } = 30;

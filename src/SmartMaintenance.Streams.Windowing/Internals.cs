@@ -9,8 +9,9 @@ internal static class TimeMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static long FloorDiv(long a, long b)
     {
+        // One division: the JIT does not merge a / b and a % b, and a 64-bit divide is the costliest step of a reading.
         var q = a / b;
-        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+        return (a - (q * b) != 0 && (a ^ b) < 0) ? q - 1 : q;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -142,7 +143,20 @@ internal sealed class OffsetTracker(long granularity)
         }
         ref var ring = ref _rings[partition];
         ring ??= new Ring();
-        ring.Note(TimeMath.FloorDiv(expiry - 1, granularity) + 1, offset);
+        if (expiry > ring.LastLow && expiry <= ring.LastHigh)
+        {
+            // Same bucket as the previous note of this partition (nearly always): no division.
+            ring.NoteLast(offset);
+            return;
+        }
+        var bucket = TimeMath.FloorDiv(expiry - 1, granularity) + 1;
+        ring.Note(bucket, offset);
+        // Expiries in ((bucket − 1)·g, bucket·g] map to this bucket (not cached at the ends of the time range).
+        if (bucket > (long.MinValue / granularity) + 1 && bucket < long.MaxValue / granularity)
+        {
+            ring.LastLow = (bucket - 1) * granularity;
+            ring.LastHigh = bucket * granularity;
+        }
     }
 
     public void Advance(long watermark)
@@ -188,8 +202,21 @@ internal sealed class OffsetTracker(long granularity)
         private long[] _slots = Filled(16);
         private long _base = long.MaxValue;
         private long _max = long.MinValue;
+        private long _lastBucket;
+        /// <summary>Expiry range (exclusive low, inclusive high) of the bucket noted last; empty when it expired.</summary>
+        public long LastLow = long.MaxValue;
+        public long LastHigh = long.MinValue;
 
         public int Capacity => _slots.Length;
+
+        public void NoteLast(long offset)
+        {
+            ref var slot = ref _slots[_lastBucket & (_slots.Length - 1)];
+            if (offset < slot)
+            {
+                slot = offset;
+            }
+        }
 
         public void Note(long bucket, long offset)
         {
@@ -201,6 +228,7 @@ internal sealed class OffsetTracker(long granularity)
             }
             _base = newBase;
             _max = newMax;
+            _lastBucket = bucket;
             ref var slot = ref _slots[bucket & (_slots.Length - 1)];
             if (offset < slot)
             {
@@ -214,6 +242,11 @@ internal sealed class OffsetTracker(long granularity)
             if (_base == long.MaxValue || watermarkBucket < _base)
             {
                 return;
+            }
+            if (_lastBucket <= watermarkBucket)
+            {
+                LastLow = long.MaxValue;
+                LastHigh = long.MinValue;
             }
             if (watermarkBucket >= _max)
             {
@@ -473,6 +506,23 @@ internal struct DedupIndex
         {
             _seqs = new SeqMemory(Math.Max(4, CountEntries() + 1)) { Count = CountEntries() };
         }
+        if (_length != 0 && ts >= _lastTs && _entries!.Length - _length >= MaxEntryBytes)
+        {
+            // The usual reading: in order, with room for any entry, so it is encoded in place.
+            _length += Encode(_entries.AsSpan(_length), false, _lastTs, _lastScaled, ts, isScaled, scaled, bits);
+            _lastTs = ts;
+            _lastScaled = isScaled ? scaled : 0;
+            if (_seqs is not null)
+            {
+                AddSeq(_seqs.Count, seq);
+            }
+            return;
+        }
+        InsertSlow(ts, bits, seq, lowBound, isScaled, scaled);
+    }
+
+    private void InsertSlow(long ts, long bits, long seq, long lowBound, bool isScaled, int scaled)
+    {
         Span<byte> encoded = stackalloc byte[2 * MaxEntryBytes];
         while (true)
         {

@@ -189,17 +189,34 @@ internal class AlignedState(int panes, int windows)
         return -1;
     }
 
-    public int FindOrAddWindow(long start, byte slot, out bool created)
+    /// <summary>Index of the window (start, slot), inserted when missing. With <paramref name="from"/> &lt; 0 the search
+    /// runs backwards from the end (a reading's first window: in-order readings are at the end, however many windows
+    /// allowed lateness keeps open); otherwise forwards from <paramref name="from"/>, which must not be past the
+    /// window's position (the reading's next windows follow its previous one).</summary>
+    public int FindOrAddWindow(long start, byte slot, int from, out bool created)
     {
-        var i = WindowCount;
-        while (i > 0 && (Windows[i - 1].Start > start || (Windows[i - 1].Start == start && Windows[i - 1].Slot > slot)))
+        var n = WindowCount;
+        int i;
+        if (from < 0)
         {
-            i--;
+            i = n;
+            while (i > 0 && (Windows[i - 1].Start > start || (Windows[i - 1].Start == start && Windows[i - 1].Slot >= slot)))
+            {
+                i--;
+            }
         }
-        if (i > 0 && Windows[i - 1].Start == start && Windows[i - 1].Slot == slot)
+        else
+        {
+            i = from;
+            while (i < n && (Windows[i].Start < start || (Windows[i].Start == start && Windows[i].Slot < slot)))
+            {
+                i++;
+            }
+        }
+        if (i < n && Windows[i].Start == start && Windows[i].Slot == slot)
         {
             created = false;
-            return i - 1;
+            return i;
         }
         if (WindowCount == Windows.Length)
         {

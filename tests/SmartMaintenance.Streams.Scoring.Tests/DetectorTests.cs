@@ -79,6 +79,53 @@ public class DetectorTests
         Assert.Empty(Synthetic.Run(Pipeline(), v));
     }
 
+    [Theory]
+    [InlineData(0.004)]
+    [InlineData(0.008)]
+    public void A_drift_the_slow_level_lags_behind_does_not_accumulate_into_level_shifts(double perReading)
+    {
+        var v = Synthetic.Noise(8000);
+        for (var i = 0; i < v.Length; i++)
+        {
+            v[i] += i * perReading;
+        }
+        // Against the robust level alone (ShiftAlpha 0) the lag accumulates: the CUSUM reports shift after shift.
+        var againstLevel = Synthetic.Run(Pipeline(o => o.ShiftAlpha = 0), v);
+        Assert.Contains(againstLevel, f => f.Anomaly.Detector == "level_shift");
+        // Its own faster reference follows the drift.
+        var found = Synthetic.Run(Pipeline(), v);
+        Assert.DoesNotContain(found, f => f.Anomaly.Detector == "level_shift");
+    }
+
+    [Fact]
+    public void A_peak_a_little_above_the_recent_tall_peaks_is_not_news_but_one_half_again_as_far_out_is()
+    {
+        static double[] Peaks(double last)
+        {
+            var v = Synthetic.Noise(4000);
+            for (var i = 300; i < 3000; i += 100)
+            {
+                v[i] += 10;
+            }
+            v[3500] += last;
+            return v;
+        }
+        static void LevelOnly(DetectorOptions o)
+        {
+            (o.SpikeWeight, o.ShiftWeight, o.FlatlineWeight, o.ContextWeight, o.SlowContextWeight, o.SeasonalWeight) = (0, 0, 0, 0, 0, 0);
+            // Without habituation the first tall peak (a new record) does not raise the bar for the others.
+            o.HabituationFactor = 0;
+        }
+
+        // 4 scales beyond an envelope that reaches 10 scales out: news for the excess in scales alone (factor 1) ...
+        var inScales = Synthetic.Run(Pipeline(o => { LevelOnly(o); o.LevelEnvelopeFactor = 1; }), Peaks(14));
+        Assert.Contains(inScales, f => f.Index == 3500 && f.Anomaly.Detector == "level");
+        // ... but not for the default relative rule, which wants 1.5 × 10 scales from the level ...
+        Assert.DoesNotContain(Synthetic.Run(Pipeline(LevelOnly), Peaks(14)), f => f.Index == 3500);
+        // ... which a peak twice as tall reaches.
+        Assert.Contains(Synthetic.Run(Pipeline(LevelOnly), Peaks(20)), f => f.Index == 3500 && f.Anomaly.Detector == "level");
+    }
+
     [Fact]
     public void Nothing_fires_during_warmup_even_for_an_extreme_value()
     {

@@ -10,10 +10,11 @@ public struct SensorState
     internal DetectorSet? Set;
     internal string? AssetId;
     internal string? SensorType;
-    internal long SuppressRemaining;
     /// <summary>Event time (Unix ms) at which the current suppression ends at the latest (SuppressDurationMs).</summary>
     internal long SuppressUntil;
-    internal double SuppressScore;
+    // int and float: a million sensors hold these; SuppressReadings is an int setting and the score is in [0,1].
+    internal int SuppressRemaining;
+    internal float SuppressScore;
     internal RobustLevelState Level;
     internal SpikeState Spike;
     internal LevelShiftState Shift;
@@ -21,8 +22,8 @@ public struct SensorState
     internal ContextState Context;
     internal ContextState SlowContext;
     internal SeasonalState Seasonal;
-    /// <summary>Decaying maxima of each detector's ratio since warm-up (habituation).</summary>
-    internal double SeenLevel, SeenSpike, SeenShift, SeenFlatline, SeenContext, SeenSlowContext, SeenSeasonal;
+    /// <summary>Decaying maxima of each detector's ratio since warm-up (habituation); float: a reference level needs no more precision.</summary>
+    internal float SeenLevel, SeenSpike, SeenShift, SeenFlatline, SeenContext, SeenSlowContext, SeenSeasonal;
 
     /// <summary>Readings this sensor has contributed (warm-up is complete when it passes the set's warm-up).</summary>
     public readonly long Readings => Level.Count;
@@ -169,7 +170,7 @@ public sealed class DetectorSet
         r.Fired = true;
         s.SuppressRemaining = Options.SuppressReadings;
         s.SuppressUntil = timestamp + Options.SuppressDurationMs;
-        s.SuppressScore = score;
+        s.SuppressScore = (float)score;
     }
 
     /// <summary>
@@ -177,10 +178,10 @@ public sealed class DetectorSet
     /// maximum) times <c>HabituationFactor</c>, so a sensor whose normal life contains recurring excursions of
     /// one kind is judged by what is new for it, not by what is new for an idealized Gaussian signal.
     /// </summary>
-    private double Habituate(double ratio, ref double seen, double forget)
+    private double Habituate(double ratio, ref float seen, double forget)
     {
         var reference = Math.Max(1, _habituation * seen);
-        seen = Math.Max(ratio, seen * forget);
+        seen = (float)Math.Min(float.MaxValue, Math.Max(ratio, seen * forget));
         return ratio / reference;
     }
 
@@ -296,9 +297,9 @@ public sealed class DetectorSet
 
     internal void Read(ref SensorState s, BinaryReader r)
     {
-        s.SuppressRemaining = r.ReadInt64();
+        s.SuppressRemaining = r.ReadInt32();
         s.SuppressUntil = r.ReadInt64();
-        s.SuppressScore = r.ReadDouble();
+        s.SuppressScore = r.ReadSingle();
         s.Level = _level.Read(r);
         s.Spike = _spike.Read(r);
         s.Shift = _shift.Read(r);
@@ -306,12 +307,12 @@ public sealed class DetectorSet
         s.Context = _context.Read(r);
         s.SlowContext = _slowContext.Read(r);
         s.Seasonal = _seasonal.Read(r);
-        s.SeenLevel = r.ReadDouble();
-        s.SeenSpike = r.ReadDouble();
-        s.SeenShift = r.ReadDouble();
-        s.SeenFlatline = r.ReadDouble();
-        s.SeenContext = r.ReadDouble();
-        s.SeenSlowContext = r.ReadDouble();
-        s.SeenSeasonal = r.ReadDouble();
+        s.SeenLevel = r.ReadSingle();
+        s.SeenSpike = r.ReadSingle();
+        s.SeenShift = r.ReadSingle();
+        s.SeenFlatline = r.ReadSingle();
+        s.SeenContext = r.ReadSingle();
+        s.SeenSlowContext = r.ReadSingle();
+        s.SeenSeasonal = r.ReadSingle();
     }
 }

@@ -4,9 +4,10 @@ namespace SmartMaintenance.Streams.Scoring.Detectors;
 public struct FlatlineState
 {
     public double Anchor;
-    public long Run;
-    public long LongestRun;
     public long RunSince;
+    /// <summary>Readings in the current run (int: saturates instead of wrapping; 2^31 readings outlast any deployment at 1 Hz).</summary>
+    public int Run;
+    public int LongestRun;
     public bool HasAnchor;
     /// <summary>True once the sensor has changed by more than the tolerance at least once.</summary>
     public bool HasVaried;
@@ -38,7 +39,10 @@ public sealed class FlatlineDetector(DetectorOptions options) : IDetector<Flatli
         var tolerance = _tolerance * level.DiffScale;
         if (Math.Abs(value - s.Anchor) <= tolerance)
         {
-            s.Run++;
+            if (s.Run < int.MaxValue)
+            {
+                s.Run++;
+            }
         }
         else
         {
@@ -74,8 +78,8 @@ public sealed class FlatlineDetector(DetectorOptions options) : IDetector<Flatli
         return new FlatlineState
         {
             Anchor = reader.ReadDouble(),
-            Run = reader.ReadInt64(),
-            LongestRun = reader.ReadInt64(),
+            Run = reader.ReadInt32(),
+            LongestRun = reader.ReadInt32(),
             RunSince = reader.ReadInt64(),
             HasAnchor = reader.ReadBoolean(),
             HasVaried = reader.ReadBoolean(),

@@ -24,7 +24,8 @@ public struct RobustLevelState
 /// to <c>ClipZ</c> scales, so a single outlier moves neither much while a persistent change is absorbed.
 /// Also maintains the typical absolute first difference that the spike and flatline detectors use.
 /// The score is the excess beyond a decaying envelope of recently seen values (so a daily peak that recurs
-/// is not news) combined with the plain z-score, both in robust scales.
+/// is not news), in robust scales, against the larger of <c>LevelZThreshold</c> and the part of
+/// <c>LevelEnvelopeFactor</c> times the envelope's distance from the level that lies beyond the envelope.
 /// </summary>
 public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<RobustLevelState>
 {
@@ -33,6 +34,7 @@ public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<Rob
     private readonly double _diffAlpha = options.SpikeAlpha;
     private readonly double _clip = options.ClipZ;
     private readonly double _z = options.LevelZThreshold;
+    private readonly double _envelopeExcess = options.LevelEnvelopeFactor - 1;
     private readonly double _minRel = options.MinRelativeScale;
     private readonly double _decay = options.EnvelopeDecay;
     private readonly double _halfLife = options.EnvelopeHalfLifeMs;
@@ -77,7 +79,15 @@ public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<Rob
         s.AbsDiff += diffAlpha * (clippedDiff - s.AbsDiff);
         s.Previous = value;
         s.Count = n + 1;
-        var excess = Math.Max(0, Math.Max(value - s.High, s.Low - value)) / scale;
+        var above = value - s.High;
+        var below = s.Low - value;
+        var excess = Math.Max(0, Math.Max(above, below)) / scale;
+        // Relative novelty: beyond an envelope that reaches far from the level, the value must also reach
+        // LevelEnvelopeFactor times the envelope's distance (the spike detector's rule for changes), so peaks a
+        // little higher than last week's tall ones are not news, while a sensor with a tight envelope keeps the
+        // threshold in scales.
+        var extent = Math.Max(0, above >= below ? s.High - s.Mean : s.Mean - s.Low) / scale;
+        var needed = Math.Max(_z, _envelopeExcess * extent);
         // A late (out-of-order) reading does not move the clock back, so no span decays twice.
         var step = Math.Max(0, timestamp - s.LastTimestamp);
         s.LastTimestamp = Math.Max(s.LastTimestamp, timestamp);
@@ -85,7 +95,7 @@ public sealed class RobustLevelDetector(DetectorOptions options) : IDetector<Rob
         s.High = Math.Max(value, s.High - (decay * (s.High - s.Mean)));
         s.Low = Math.Min(value, s.Low + (decay * (s.Mean - s.Low)));
         s.MaxDiff = Math.Max(Math.Abs(diff), s.MaxDiff * (1 - decay));
-        return new DetectorScore(excess / _z, excess, level.Mean, scale, timestamp);
+        return new DetectorScore(excess / needed, excess, level.Mean, scale, timestamp);
     }
 
     /// <summary>

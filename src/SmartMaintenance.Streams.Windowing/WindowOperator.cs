@@ -132,7 +132,8 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     // Session boundaries for persistence (docs/windowing.md, "Session boundaries").
     private bool _trackSessions;
     private readonly List<(KeyState Key, SessionState State)> _changedSessions = [];
-    private readonly List<(SessionState State, int Partition)> _restoring = [];
+    // Stored boundaries of the restored keys whose partition still replays (ends extended by the replay).
+    private readonly Dictionary<SessionState, (RestoredSession[] Open, int Partition)> _restoring = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<int> _restoringPartitions = [];
 
     public WindowSink(IObserver<StreamEvent<WindowOutput>> downstream, WindowSpec[] specs, WindowOperatorOptions options)
@@ -673,11 +674,13 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         ref var stateRef = ref ks.State(sr.StateSlot);
         var existing = stateRef is { } o ? Unsafe.As<SessionState>(o) : null;
         var restoredIndex = -1;
-        if (existing is { Restored: not null })
+        RestoredSession[]? restoredOpen = null;
+        if (existing is { Restoring: true })
         {
             // Replay of a key whose boundaries were restored: they alone say what the uninterrupted run took, since the
             // watermark each reading first met is not known (docs/windowing.md, "Session boundaries").
-            restoredIndex = existing.FindRestored(ts);
+            restoredOpen = _restoring[existing].Open;
+            restoredIndex = SessionState.FindRestored(restoredOpen, ts);
             if (restoredIndex < 0 || ts < existing.LastClosedEnd)
             {
                 return ApplyResult.Late;
@@ -758,7 +761,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         s.Offsets.Note(partition, offset);
         if (restoredIndex >= 0)
         {
-            ref var restored = ref st.Restored![restoredIndex];
+            ref var restored = ref restoredOpen![restoredIndex];
             // An end extended after the state was taken (no structural change, so no newer state): the replay follows it.
             restored.End = Math.Max(restored.End, protoEnd);
             s.Revision = Math.Max(s.Revision, restored.Revision);
@@ -886,7 +889,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MarkChanged(KeyState ks, SessionState st)
     {
-        if (_trackSessions && !st.Changed && st.Restored is null)
+        if (_trackSessions && !st.Changed && !st.Restoring)
         {
             st.Changed = true;
             _changedSessions.Add((ks, st));
@@ -1078,8 +1081,9 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 // A key without session state had no reading taken by the spec: stored as such, so a replay skips them all.
                 var st = ks?.State(sr.StateSlot) is { } o ? Unsafe.As<SessionState>(o) : null;
                 writer.Write(st?.LastClosedEnd ?? long.MinValue);
-                if (st?.Restored is { } restored)
+                if (st is { Restoring: true })
                 {
+                    var restored = _restoring[st].Open;
                     // Still replaying: the stored boundaries (as the replay extended them) are the truth, not the rebuild so far.
                     writer.Write(restored.Length);
                     foreach (var r in restored)
@@ -1163,11 +1167,8 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 var st = existing ?? (SessionState)(stateRef = new SessionState());
                 st.LastClosedEnd = Math.Max(st.LastClosedEnd, lastClosedEnd);
                 st.Partition = partition;
-                if (st.Restored is null)
-                {
-                    _restoring.Add((st, partition));
-                }
-                st.Restored = open;
+                st.Restoring = true;
+                _restoring[st] = (open, partition);
                 _restoringPartitions.Add(partition);
             }
         }
@@ -1187,20 +1188,19 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         {
             return;
         }
-        var kept = 0;
-        for (var i = 0; i < _restoring.Count; i++)
+        List<SessionState>? done = null;
+        foreach (var (st, entry) in _restoring)
         {
-            var entry = _restoring[i];
             if (entry.Partition == partition)
             {
-                entry.State.Restored = null;
-            }
-            else if (entry.State.Restored is not null)
-            {
-                _restoring[kept++] = entry;
+                (done ??= []).Add(st);
             }
         }
-        _restoring.RemoveRange(kept, _restoring.Count - kept);
+        foreach (var st in done ?? [])
+        {
+            st.Restoring = false;
+            _restoring.Remove(st);
+        }
     }
 
     public long StateBytes()

@@ -361,9 +361,9 @@ internal sealed class SessionState
     public int Partition = -1;
     /// <summary>The session boundaries changed since they were last taken for persistence.</summary>
     public bool Changed;
-    /// <summary>While a restored key's partition replays: the open sessions of the stored boundaries (ends extended by
-    /// the replay), which alone decide whether a replayed reading is taken. Null otherwise.</summary>
-    public RestoredSession[]? Restored;
+    /// <summary>While a restored key's partition replays: its stored boundaries (held by the operator, not here: they
+    /// are transient) alone decide whether a reading is taken.</summary>
+    public bool Restoring;
 
     /// <summary>Index of the open session with Start ≤ <paramref name="ts"/> &lt; End, or −1.</summary>
     public int FindContaining(long ts)
@@ -382,9 +382,8 @@ internal sealed class SessionState
         return -1;
     }
 
-    public int FindRestored(long ts)
+    public static int FindRestored(RestoredSession[] restored, long ts)
     {
-        var restored = Restored!;
         for (var i = 0; i < restored.Length; i++)
         {
             if (restored[i].Start <= ts && ts < restored[i].End)
@@ -428,7 +427,7 @@ internal sealed class SessionState
 
     public long HeapBytes(BucketPool pool)
     {
-        var bytes = 48 + 24 + (Unsafe.SizeOf<Session>() * (long)Items.Length) + (Restored is null ? 0 : 24 + (24L * Restored.Length));
+        var bytes = 48 + 24 + (Unsafe.SizeOf<Session>() * (long)Items.Length);
         for (var i = 0; i < Count; i++)
         {
             bytes += Items[i].Acc.Sketch.HeapBytes(pool);
@@ -437,7 +436,7 @@ internal sealed class SessionState
     }
 }
 
-/// <summary>An open session of a key's stored session boundaries (see <see cref="SessionState.Restored"/>).</summary>
+/// <summary>An open session of a key's stored session boundaries (see <see cref="SessionState.Restoring"/>).</summary>
 internal struct RestoredSession
 {
     public long Start;

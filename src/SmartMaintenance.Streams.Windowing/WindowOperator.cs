@@ -135,6 +135,10 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     // Stored boundaries of the restored keys whose partition still replays (ends extended by the replay).
     private readonly Dictionary<SessionState, (RestoredSession[] Open, int Partition)> _restoring = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<int> _restoringPartitions = [];
+    // Resuming: one past the highest replayed offset per partition, to end a restore when the replay is complete.
+    private PartitionArray<long> _replayedUpTo = new(-1);
+    // Session timers of restored keys that came due during their replay (see ProcessSessions).
+    private readonly List<(SpecRuntime Spec, (KeyState Key, long Id) Timer, long Due)> _parked = [];
 
     public WindowSink(IObserver<StreamEvent<WindowOutput>> downstream, WindowSpec[] specs, WindowOperatorOptions options)
     {
@@ -221,6 +225,10 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                     OnData(value.Item);
                     break;
                 case StreamEventKind.Watermark:
+                    if (_resuming && _restoringPartitions.Count > 0)
+                    {
+                        EndFinishedReplays();
+                    }
                     if (AdvanceWatermark(value.Timestamp))
                     {
                         _downstream.OnNext(StreamEvent<WindowOutput>.Watermark(_watermark));
@@ -303,6 +311,11 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             if (_resuming && _resumeNext.TryGet(partition, out var resumeNext) && offset < resumeNext)
             {
                 replayed = true;
+                if (_restoringPartitions.Count > 0)
+                {
+                    ref var upTo = ref _replayedUpTo[partition];
+                    upTo = Math.Max(upTo, offset + 1);
+                }
             }
             else if (_resuming && _restoringPartitions.Count > 0 && _restoringPartitions.Contains(partition))
             {
@@ -842,6 +855,13 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             {
                 continue;
             }
+            if (st.Restoring)
+            {
+                // A session being rebuilt must not fire or close before its partition's replay ends: the watermark, the
+                // minimum over partitions replaying at their own pace, may pass the end of a partial rebuild.
+                _parked.Add((sr, timer, due));
+                continue;
+            }
             ref var s = ref st.Items[idx];
             if (!s.OnTimeFired)
             {
@@ -1182,6 +1202,24 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         }
     }
 
+    /// <summary>Resuming from a checkpoint: partitions whose replay reached the checkpoint's next offset end their restore
+    /// (a partition may have no reading after it).</summary>
+    private void EndFinishedReplays()
+    {
+        List<int>? finished = null;
+        foreach (var p in _restoringPartitions)
+        {
+            if (!_resumeNext.TryGet(p, out var resumeNext) || (_replayedUpTo.TryGet(p, out var upTo) && upTo >= resumeNext))
+            {
+                (finished ??= []).Add(p);
+            }
+        }
+        foreach (var p in finished ?? [])
+        {
+            EndSessionRestoreLocked(p);
+        }
+    }
+
     private void EndSessionRestoreLocked(int partition)
     {
         if (!_restoringPartitions.Remove(partition))
@@ -1201,6 +1239,24 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             st.Restoring = false;
             _restoring.Remove(st);
         }
+        if (_parked.Count == 0)
+        {
+            return;
+        }
+        // Due again: they fire at the next watermark advance.
+        var kept = 0;
+        foreach (var parked in _parked)
+        {
+            if (Unsafe.As<SessionState>(parked.Timer.Key.State(parked.Spec.StateSlot)!).Restoring)
+            {
+                _parked[kept++] = parked;
+            }
+            else
+            {
+                parked.Spec.SessionTimers.Enqueue(parked.Timer, parked.Due);
+            }
+        }
+        _parked.RemoveRange(kept, _parked.Count - kept);
     }
 
     public long StateBytes()

@@ -417,6 +417,41 @@ public sealed class WindowBehaviourTests
     }
 
     [Fact]
+    public void A_session_being_rebuilt_does_not_close_before_its_partitions_replay_ends_even_when_the_watermark_passes_it()
+    {
+        var spec = WindowSpec.Session(TimeSpan.FromMilliseconds(50));
+        var probe = new WindowProbe();
+        using (var before = new Harness([spec], new WindowOperatorOptions { Probe = probe }))
+        {
+            before.Data(Harness.Reading("b", 120, 1, 0, 0));
+            before.Data(Harness.Reading("b", 160, 2, 0, 1));
+            before.Data(Harness.Reading("b", 190, 3, 0, 2));
+            before.Watermark(195);
+            using var buffer = new MemoryStream();
+            using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+            {
+                probe.WriteSessionBoundaries("b", writer);
+            }
+            buffer.Position = 0;
+            var afterProbe = new WindowProbe();
+            using var after = new Harness([spec], new WindowOperatorOptions { Probe = afterProbe });
+            afterProbe.RestoreSessionBoundaries("b", 0, new BinaryReader(buffer));
+            after.Push(StreamEvent<SensorReading>.PartitionFloor(0, 195));
+            after.Watermark(195);
+            after.Data(Harness.Reading("b", 120, 1, 0, 0));
+            // Another partition, already past its replay, moves the operator watermark beyond the partial session's end.
+            after.Watermark(1000);
+            Assert.DoesNotContain(after.Aggregates, a => a.Aggregate.IsFinal);
+            after.Data(Harness.Reading("b", 160, 2, 0, 1));
+            after.Data(Harness.Reading("b", 190, 3, 0, 2));
+            afterProbe.SessionReplayFinished(0);
+            after.Watermark(1001);
+            var final = Assert.Single(after.Aggregates, a => a.Aggregate.IsFinal).Aggregate;
+            Assert.Equal((120L, 240L, 3L), (final.WindowStart, final.WindowEnd, final.Count));
+        }
+    }
+
+    [Fact]
     public void Operator_passes_partition_events_through_and_tracks_partition_watermarks_for_the_checkpoint()
     {
         var probe = new WindowProbe();

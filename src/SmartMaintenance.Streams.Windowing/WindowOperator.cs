@@ -373,7 +373,14 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             return;
         }
 
-        var ks = GetOrAddKey(key);
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_keys, key, out var exists);
+        if (!exists)
+        {
+            slot = _firstGroup is { } fg
+                ? new KeyState(key, _stateCount - 1, fg.InitialPanes, fg.InitialWindows)
+                : new KeyState(key, _stateCount, 0, 0);
+        }
+        var ks = slot!;
         if (r.AssetId is not null)
         {
             ks.AssetId = r.AssetId;
@@ -457,6 +464,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         }
     }
 
+    /// <summary>The key's state, created when missing (restore path; the reading path has the same lookup inline).</summary>
     private KeyState GetOrAddKey(string key)
     {
         ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_keys, key, out var exists);

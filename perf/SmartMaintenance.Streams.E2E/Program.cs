@@ -23,6 +23,7 @@ namespace SmartMaintenance.Streams.E2E;
 ///   pg      --bootstrap B --topic T --readings N                           (b) bare COPY and (c) the engine, same rows, same table
 ///   agg     --bootstrap B --topic T --out O --readings N                   (e) aggregation-only job on our Rx window operator
 ///   persist --bootstrap B --topic T --readings N [--rounds R]              the engine with detector-state persistence off / on / every batch
+///   state-upsert [--rows N] [--bytes S] [--rounds R]                       detector_state upsert: the sink's COPY + staging table vs unnest of arrays
 /// pg and agg take [--warmup-topic W --warmup-readings M]: the same stages run untimed on W first, in the same process,
 /// so the timed run measures JIT-compiled (tier-1) code, as a long-running engine runs, not the tiered JIT catching up.
 /// </summary>
@@ -37,6 +38,7 @@ internal static class Program
             "pg" => await PgAsync(a).ConfigureAwait(false),
             "agg" => Aggregate(a),
             "persist" => await PersistAsync(a).ConfigureAwait(false),
+            "state-upsert" => await StateUpsertAsync(a).ConfigureAwait(false),
             _ => Usage(),
         };
     }
@@ -78,12 +80,9 @@ internal static class Program
         var bootstrap = a.Str("bootstrap");
         var topic = a.Str("topic");
         var expected = a.Int("readings", 1_000_000);
-        var dataDir = Path.Combine(Path.GetTempPath(), "smstream-e2e-" + Guid.NewGuid().ToString("N")[..8]);
-        await using var cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = dataDir, Port = 0 });
-        var cs = await cluster.StartAsync().ConfigureAwait(false);
-        var storage = new StorageOptions { ConnectionString = cs, UseTimescaleDb = false };
-        await SchemaMigrator.MigrateAsync(cs, storage).ConfigureAwait(false);
-        await using var dataSource = PostgresSink.CreateDataSource(storage);
+        await using var cluster = NewCluster();
+        var (storage, dataSource) = await StartAsync(cluster).ConfigureAwait(false);
+        await using var _ = dataSource;
 
         var warm = a.Opt("warmup-topic");
         if (warm is not null)
@@ -135,12 +134,9 @@ internal static class Program
         var topic = a.Str("topic");
         var expected = a.Int("readings", 1_000_000);
         var rounds = a.Int("rounds", 2);
-        var dataDir = Path.Combine(Path.GetTempPath(), "smstream-e2e-" + Guid.NewGuid().ToString("N")[..8]);
-        await using var cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = dataDir, Port = 0 });
-        var cs = await cluster.StartAsync().ConfigureAwait(false);
-        var storage = new StorageOptions { ConnectionString = cs, UseTimescaleDb = false };
-        await SchemaMigrator.MigrateAsync(cs, storage).ConfigureAwait(false);
-        await using var dataSource = PostgresSink.CreateDataSource(storage);
+        await using var cluster = NewCluster();
+        var (storage, dataSource) = await StartAsync(cluster).ConfigureAwait(false);
+        await using var _ = dataSource;
         (string Name, EngineOptions Options)[] variants =
         [
             ("off", new EngineOptions { PersistDetectorState = false }),
@@ -175,6 +171,110 @@ internal static class Program
             }
         }
         return failed == 0 ? 0 : 4;
+    }
+
+    /// <summary>
+    /// The two ways to upsert N detector states of S bytes each in one transaction, alternating round by round on the
+    /// same rows (every round replaces them all, the steady state): the sink's binary COPY into a staging table then
+    /// INSERT … ON CONFLICT, and one INSERT … SELECT FROM unnest(arrays) … ON CONFLICT.
+    /// </summary>
+    private static async Task<int> StateUpsertAsync(Args a)
+    {
+        var rows = a.Int("rows", 1000);
+        var size = a.Int("bytes", 2800);
+        var rounds = a.Int("rounds", 7);
+        await using var cluster = NewCluster();
+        var (storage, dataSource) = await StartAsync(cluster).ConfigureAwait(false);
+        await using var _ = dataSource;
+        await using var sink = new PostgresSink(dataSource, storage);
+        var rng = new Random(5);
+        // Half noise, half zeros: float rings of real states compress poorly but not at all.
+        var state = new byte[size];
+        rng.NextBytes(state.AsSpan(0, size / 2));
+        var sensors = Enumerable.Range(0, rows).Select(i => FormattableString.Invariant($"pump-{i:D6}")).ToArray();
+        var batch = new StorageBatch();
+        const string unnestSql = """
+            INSERT INTO detector_state AS d (consumer_group, topic, partition, sensor_id, state_offset, state, updated_at)
+            SELECT $1, $2, p, s, o, st, now() FROM unnest($3::int[], $4::text[], $5::bigint[], $6::bytea[]) AS m(p, s, o, st)
+            ON CONFLICT (consumer_group, topic, partition, sensor_id) DO UPDATE SET
+                state_offset = excluded.state_offset, state = excluded.state, updated_at = excluded.updated_at
+            WHERE d.state_offset <= excluded.state_offset
+            """;
+        var copyTimes = new List<double>();
+        var unnestTimes = new List<double>();
+        for (var round = 0; round <= rounds; round++)
+        {
+            // COPY + staging (what PostgresSink does).
+            batch.Clear();
+            foreach (var (sensor, i) in sensors.Select((x, i) => (x, i)))
+            {
+                var start = (int)batch.StateData.Length;
+                batch.StateData.Write(state);
+                batch.DetectorStates.Add(new DetectorStateRow("g", "t", i % 24, sensor, (round * 2) + 1, start, size));
+            }
+            var sw = Stopwatch.StartNew();
+            await sink.WriteAsync(batch, default).ConfigureAwait(false);
+            var copy = sw.Elapsed.TotalSeconds;
+
+            // unnest of arrays: one statement, one byte[] per row.
+            sw.Restart();
+            await using (var conn = await dataSource.OpenConnectionAsync().ConfigureAwait(false))
+            await using (var tx = await conn.BeginTransactionAsync().ConfigureAwait(false))
+            {
+                var partitions = new int[rows];
+                var offsets = new long[rows];
+                var states = new byte[rows][];
+                for (var i = 0; i < rows; i++)
+                {
+                    partitions[i] = i % 24;
+                    offsets[i] = (round * 2) + 2;
+                    states[i] = batch.StateBytes(batch.DetectorStates[i]).ToArray();
+                }
+                await using var cmd = new Npgsql.NpgsqlCommand(unnestSql, conn, tx);
+                cmd.Parameters.Add(new Npgsql.NpgsqlParameter<string> { TypedValue = "g" });
+                cmd.Parameters.Add(new Npgsql.NpgsqlParameter<string> { TypedValue = "t" });
+                cmd.Parameters.Add(new Npgsql.NpgsqlParameter<int[]> { TypedValue = partitions });
+                cmd.Parameters.Add(new Npgsql.NpgsqlParameter<string[]> { TypedValue = sensors });
+                cmd.Parameters.Add(new Npgsql.NpgsqlParameter<long[]> { TypedValue = offsets });
+                cmd.Parameters.Add(new Npgsql.NpgsqlParameter<byte[][]> { TypedValue = states });
+                var updated = await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
+                await tx.CommitAsync().ConfigureAwait(false);
+                if (updated != rows)
+                {
+                    throw new InvalidOperationException($"unnest upserted {updated} of {rows} rows");
+                }
+            }
+            var unnest = sw.Elapsed.TotalSeconds;
+            if (round > 0)
+            {
+                copyTimes.Add(copy);
+                unnestTimes.Add(unnest);
+            }
+        }
+        static double Median(List<double> x)
+        {
+            x.Sort();
+            return x[x.Count / 2];
+        }
+        var (c, u) = (Median(copyTimes), Median(unnestTimes));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RESULT stage=state-upsert rows={rows} bytes={size} copy_ms={c * 1000:F1} unnest_ms={u * 1000:F1} copy_rows_per_s={rows / c:F0} unnest_rows_per_s={rows / u:F0} unnest_over_copy={c / u:F2} load={Load()}"));
+        return 0;
+    }
+
+    private static PostgresCluster NewCluster() => new(new PostgresClusterOptions
+    {
+        DataDirectory = Path.Combine(Path.GetTempPath(), "smstream-e2e-" + Guid.NewGuid().ToString("N")[..8]),
+        Port = 0,
+    });
+
+    /// <summary>Starts the throwaway cluster and migrates it: the options and a writer data source for it.</summary>
+    private static async Task<(StorageOptions Storage, Npgsql.NpgsqlDataSource DataSource)> StartAsync(PostgresCluster cluster)
+    {
+        var cs = await cluster.StartAsync().ConfigureAwait(false);
+        var storage = new StorageOptions { ConnectionString = cs, UseTimescaleDb = false };
+        await SchemaMigrator.MigrateAsync(cs, storage).ConfigureAwait(false);
+        return (storage, PostgresSink.CreateDataSource(storage));
     }
 
     /// <summary>smstream_detector_state_written_bytes_total, read from the default registry.</summary>

@@ -33,6 +33,9 @@ public sealed class EngineOptions
     [Setting("How often the state of every sensor that changed is written (between these checkpoints only sensors whose window-detector state or session boundaries changed are); 0 writes every changed sensor at every batch. Longer intervals write fewer state bytes; after a crash the engine replays the input since the last checkpoint to rebuild the newer state.", Unit = "ms", Min = 0, Max = 3_600_000)]
     public TimeSpan DetectorStateInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    [Setting("Most sensor states a checkpoint writes with one batch; a checkpoint of more changed sensors is spread over the following batches (the replay bound it releases moves only when its last sensor is written). Bounds the transaction size and the memory of a checkpoint in large fleets. States that cannot wait (a window detector judged a final window) are not counted against it.", Unit = "sensors", Min = 1, Max = 10_000_000)]
+    public int DetectorStateMaxPerBatch { get; set; } = 5_000;
+
     public void Validate(string section = "Engine")
     {
         SettingsValidator.Validate(this, section);

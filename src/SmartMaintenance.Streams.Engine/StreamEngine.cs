@@ -510,7 +510,7 @@ public sealed class StreamEngine
         if (_persistent is not null)
         {
             // Before the replay points below: a full take moves the lowest offset detector state still needs.
-            CaptureState(allState || StateCheckpointDue());
+            CaptureState(allState || StateCheckpointDue(), allState ? int.MaxValue : _options.DetectorStateMaxPerBatch);
         }
         foreach (var aggregate in _outputs.Aggregates)
         {
@@ -561,10 +561,10 @@ public sealed class StreamEngine
     /// the partition's consume position: the state holds exactly the sensor's readings below it, so it matches the
     /// offsets committed in the same transaction (or, for a partition still replaying, the point the replay reached).
     /// </summary>
-    private void CaptureState(bool all)
+    private void CaptureState(bool all, int max)
     {
         _taken.Clear();
-        _persistent!.TakeChanged(all, _taken);
+        _persistent!.TakeChanged(all, _taken, max);
         if (all)
         {
             _lastStateCheckpoint = Environment.TickCount64;
@@ -601,7 +601,6 @@ public sealed class StreamEngine
                 w?.Dispose();
             }
         }
-        _batch.HasWork = true;
     }
 
     /// <summary>Publishes alert events as soon as they arise (not at the batch boundary), so alert latency is not

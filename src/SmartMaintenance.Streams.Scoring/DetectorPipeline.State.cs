@@ -19,7 +19,16 @@ public readonly record struct ChangedSensor(string SensorId, int Partition, long
 /// </remarks>
 public sealed partial class DetectorPipeline
 {
-    private const int SensorStateMagic = 0x53534D53; // "SMSS"
+    // "SMS2": the second per-sensor layout (each window state carries the end of the last window it judged); rows of the
+    // first ("SMSS") are rejected as incompatible and those sensors warm up once.
+    private const int SensorStateMagic = 0x32534D53;
+
+    /// <summary>A window kind with detector state for a sensor, and the end of the last final window it judged.</summary>
+    private struct JudgedWindow
+    {
+        public string Kind;
+        public long LastEnd;
+    }
 
     private struct TrackedSensor
     {
@@ -30,38 +39,65 @@ public sealed partial class DetectorPipeline
         public bool Dirty;
     }
 
-    /// <summary>Records which sensors' state changed, for <see cref="TakeChanged"/>. Off by default (offline replay, benchmarks).</summary>
+    /// <summary>Records which sensors' state changed, for <see cref="TakeChanged"/>, and which window detectors each sensor has,
+    /// for <see cref="WriteSensorState"/>. Off by default (offline replay, benchmarks); set it before the first reading.</summary>
     public bool TrackChanges { get; set; }
 
-    /// <summary>Whether some sensor's state changed since it was last taken.</summary>
-    public bool HasChanges => _dirty.Count > 0 || _urgent.Count > 0;
+    /// <summary>Whether some sensor's state changed since it was last taken, or a checkpoint is still being spread.</summary>
+    public bool HasChanges => _dirty.Count > 0 || _urgent.Count > 0 || _round.Count > 0;
 
     /// <summary>Lowest source offset of <paramref name="partition"/> whose reading changed a sensor state that has not been
-    /// taken by a full <see cref="TakeChanged"/> since (replay must start there at the latest); null when none.</summary>
-    public long? LowestUntakenOffset(int partition) => _firstDirty.TryGetValue(partition, out var o) ? o : null;
+    /// taken by a completed checkpoint since (replay must start there at the latest); null when none.</summary>
+    public long? LowestUntakenOffset(int partition)
+    {
+        long? lowest = _firstDirty.TryGetValue(partition, out var o) ? o : null;
+        if (_roundFirstDirty.TryGetValue(partition, out var r) && (lowest is null || r < lowest))
+        {
+            lowest = r;
+        }
+        return lowest;
+    }
 
     /// <summary>
-    /// Appends the sensors whose state must be persisted now, which then count as unchanged: every changed sensor when
-    /// <paramref name="all"/>, otherwise only those whose window-detector state changed.
+    /// Appends the sensors whose state must be persisted now, which then count as unchanged: those whose window-detector
+    /// state changed (always, they cannot wait), and the next at most <paramref name="max"/> of a checkpoint. A checkpoint
+    /// (<paramref name="all"/>) takes every sensor changed since the previous one; with a bound it is spread over the
+    /// following calls, and its replay bound (<see cref="LowestUntakenOffset"/>) is released only when its last sensor is
+    /// taken. Sensors changing meanwhile belong to the next checkpoint. <paramref name="max"/> = int.MaxValue with
+    /// <paramref name="all"/> takes everything changed (revocation, shutdown).
     /// </summary>
-    public void TakeChanged(bool all, List<ChangedSensor> into)
+    public void TakeChanged(bool all, List<ChangedSensor> into, int max = int.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(into);
-        if (all)
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        var drain = all && max == int.MaxValue;
+        if (all && _round.Count == 0)
         {
-            foreach (var id in _dirty)
+            StartRound();
+        }
+        var taken = 0;
+        while (_round.Count > 0 && taken < max)
+        {
+            var id = _round[_roundNext++];
+            ref var e = ref CollectionsMarshal.GetValueRefOrNullRef(_sensors, id);
+            if (!Unsafe.IsNullRef(ref e) && e.Dirty)
             {
-                ref var e = ref CollectionsMarshal.GetValueRefOrNullRef(_sensors, id);
-                if (Unsafe.IsNullRef(ref e) || !e.Dirty)
-                {
-                    continue;
-                }
                 e.Dirty = false;
                 _urgent.Remove(id);
                 into.Add(new ChangedSensor(id, e.Partition, RestoredPosition(id)));
+                taken++;
             }
-            _dirty.Clear();
-            _firstDirty.Clear();
+            if (_roundNext == _round.Count)
+            {
+                // The checkpoint is complete: every state changed before it began is stored (or in this batch).
+                _round.Clear();
+                _roundNext = 0;
+                _roundFirstDirty.Clear();
+                if (drain && _dirty.Count > 0)
+                {
+                    StartRound();
+                }
+            }
         }
         foreach (var id in _urgent)
         {
@@ -71,11 +107,30 @@ public sealed partial class DetectorPipeline
                 // Window state of a sensor that never had a reading scored here (only outside the engine): nothing to place it by.
                 continue;
             }
-            // Its whole state is taken; a stale entry left in _dirty is skipped because the flag is clear.
+            // Its whole state is taken; a stale entry left in a checkpoint list is skipped because the flag is clear.
             e.Dirty = false;
             into.Add(new ChangedSensor(id, e.Partition, RestoredPosition(id)));
         }
         _urgent.Clear();
+    }
+
+    /// <summary>Moves the sensors changed so far, and their replay bound, into the checkpoint being taken.</summary>
+    private void StartRound()
+    {
+        if (_dirty.Count == 0)
+        {
+            return;
+        }
+        // Swap rather than copy: both lists and both maps keep their capacity.
+        (_round, _dirty) = (_dirty, _round);
+        _dirty.Clear();
+        _roundNext = 0;
+        foreach (var (partition, offset) in _firstDirty)
+        {
+            ref var bound = ref CollectionsMarshal.GetValueRefOrAddDefault(_roundFirstDirty, partition, out var exists);
+            bound = exists ? Math.Min(bound, offset) : offset;
+        }
+        _firstDirty.Clear();
     }
 
     /// <summary>Writes one sensor's state (reading and window detectors) in a form <see cref="RestoreSensorState"/> reads.</summary>
@@ -98,9 +153,10 @@ public sealed partial class DetectorPipeline
         writer.Write(count);
         for (var i = 0; i < count; i++)
         {
-            var kind = kinds![i];
-            writer.Write(kind);
-            WriteSensor(writer, _windows[(sensorId, kind)]);
+            var window = kinds![i];
+            writer.Write(window.Kind);
+            writer.Write(window.LastEnd);
+            WriteSensor(writer, _windows[(sensorId, window.Kind)]);
         }
         return hasReading || count > 0;
     }
@@ -131,11 +187,12 @@ public sealed partial class DetectorPipeline
         {
             throw new InvalidDataException($"Stored state of sensor '{sensorId}' has {count} windows.");
         }
-        var windows = new List<(string Kind, SensorState State)>(count);
+        var windows = new List<(string Kind, long LastEnd, SensorState State)>(count);
         for (var i = 0; i < count; i++)
         {
             var kind = string.Intern(reader.ReadString());
-            windows.Add((kind, ReadSensor(reader)));
+            var lastEnd = reader.ReadInt64();
+            windows.Add((kind, lastEnd, ReadSensor(reader)));
         }
 
         RemoveSensorState(sensorId);
@@ -143,12 +200,12 @@ public sealed partial class DetectorPipeline
         {
             _sensors[sensorId] = new TrackedSensor { State = rs, Partition = partition };
         }
-        foreach (var (kind, state) in windows)
+        foreach (var (kind, lastEnd, state) in windows)
         {
             _windows[(sensorId, kind)] = state;
-            AddWindowKind(sensorId, kind);
-            // Window states use the window end as their clock: a final window at or before it was judged already.
-            _restoredWindowEnd[(sensorId, kind)] = state.Level.LastTimestamp;
+            NoteWindow(sensorId, kind, lastEnd);
+            // Final windows close in order of their end: one ending at or before the last judged one was judged already.
+            _restoredWindowEnd[(sensorId, kind)] = lastEnd;
         }
         _restoredAt[sensorId] = position;
     }
@@ -221,6 +278,7 @@ public sealed partial class DetectorPipeline
         foreach (var p in partitions)
         {
             _firstDirty.Remove(p);
+            _roundFirstDirty.Remove(p);
         }
     }
 
@@ -231,10 +289,10 @@ public sealed partial class DetectorPipeline
         _restoredAt.Remove(sensorId);
         if (_windowKinds.Remove(sensorId, out var kinds))
         {
-            foreach (var kind in kinds)
+            foreach (var window in kinds)
             {
-                _windows.Remove((sensorId, kind));
-                _restoredWindowEnd.Remove((sensorId, kind));
+                _windows.Remove((sensorId, window.Kind));
+                _restoredWindowEnd.Remove((sensorId, window.Kind));
             }
         }
     }
@@ -256,14 +314,21 @@ public sealed partial class DetectorPipeline
         }
     }
 
-    private void AddWindowKind(string sensorId, string kind)
+    /// <summary>Records that the sensor's <paramref name="kind"/> window detector judged a window ending at <paramref name="end"/>.</summary>
+    private void NoteWindow(string sensorId, string kind, long end)
     {
         ref var kinds = ref CollectionsMarshal.GetValueRefOrAddDefault(_windowKinds, sensorId, out _);
-        kinds ??= new List<string>(2);
-        if (!kinds.Contains(kind))
+        kinds ??= new List<JudgedWindow>(2);
+        var span = CollectionsMarshal.AsSpan(kinds);
+        for (var i = 0; i < span.Length; i++)
         {
-            kinds.Add(kind);
+            if (string.Equals(span[i].Kind, kind, StringComparison.Ordinal))
+            {
+                span[i].LastEnd = Math.Max(span[i].LastEnd, end);
+                return;
+            }
         }
+        kinds.Add(new JudgedWindow { Kind = kind, LastEnd = end });
     }
 
     /// <summary>A final window of a restored window state that the state had already judged before it was stored.</summary>

@@ -28,10 +28,14 @@ public sealed partial class DetectorPipeline
     private readonly Dictionary<string, TrackedSensor> _sensors = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Sensor, string Kind), SensorState> _windows = [];
     // Change tracking for incremental persistence (DetectorPipeline.State.cs); empty unless TrackChanges is on.
-    private readonly Dictionary<string, List<string>> _windowKinds = new(StringComparer.Ordinal);
-    private readonly List<string> _dirty = [];
+    private readonly Dictionary<string, List<JudgedWindow>> _windowKinds = new(StringComparer.Ordinal);
+    private List<string> _dirty = [];
     private readonly HashSet<string> _urgent = new(StringComparer.Ordinal);
     private readonly Dictionary<int, long> _firstDirty = [];
+    // The checkpoint being spread over batches (TakeChanged with a bound): its sensors, progress and replay bound.
+    private List<string> _round = [];
+    private int _roundNext;
+    private readonly Dictionary<int, long> _roundFirstDirty = [];
     private readonly Dictionary<string, long> _restoredAt = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Sensor, string Kind), long> _restoredWindowEnd = [];
     private readonly ModelProvider? _models;
@@ -194,12 +198,10 @@ public sealed partial class DetectorPipeline
         rangeFired = false;
         var key = (aggregate.SensorId, aggregate.WindowKind);
         ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(_windows, key, out var exists);
-        if (!exists)
-        {
-            AddWindowKind(aggregate.SensorId, aggregate.WindowKind);
-        }
         if (TrackChanges)
         {
+            // Only persistence needs a sensor's window kinds (≈ 100 B per sensor): untracked pipelines skip it.
+            NoteWindow(aggregate.SensorId, aggregate.WindowKind, aggregate.WindowEnd);
             _urgent.Add(aggregate.SensorId);
         }
         if (!exists || s.Set is null)
@@ -317,7 +319,11 @@ public sealed partial class DetectorPipeline
         foreach (var (k, v) in windows)
         {
             _windows[k] = v;
-            AddWindowKind(k.Item1, k.Item2);
+            if (TrackChanges)
+            {
+                // A whole-pipeline snapshot does not carry the last judged window end; only per-sensor states need it.
+                NoteWindow(k.Item1, k.Item2, long.MinValue);
+            }
         }
     }
 

@@ -83,6 +83,8 @@ public sealed class StorageBatch
     }
 
     /// <summary>Empties the batch for reuse (capacity kept).</summary>
+    private const int MaxRetainedStateBytes = 4 << 20;
+
     public void Clear()
     {
         Readings.Clear();
@@ -93,6 +95,11 @@ public sealed class StorageBatch
         Retractions.Clear();
         DetectorStates.Clear();
         StateData.SetLength(0);
+        // Batches are pooled: do not let one large checkpoint pin its buffer in every batch that ever carried one.
+        if (StateData.Capacity > MaxRetainedStateBytes)
+        {
+            StateData.Capacity = 0;
+        }
         _countedReadings = _countedAggregates = _countedAnomalies = _countedAlerts = 0;
         _bytes = 0;
     }

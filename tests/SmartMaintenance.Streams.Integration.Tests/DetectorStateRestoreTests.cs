@@ -101,7 +101,7 @@ public sealed class DetectorStateRestoreTests(KafkaFixture kafka, PostgresFixtur
         {
             await WaitUntilAsync(async () => await ScalarAsync<long>(killed.Db, "SELECT count(*) FROM readings") >= n, second);
             await Task.Delay(Idle * 2.5); // windows released by the idle timeout
-            await StopGracefullyAsync(second);
+            await EngineProcess.StopGracefullyAsync(second);
         }
 
         // The same input, uninterrupted, in this process with the same settings.
@@ -221,51 +221,20 @@ public sealed class DetectorStateRestoreTests(KafkaFixture kafka, PostgresFixtur
 
     private Process StartEngineProcess(Setup s, bool windows)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        var environment = new Dictionary<string, string>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            ["SMSTREAM_ENGINE__DETECTORSTATEINTERVAL"] = "00:00:01",
+            ["SMSTREAM_STORAGE__BATCHMAXDELAY"] = "00:00:00.1",
+            ["SMSTREAM_VALIDATION__MAXPASTAGE"] = TimeSpan.FromDays(365 * 30).ToString("c", CultureInfo.InvariantCulture),
+            ["SMSTREAM_WINDOWS__IDLETIMEOUT"] = Idle.ToString("c", CultureInfo.InvariantCulture),
         };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "smstream.dll"));
-        psi.ArgumentList.Add("run");
-        psi.ArgumentList.Add("--bootstrap");
-        psi.ArgumentList.Add(kafka.BootstrapServers);
-        psi.ArgumentList.Add("--database");
-        psi.ArgumentList.Add(s.Db);
-        psi.Environment["SMSTREAM_TOPICS__READINGS"] = s.Input;
-        psi.Environment["SMSTREAM_TOPICS__READINGSDLQ"] = s.Dlq;
-        psi.Environment["SMSTREAM_TOPICS__ALERTS"] = s.Alerts;
-        psi.Environment["SMSTREAM_ENGINE__CONSUMERGROUP"] = s.Group;
-        psi.Environment["SMSTREAM_ENGINE__DETECTORSTATEINTERVAL"] = "00:00:01";
-        psi.Environment["SMSTREAM_KAFKA__SESSIONTIMEOUTMS"] = "6000";
-        psi.Environment["SMSTREAM_STORAGE__BATCHMAXROWS"] = "2000";
-        psi.Environment["SMSTREAM_STORAGE__BATCHMAXDELAY"] = "00:00:00.1";
-        psi.Environment["SMSTREAM_VALIDATION__MAXPASTAGE"] = TimeSpan.FromDays(365 * 30).ToString("c", CultureInfo.InvariantCulture);
-        psi.Environment["SMSTREAM_WINDOWS__IDLETIMEOUT"] = Idle.ToString("c", CultureInfo.InvariantCulture);
         if (!windows)
         {
-            psi.Environment["SMSTREAM_WINDOWS__SPECS__0__KIND"] = "tumbling";
-            psi.Environment["SMSTREAM_WINDOWS__SPECS__0__SIZE"] = "00:01:00";
-            psi.Environment["SMSTREAM_WINDOWS__SPECS__0__SENSORTYPES__0"] = "unused";
+            environment["SMSTREAM_WINDOWS__SPECS__0__KIND"] = "tumbling";
+            environment["SMSTREAM_WINDOWS__SPECS__0__SIZE"] = "00:01:00";
+            environment["SMSTREAM_WINDOWS__SPECS__0__SENSORTYPES__0"] = "unused";
         }
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
-
-    private static async Task StopGracefullyAsync(Process p)
-    {
-        using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString(CultureInfo.InvariantCulture)]))
-        {
-            await kill.WaitForExitAsync();
-        }
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(40));
-        await p.WaitForExitAsync(timeout.Token);
-        Assert.Equal(0, p.ExitCode);
+        return EngineProcess.Start(kafka, s.Input, s.Dlq, s.Alerts, s.Group, s.Db, environment);
     }
 
     private static async Task<T> ScalarAsync<T>(string db, string sql)
@@ -276,16 +245,8 @@ public sealed class DetectorStateRestoreTests(KafkaFixture kafka, PostgresFixtur
         return (T)(await cmd.ExecuteScalarAsync())!;
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, Process process)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.False(process.HasExited, $"engine process exited early with code {(process.HasExited ? process.ExitCode : 0)}");
-            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(90), "condition not met within 90 s");
-            await Task.Delay(50);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> condition, Process process) =>
+        EngineProcess.WaitUntilAsync(condition, TimeSpan.FromSeconds(90), process);
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, Task run, TimeSpan? timeout = null)
     {

@@ -198,46 +198,9 @@ public sealed class EngineEndToEndTests(KafkaFixture kafka, PostgresFixture post
         Assert.InRange(finals, windows * 8 / 10, windows);
     }
 
-    private Process StartEngineProcess(Topics t, string db)
-    {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "smstream.dll"));
-        psi.ArgumentList.Add("run");
-        psi.ArgumentList.Add("--bootstrap");
-        psi.ArgumentList.Add(kafka.BootstrapServers);
-        psi.ArgumentList.Add("--database");
-        psi.ArgumentList.Add(db);
-        psi.Environment["SMSTREAM_TOPICS__READINGS"] = t.Input;
-        psi.Environment["SMSTREAM_TOPICS__READINGSDLQ"] = t.Dlq;
-        psi.Environment["SMSTREAM_TOPICS__ALERTS"] = t.Alerts;
-        psi.Environment["SMSTREAM_ENGINE__CONSUMERGROUP"] = t.Group;
-        psi.Environment["SMSTREAM_KAFKA__SESSIONTIMEOUTMS"] = "6000";
-        psi.Environment["SMSTREAM_STORAGE__BATCHMAXROWS"] = "2000";
-        // When the input stops, partitions turn idle quickly so the watermark releases the finished windows.
-        psi.Environment["SMSTREAM_WINDOWS__IDLETIMEOUT"] = "00:00:02";
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
+    private Process StartEngineProcess(Topics t, string db) => EngineProcess.Start(kafka, t.Input, t.Dlq, t.Alerts, t.Group, db);
 
-    private static async Task StopGracefully(Process p)
-    {
-        using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-        {
-            await kill.WaitForExitAsync();
-        }
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(40));
-        await p.WaitForExitAsync(timeout.Token);
-        Assert.Equal(0, p.ExitCode);
-    }
+    private static Task StopGracefully(Process p) => EngineProcess.StopGracefullyAsync(p);
 
     private static async Task<T> Scalar<T>(NpgsqlConnection conn, string sql)
     {
@@ -260,14 +223,6 @@ public sealed class EngineEndToEndTests(KafkaFixture kafka, PostgresFixture post
         }
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Process process)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.False(process.HasExited, $"engine process exited early with code {(process.HasExited ? process.ExitCode : 0)}");
-            Assert.True(sw.Elapsed < timeout, $"condition not met within {timeout}");
-            await Task.Delay(100);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Process process) =>
+        EngineProcess.WaitUntilAsync(condition, timeout, process);
 }

@@ -25,17 +25,17 @@ public sealed class SessionBoundaryStateTests
         var taken = new List<ChangedSensor>();
 
         stages.OnReading(Reading("s", 0, 0), replaying: false, outputs, out _);
-        stages.TakeChanged(all: false, taken);
+        stages.TakeChanged(all: false, taken, int.MaxValue);
         Assert.Equal(("s", 0), (Assert.Single(taken).SensorId, taken[0].Partition));
 
         taken.Clear();
         stages.OnReading(Reading("s", 10, 1), replaying: false, outputs, out _);
-        stages.TakeChanged(all: false, taken);
+        stages.TakeChanged(all: false, taken, int.MaxValue);
         Assert.Empty(taken);
 
         // 100 s is more than the 30 s gap after the last reading: a new session.
         stages.OnReading(Reading("s", 100, 2), replaying: false, outputs, out _);
-        stages.TakeChanged(all: false, taken);
+        stages.TakeChanged(all: false, taken, int.MaxValue);
         Assert.Equal("s", Assert.Single(taken).SensorId);
     }
 

@@ -116,6 +116,52 @@ public class SensorStateTests
     }
 
     [Fact]
+    public void A_bounded_checkpoint_is_spread_over_takes_and_releases_its_replay_bound_only_when_its_last_sensor_is_taken()
+    {
+        var p = Tracking();
+        p.Process(At("a", 0, 10, 1), out _);
+        p.Process(At("b", 0, 11, 1), out _);
+        p.Process(At("c", 0, 12, 1), out _);
+        var taken = new List<ChangedSensor>();
+
+        p.TakeChanged(all: true, taken, max: 2);
+        Assert.Equal(["a", "b"], taken.Select(t => t.SensorId));
+        Assert.Equal(10, p.LowestUntakenOffset(0));
+        Assert.True(p.HasChanges);
+
+        // A sensor changing meanwhile belongs to the next checkpoint, whatever the bound.
+        p.Process(At("d", 0, 13, 1), out _);
+        taken.Clear();
+        p.TakeChanged(all: false, taken, max: 2);
+        Assert.Equal(["c"], taken.Select(t => t.SensorId));
+        Assert.Equal(13, p.LowestUntakenOffset(0));
+
+        taken.Clear();
+        p.TakeChanged(all: true, taken, max: 2);
+        Assert.Equal(["d"], taken.Select(t => t.SensorId));
+        Assert.Null(p.LowestUntakenOffset(0));
+        Assert.False(p.HasChanges);
+    }
+
+    [Fact]
+    public void An_unbounded_checkpoint_takes_every_changed_sensor_even_while_a_bounded_one_is_being_spread()
+    {
+        var p = Tracking();
+        p.Process(At("a", 0, 10, 1), out _);
+        p.Process(At("b", 0, 11, 1), out _);
+        var taken = new List<ChangedSensor>();
+        p.TakeChanged(all: true, taken, max: 1);
+        p.Process(At("c", 1, 5, 1), out _);
+
+        taken.Clear();
+        p.TakeChanged(all: true, taken);
+        Assert.Equal(["b", "c"], taken.Select(t => t.SensorId));
+        Assert.False(p.HasChanges);
+        Assert.Null(p.LowestUntakenOffset(0));
+        Assert.Null(p.LowestUntakenOffset(1));
+    }
+
+    [Fact]
     public void Replayed_readings_below_the_restored_position_are_already_seen_and_final_windows_are_not_judged_twice()
     {
         var original = Tracking(o => o.WarmupReadings = 20);

@@ -54,9 +54,10 @@ public interface IPersistentStages
     /// covered since: a restart must replay from there at the latest. Null when none.</summary>
     long? LowestUntakenOffset(int partition);
 
-    /// <summary>Appends the sensors to persist at this batch boundary (every changed one when <paramref name="all"/>,
-    /// else those that cannot wait); they count as unchanged afterwards.</summary>
-    void TakeChanged(bool all, List<Scoring.ChangedSensor> into);
+    /// <summary>Appends the sensors to persist at this batch boundary: those that cannot wait, and up to <paramref name="max"/>
+    /// of a checkpoint (<paramref name="all"/> starts one: every changed sensor, spread over batches when more than
+    /// <paramref name="max"/>; int.MaxValue takes everything). They count as unchanged afterwards.</summary>
+    void TakeChanged(bool all, List<Scoring.ChangedSensor> into, int max);
 
     /// <summary>The replay of <paramref name="partition"/> reached the stored offsets (or there was none).</summary>
     void ReplayFinished(int partition);

@@ -178,11 +178,11 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
 
     public long? LowestUntakenOffset(int partition) => _detectors.LowestUntakenOffset(partition);
 
-    public void TakeChanged(bool all, List<ChangedSensor> into)
+    public void TakeChanged(bool all, List<ChangedSensor> into, int max)
     {
         ArgumentNullException.ThrowIfNull(into);
         var first = into.Count;
-        _detectors.TakeChanged(all, into);
+        _detectors.TakeChanged(all, into, max);
         if (_sessions is null || !_sessions.HasSessionChanges)
         {
             return;
@@ -194,7 +194,8 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
         {
             _taken.Add(into[i].SensorId);
         }
-        // Every sensor whose boundaries changed, now: a later take would miss what its replay needs (docs/windowing.md).
+        // Every sensor whose boundaries changed, now, beyond max too: a later take would miss what its replay needs
+        // (docs/windowing.md).
         foreach (var changed in _changedSessions)
         {
             if (_taken.Add(changed.Key))

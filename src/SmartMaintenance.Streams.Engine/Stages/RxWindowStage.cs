@@ -17,7 +17,8 @@ namespace SmartMaintenance.Streams.Engine.Stages;
 /// Restore: the operator watermark at each commit is stored with the offsets; on assignment it is pushed back as
 /// the partition's watermark floor. Windows that were final before a crash therefore stay closed during the replay
 /// (their replayed readings are late and dropped silently), while windows that were open are rebuilt whole from
-/// <see cref="LowestNeededOffset"/> and fire normally.
+/// <see cref="LowestNeededOffset"/> and fire normally. Sessions also need their boundaries (<see cref="IPersistentWindowStage"/>),
+/// restored with each sensor's state before the replay (docs/windowing.md, "Session boundaries").
 /// </remarks>
 public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDisposable
 {

@@ -27,10 +27,10 @@ public sealed class EngineOptions
     [Setting("How long a graceful shutdown waits for the last batch to commit.", Unit = "ms", Min = 0)]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    [Setting("Persist each sensor's detector state and open alerts in the database (table detector_state, in the transaction of the batch's offsets) and restore them when a partition is assigned, so detectors continue after a restart or rebalance instead of warming up again. When false, detector state is rebuilt only from the replayed range.")]
+    [Setting("Persist each sensor's detector state, open alerts and session-window boundaries in the database (table detector_state, in the transaction of the batch's offsets) and restore them when a partition is assigned, so detectors continue after a restart or rebalance instead of warming up again and session windows are restored exactly. When false, detector state is rebuilt only from the replayed range, and sessions whose readings lie far behind the stored watermark are not restored exactly (docs/windowing.md).")]
     public bool PersistDetectorState { get; set; } = true;
 
-    [Setting("How often the state of every sensor that changed is written (between these checkpoints only sensors whose window-detector state changed are); 0 writes every changed sensor at every batch. Longer intervals write fewer state bytes; after a crash the engine replays the input since the last checkpoint to rebuild the newer state.", Unit = "ms", Min = 0, Max = 3_600_000)]
+    [Setting("How often the state of every sensor that changed is written (between these checkpoints only sensors whose window-detector state or session boundaries changed are); 0 writes every changed sensor at every batch. Longer intervals write fewer state bytes; after a crash the engine replays the input since the last checkpoint to rebuild the newer state.", Unit = "ms", Min = 0, Max = 3_600_000)]
     public TimeSpan DetectorStateInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     [Setting("Most sensor states a checkpoint writes with one batch; a checkpoint of more changed sensors is spread over the following batches (the replay bound it releases moves only when its last sensor is written). Bounds the transaction size and the memory of a checkpoint in large fleets. States that cannot wait (a window detector judged a final window) are not counted against it.", Unit = "sensors", Min = 1, Max = 10_000_000)]

@@ -129,6 +129,16 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     private long _sessionIds;
     private long _stamp;
     private bool _done;
+    // Session boundaries for persistence (docs/windowing.md, "Session boundaries").
+    private bool _trackSessions;
+    private readonly List<(KeyState Key, SessionState State)> _changedSessions = [];
+    // Stored boundaries of the restored keys whose partition still replays (ends extended by the replay).
+    private readonly Dictionary<SessionState, (RestoredSession[] Open, int Partition)> _restoring = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<int> _restoringPartitions = [];
+    // Resuming: one past the highest replayed offset per partition, to end a restore when the replay is complete.
+    private PartitionArray<long> _replayedUpTo = new(-1);
+    // Session timers of restored keys that came due during their replay (see ProcessSessions).
+    private readonly List<(SpecRuntime Spec, (KeyState Key, long Id) Timer, long Due)> _parked = [];
 
     public WindowSink(IObserver<StreamEvent<WindowOutput>> downstream, WindowSpec[] specs, WindowOperatorOptions options)
     {
@@ -215,6 +225,10 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                     OnData(value.Item);
                     break;
                 case StreamEventKind.Watermark:
+                    if (_resuming && _restoringPartitions.Count > 0)
+                    {
+                        EndFinishedReplays();
+                    }
                     if (AdvanceWatermark(value.Timestamp))
                     {
                         _downstream.OnNext(StreamEvent<WindowOutput>.Watermark(_watermark));
@@ -297,6 +311,16 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             if (_resuming && _resumeNext.TryGet(partition, out var resumeNext) && offset < resumeNext)
             {
                 replayed = true;
+                if (_restoringPartitions.Count > 0)
+                {
+                    ref var upTo = ref _replayedUpTo[partition];
+                    upTo = Math.Max(upTo, offset + 1);
+                }
+            }
+            else if (_resuming && _restoringPartitions.Count > 0 && _restoringPartitions.Contains(partition))
+            {
+                // The partition's replay is over: restored boundaries no longer decide its readings.
+                EndSessionRestoreLocked(partition);
             }
             ref var next = ref _nextOffsets[partition];
             if (offset >= next)
@@ -438,6 +462,19 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         {
             _counters.AcceptedValue++;
         }
+    }
+
+    /// <summary>The key's state, created when missing (restore path; the reading path has the same lookup inline).</summary>
+    private KeyState GetOrAddKey(string key)
+    {
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_keys, key, out var exists);
+        if (!exists)
+        {
+            slot = _firstGroup is { } fg
+                ? new KeyState(key, _stateCount - 1, fg.InitialPanes, fg.InitialWindows)
+                : new KeyState(key, _stateCount, 0, 0);
+        }
+        return slot!;
     }
 
     private void ProcessingError(in SensorReading r, Exception ex, bool replayed)
@@ -655,15 +692,31 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     {
         var gap = sr.Gap;
         var lateness = sr.Lateness;
-        if (ts + gap + lateness <= _closedBelow)
+        ref var stateRef = ref ks.State(sr.StateSlot);
+        var existing = stateRef is { } o ? Unsafe.As<SessionState>(o) : null;
+        var restoredIndex = -1;
+        RestoredSession[]? restoredOpen = null;
+        if (existing is { Restoring: true })
         {
+            // Replay of a key whose boundaries were restored: they alone say what the uninterrupted run took, since the
+            // watermark each reading first met is not known (docs/windowing.md, "Session boundaries").
+            restoredOpen = _restoring[existing].Open;
+            restoredIndex = SessionState.FindRestored(restoredOpen, ts);
+            if (restoredIndex < 0 || ts < existing.LastClosedEnd)
+            {
+                return ApplyResult.Late;
+            }
+        }
+        else if ((ts + gap + lateness <= _closedBelow && (existing is null || existing.FindContaining(ts) < 0))
+            || (existing is not null && ts < existing.LastClosedEnd))
+        {
+            // Not late when inside a session still open: that session is not final, whatever the reading's own time.
             return ApplyResult.Late;
         }
-        ref var stateRef = ref ks.State(sr.StateSlot);
-        var st = stateRef is { } o ? Unsafe.As<SessionState>(o) : (SessionState)(stateRef = new SessionState());
-        if (ts < st.LastClosedEnd)
+        var st = existing ?? (SessionState)(stateRef = new SessionState());
+        if (partition >= 0)
         {
-            return ApplyResult.Late;
+            st.Partition = partition;
         }
         var protoEnd = ts + gap;
         var items = st.Items;
@@ -684,6 +737,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         {
             idx = st.Insert(first, new Session { Id = ++_sessionIds, Start = ts, End = protoEnd });
             identityChanged = true;
+            MarkChanged(ks, st);
         }
         else
         {
@@ -718,6 +772,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 merged.Id = ++_sessionIds;
                 merged.Start = newStart;
                 merged.Dirty = false;
+                MarkChanged(ks, st);
             }
         }
 
@@ -725,6 +780,13 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         s.End = Math.Max(s.End, protoEnd);
         s.Acc.Add(ts, value, sr.Mapping, _pool);
         s.Offsets.Note(partition, offset);
+        if (restoredIndex >= 0)
+        {
+            ref var restored = ref restoredOpen![restoredIndex];
+            // An end extended after the state was taken (no structural change, so no newer state): the replay follows it.
+            restored.End = Math.Max(restored.End, protoEnd);
+            s.Revision = Math.Max(s.Revision, restored.Revision);
+        }
         var timer = (ks, s.Id);
         if (s.End <= _watermark)
         {
@@ -736,7 +798,11 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             s.OnTimeFired = true;
             if (replayed)
             {
-                s.Revision = Math.Max(s.Revision, 1);
+                if (s.Revision == 0)
+                {
+                    s.Revision = 1;
+                    MarkChanged(ks, st);
+                }
             }
             else
             {
@@ -773,6 +839,11 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     {
         ref var s = ref st.Items[index];
         var aggregate = ToAggregate(ks, sr, s.Start, s.End, in s.Acc, s.Revision, isFinal);
+        if (s.Revision == 0)
+        {
+            // A first emission is a boundary fact: a later merge that moves the start must retract the row.
+            MarkChanged(ks, st);
+        }
         s.Revision++;
         s.SinceEmit = 0;
         s.Dirty = false;
@@ -792,6 +863,13 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             {
                 continue;
             }
+            if (st.Restoring)
+            {
+                // A session being rebuilt must not fire or close before its partition's replay ends: the watermark, the
+                // minimum over partitions replaying at their own pace, may pass the end of a partial rebuild.
+                _parked.Add((sr, timer, due));
+                continue;
+            }
             ref var s = ref st.Items[idx];
             if (!s.OnTimeFired)
             {
@@ -804,7 +882,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 if (lateness == 0)
                 {
                     EmitSession(timer.Key, st, sr, idx, FiringKind.OnTime, isFinal: true);
-                    CloseSession(st, idx, _pool);
+                    CloseSession(timer.Key, st, idx);
                 }
                 else
                 {
@@ -820,17 +898,30 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                     continue;
                 }
                 EmitSession(timer.Key, st, sr, idx, FiringKind.Final, isFinal: true);
-                CloseSession(st, idx, _pool);
+                CloseSession(timer.Key, st, idx);
             }
         }
     }
 
-    private static void CloseSession(SessionState st, int index, BucketPool pool)
+    private void CloseSession(KeyState ks, SessionState st, int index)
     {
         ref var s = ref st.Items[index];
         st.LastClosedEnd = Math.Max(st.LastClosedEnd, s.End);
-        s.Acc.Release(pool);
+        s.Acc.Release(_pool);
         st.RemoveRange(index, 1);
+        MarkChanged(ks, st);
+    }
+
+    /// <summary>Structural changes only (a session created, merged, moved, first emitted or closed): an end extended by
+    /// an in-order reading is not one, so a steadily reporting key is not persisted at every batch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void MarkChanged(KeyState ks, SessionState st)
+    {
+        if (_trackSessions && !st.Changed && !st.Restoring)
+        {
+            st.Changed = true;
+            _changedSessions.Add((ks, st));
+        }
     }
 
     // ---- watermarks, early firing, output ----
@@ -954,6 +1045,226 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             }
             return new WindowCheckpoint(_watermark, _tracker.Lowest(), next, new Dictionary<int, long>(_partitionWatermarks));
         }
+    }
+
+    // ---- session boundaries (persistence; docs/windowing.md, "Session boundaries") ----
+
+    private const int SessionMagic = 0x53574D53; // "SMWS"
+    private const int SessionVersion = 1;
+
+    public bool HasSessionSpecs => Array.Exists(_specs, s => s.IsSession);
+
+    public void TrackSessionChanges()
+    {
+        lock (_gate)
+        {
+            _trackSessions = true;
+        }
+    }
+
+    public bool HasSessionChanges
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _changedSessions.Count > 0;
+            }
+        }
+    }
+
+    public void TakeChangedSessions(List<ChangedSessionKey> into)
+    {
+        lock (_gate)
+        {
+            foreach (var (ks, st) in _changedSessions)
+            {
+                st.Changed = false;
+                into.Add(new ChangedSessionKey(ks.Key, st.Partition));
+            }
+            _changedSessions.Clear();
+        }
+    }
+
+    public void WriteSessions(string key, BinaryWriter writer)
+    {
+        lock (_gate)
+        {
+            writer.Write(SessionMagic);
+            writer.Write(SessionVersion);
+            var count = 0;
+            foreach (var sr in _specs)
+            {
+                count += sr.IsSession ? 1 : 0;
+            }
+            writer.Write(count);
+            _keys.TryGetValue(key, out var ks);
+            foreach (var sr in _specs)
+            {
+                if (!sr.IsSession)
+                {
+                    continue;
+                }
+                writer.Write(sr.Label);
+                // A key without session state had no reading taken by the spec: stored as such, so a replay skips them all.
+                var st = ks?.State(sr.StateSlot) is { } o ? Unsafe.As<SessionState>(o) : null;
+                writer.Write(st?.LastClosedEnd ?? long.MinValue);
+                if (st is { Restoring: true })
+                {
+                    var restored = _restoring[st].Open;
+                    // Still replaying: the stored boundaries (as the replay extended them) are the truth, not the rebuild so far.
+                    writer.Write(restored.Length);
+                    foreach (var r in restored)
+                    {
+                        writer.Write(r.Start);
+                        writer.Write(r.End);
+                        writer.Write(r.Revision);
+                    }
+                }
+                else
+                {
+                    writer.Write(st?.Count ?? 0);
+                    for (var i = 0; i < (st?.Count ?? 0); i++)
+                    {
+                        ref var session = ref st!.Items[i];
+                        writer.Write(session.Start);
+                        writer.Write(session.End);
+                        writer.Write(session.Revision);
+                    }
+                }
+            }
+        }
+    }
+
+    public void RestoreSessions(string key, int partition, BinaryReader reader)
+    {
+        if (reader.ReadInt32() != SessionMagic)
+        {
+            throw new InvalidDataException($"Stored session boundaries of key '{key}' are not session boundaries.");
+        }
+        var version = reader.ReadInt32();
+        if (version != SessionVersion)
+        {
+            throw new InvalidDataException($"Stored session boundaries of key '{key}' have version {version} (expected {SessionVersion}).");
+        }
+        var count = reader.ReadInt32();
+        if (count is < 0 or > 1024)
+        {
+            throw new InvalidDataException($"Stored session boundaries of key '{key}' name {count} specs.");
+        }
+        // Read everything before changing anything: a truncated state changes nothing.
+        var parsed = new (string Label, long LastClosedEnd, RestoredSession[] Open)[count];
+        for (var i = 0; i < count; i++)
+        {
+            var label = reader.ReadString();
+            var lastClosedEnd = reader.ReadInt64();
+            var open = reader.ReadInt32();
+            if (open is < 0 or > 1 << 20)
+            {
+                throw new InvalidDataException($"Stored session boundaries of key '{key}' hold {open} open sessions.");
+            }
+            var ranges = new RestoredSession[open];
+            for (var j = 0; j < open; j++)
+            {
+                ranges[j] = new RestoredSession { Start = reader.ReadInt64(), End = reader.ReadInt64(), Revision = reader.ReadInt32() };
+                if (ranges[j].End <= ranges[j].Start)
+                {
+                    throw new InvalidDataException($"Stored session boundaries of key '{key}' hold an empty session.");
+                }
+            }
+            parsed[i] = (label, lastClosedEnd, ranges);
+        }
+        lock (_gate)
+        {
+            foreach (var (label, lastClosedEnd, open) in parsed)
+            {
+                var sr = Array.Find(_specs, s => s.IsSession && s.Label == label);
+                if (sr is null)
+                {
+                    // The spec is no longer configured (or its gap changed): its sessions start afresh, as without a state.
+                    continue;
+                }
+                var ks = GetOrAddKey(key);
+                ref var stateRef = ref ks.State(sr.StateSlot);
+                var existing = stateRef is { } o ? Unsafe.As<SessionState>(o) : null;
+                if (existing is { Count: > 0 })
+                {
+                    // Open sessions held here already (a partition revoked and assigned back): they are at least as new.
+                    continue;
+                }
+                var st = existing ?? (SessionState)(stateRef = new SessionState());
+                st.LastClosedEnd = Math.Max(st.LastClosedEnd, lastClosedEnd);
+                st.Partition = partition;
+                st.Restoring = true;
+                _restoring[st] = (open, partition);
+                _restoringPartitions.Add(partition);
+            }
+        }
+    }
+
+    public void EndSessionRestore(int partition)
+    {
+        lock (_gate)
+        {
+            EndSessionRestoreLocked(partition);
+        }
+    }
+
+    /// <summary>Resuming from a checkpoint: partitions whose replay reached the checkpoint's next offset end their restore
+    /// (a partition may have no reading after it).</summary>
+    private void EndFinishedReplays()
+    {
+        List<int>? finished = null;
+        foreach (var p in _restoringPartitions)
+        {
+            if (!_resumeNext.TryGet(p, out var resumeNext) || (_replayedUpTo.TryGet(p, out var upTo) && upTo >= resumeNext))
+            {
+                (finished ??= []).Add(p);
+            }
+        }
+        foreach (var p in finished ?? [])
+        {
+            EndSessionRestoreLocked(p);
+        }
+    }
+
+    private void EndSessionRestoreLocked(int partition)
+    {
+        if (!_restoringPartitions.Remove(partition))
+        {
+            return;
+        }
+        List<SessionState>? done = null;
+        foreach (var (st, entry) in _restoring)
+        {
+            if (entry.Partition == partition)
+            {
+                (done ??= []).Add(st);
+            }
+        }
+        foreach (var st in done ?? [])
+        {
+            st.Restoring = false;
+            _restoring.Remove(st);
+        }
+        if (_parked.Count == 0)
+        {
+            return;
+        }
+        // Due again: they fire at the next watermark advance.
+        var kept = 0;
+        foreach (var parked in _parked)
+        {
+            if (Unsafe.As<SessionState>(parked.Timer.Key.State(parked.Spec.StateSlot)!).Restoring)
+            {
+                _parked[kept++] = parked;
+            }
+            else
+            {
+                parked.Spec.SessionTimers.Enqueue(parked.Timer, parked.Due);
+            }
+        }
+        _parked.RemoveRange(kept, _parked.Count - kept);
     }
 
     public long StateBytes()

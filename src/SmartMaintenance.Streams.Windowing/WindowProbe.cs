@@ -71,6 +71,51 @@ public sealed class WindowProbe
     public long StateBytes() =>
         (_source ?? throw new InvalidOperationException("The window operator is not subscribed.")).StateBytes();
 
+    private IWindowStateSource Source => _source ?? throw new InvalidOperationException("The window operator is not subscribed.");
+
+    /// <summary>Whether a session spec is configured (session boundaries exist to persist).</summary>
+    public bool HasSessionSpecs => Source.HasSessionSpecs;
+
+    /// <summary>Starts recording which keys' session boundaries change, for <see cref="TakeChangedSessions"/>.</summary>
+    public void TrackSessionChanges() => Source.TrackSessionChanges();
+
+    /// <summary>Whether some key's session boundaries changed since they were last taken.</summary>
+    public bool HasSessionChanges => Source.HasSessionChanges;
+
+    /// <summary>Appends the keys whose session boundaries changed structurally (a session created, merged, moved, first
+    /// emitted or closed) since the last call, which then count as unchanged; a key with several session specs may appear
+    /// once per spec. Persist them at this batch boundary for an exact restore (docs/windowing.md).</summary>
+    public void TakeChangedSessions(List<ChangedSessionKey> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        Source.TakeChangedSessions(into);
+    }
+
+    /// <summary>Writes <paramref name="key"/>'s session boundaries for every session spec: the end of its last closed
+    /// session and its open sessions' ranges. Take it on the feeding thread at a batch boundary.</summary>
+    public void WriteSessionBoundaries(string key, BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(writer);
+        Source.WriteSessions(key, writer);
+    }
+
+    /// <summary>Restores <paramref name="key"/>'s session boundaries written by <see cref="WriteSessionBoundaries"/> before
+    /// its replay: until <see cref="SessionReplayFinished"/> for <paramref name="partition"/> (or, resuming from a
+    /// checkpoint, its first reading past the checkpoint), a reading of the key is taken exactly when it lies in one of the
+    /// stored open sessions. A key with open sessions held here already is left as it is.</summary>
+    /// <exception cref="InvalidDataException">Not session boundaries, or another version; nothing was changed.</exception>
+    public void RestoreSessionBoundaries(string key, int partition, BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(reader);
+        Source.RestoreSessions(key, partition, reader);
+    }
+
+    /// <summary>The replay of <paramref name="partition"/> reached the offsets stored with the boundaries: its keys'
+    /// readings are judged by the watermark again.</summary>
+    public void SessionReplayFinished(int partition) => Source.EndSessionRestore(partition);
+
     internal void Attach(IWindowStateSource source) => _source = source;
 
     internal void Detach(IWindowStateSource source)
@@ -87,4 +132,21 @@ internal interface IWindowStateSource
     WindowCheckpoint Checkpoint();
 
     long StateBytes();
+
+    bool HasSessionSpecs { get; }
+
+    void TrackSessionChanges();
+
+    bool HasSessionChanges { get; }
+
+    void TakeChangedSessions(List<ChangedSessionKey> into);
+
+    void WriteSessions(string key, BinaryWriter writer);
+
+    void RestoreSessions(string key, int partition, BinaryReader reader);
+
+    void EndSessionRestore(int partition);
 }
+
+/// <summary>A key whose session boundaries changed, and the source partition of its last reading.</summary>
+public readonly record struct ChangedSessionKey(string Key, int Partition);

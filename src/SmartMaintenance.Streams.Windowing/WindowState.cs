@@ -357,6 +357,42 @@ internal sealed class SessionState
     public int Count;
     /// <summary>End of the latest finally closed session: readings before it cannot be merged any more.</summary>
     public long LastClosedEnd = long.MinValue;
+    /// <summary>Source partition of the last reading applied (where the key's persisted state belongs).</summary>
+    public int Partition = -1;
+    /// <summary>The session boundaries changed since they were last taken for persistence.</summary>
+    public bool Changed;
+    /// <summary>While a restored key's partition replays: its stored boundaries (held by the operator, not here: they
+    /// are transient) alone decide whether a reading is taken.</summary>
+    public bool Restoring;
+
+    /// <summary>Index of the open session with Start ≤ <paramref name="ts"/> &lt; End, or −1.</summary>
+    public int FindContaining(long ts)
+    {
+        for (var i = 0; i < Count; i++)
+        {
+            if (Items[i].Start > ts)
+            {
+                break;
+            }
+            if (ts < Items[i].End)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    public static int FindRestored(RestoredSession[] restored, long ts)
+    {
+        for (var i = 0; i < restored.Length; i++)
+        {
+            if (restored[i].Start <= ts && ts < restored[i].End)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
 
     public int Find(long id)
     {
@@ -391,11 +427,20 @@ internal sealed class SessionState
 
     public long HeapBytes(BucketPool pool)
     {
-        var bytes = 40 + 24 + (Unsafe.SizeOf<Session>() * (long)Items.Length);
+        var bytes = 48 + 24 + (Unsafe.SizeOf<Session>() * (long)Items.Length);
         for (var i = 0; i < Count; i++)
         {
             bytes += Items[i].Acc.Sketch.HeapBytes(pool);
         }
         return bytes;
     }
+}
+
+/// <summary>An open session of a key's stored session boundaries (see <see cref="SessionState.Restoring"/>).</summary>
+internal struct RestoredSession
+{
+    public long Start;
+    public long End;
+    /// <summary>Emissions before the state was taken: a merge that moves the start must retract the stored row.</summary>
+    public int Revision;
 }

@@ -90,7 +90,9 @@ internal sealed class Reference
                 {
                     var g = spec.Gap;
                     var list = sessions.TryGetValue((r.SensorId, si), out var sl) ? sl : sessions[(r.SensorId, si)] = [];
-                    if (ts + g + l <= wm || ts < closedEnd.GetValueOrDefault((r.SensorId, si), long.MinValue))
+                    // Late for its own time, unless inside a session still open (that session is not final).
+                    var inOpen = list.Any(s => !s.Closed && s.Start <= ts && ts < s.End);
+                    if ((ts + g + l <= wm && !inOpen) || ts < closedEnd.GetValueOrDefault((r.SensorId, si), long.MinValue))
                     {
                         Late.Add((r.Position, spec.Label, false));
                         if (ts + g + l > wm)

@@ -324,6 +324,134 @@ public sealed class WindowBehaviourTests
     }
 
     [Fact]
+    public void Reading_behind_the_watermark_joins_a_session_still_open_around_it_and_is_late_outside_one()
+    {
+        var spec = WindowSpec.Session(TimeSpan.FromMilliseconds(50));
+        using var h = new Harness([spec], new WindowOperatorOptions { EmitDuplicates = true });
+        foreach (var ts in new long[] { 0, 40, 80, 120, 160, 200 })
+        {
+            h.Data(R(ts, 1));
+        }
+        h.Data(R(500, 1));
+        h.Watermark(230);
+        // 60 + 50 <= 230, but the session [0, 250) around it is still open: not final, so the reading joins it.
+        h.Data(R(60, 5));
+        // 300 lies in no open session and 300 + 50 <= 350: late.
+        h.Watermark(350);
+        h.Data(R(300, 7));
+        h.Watermark(long.MaxValue);
+        var finals = h.FinalState();
+        Assert.Equal((7L, 11.0), (finals[("s", "session:50ms", 0)].Count, finals[("s", "session:50ms", 0)].Sum));
+        Assert.Equal(300L, Assert.Single(h.Rejected).Reading.Timestamp);
+    }
+
+    [Fact]
+    public void Restored_session_boundaries_decide_replayed_readings_behind_the_floor_until_the_replay_finishes()
+    {
+        var spec = WindowSpec.Session(TimeSpan.FromMilliseconds(50));
+        var events = new List<StreamEvent<SensorReading>>();
+        long offset = 0;
+        void Add(string key, long ts, double v) => events.Add(StreamEvent<SensorReading>.Data(Harness.Reading(key, ts, v, 0, offset++)));
+        Add("a", 100, 1);
+        Add("a", 140, 2);
+        Add("b", 120, 3);
+        Add("b", 160, 4);
+        Add("b", 190, 5);
+        events.Add(StreamEvent<SensorReading>.Watermark(195));
+        var cut = events.Count;
+        Add("a", 150, 6);   // before the end of a's closed session [100, 190): late (case 1)
+        Add("b", 230, 7);
+        events.Add(StreamEvent<SensorReading>.Watermark(long.MaxValue));
+
+        using var full = new Harness([spec]);
+        full.PushAll(events);
+
+        var probe = new WindowProbe();
+        using var before = new Harness([spec], new WindowOperatorOptions { Probe = probe });
+        before.PushAll(events.Take(cut));
+        var cp = probe.Checkpoint();
+        var stored = new Dictionary<string, byte[]>();
+        foreach (var key in new[] { "a", "b" })
+        {
+            using var buffer = new MemoryStream();
+            using (var writer = new BinaryWriter(buffer))
+            {
+                probe.WriteSessionBoundaries(key, writer);
+            }
+            stored[key] = buffer.ToArray();
+        }
+
+        Dictionary<(string, string, long), WindowAggregate> Resume(bool restore)
+        {
+            // As the engine resumes: no ResumeFrom, the stored watermark as the partition's floor, replay, then new readings.
+            var afterProbe = new WindowProbe();
+            using var after = new Harness([spec], new WindowOperatorOptions { Probe = afterProbe });
+            if (restore)
+            {
+                foreach (var (key, bytes) in stored)
+                {
+                    afterProbe.RestoreSessionBoundaries(key, 0, new BinaryReader(new MemoryStream(bytes)));
+                }
+            }
+            after.Push(StreamEvent<SensorReading>.PartitionFloor(0, cp.Watermark));
+            after.Watermark(cp.Watermark);
+            after.PushAll(events.Take(cut).Where(e => e.IsData && e.Item.Position.Offset >= cp.ReplayFrom.GetValueOrDefault(0, cp.NextOffsets[0])));
+            afterProbe.SessionReplayFinished(0);
+            after.PushAll(events.Skip(cut));
+            var finals = Expectations.Finals(before);
+            foreach (var (k, v) in Expectations.Finals(after))
+            {
+                finals[k] = v;
+            }
+            return finals;
+        }
+
+        var expected = Expectations.Finals(full);
+        Assert.Equal((120L, 280L, 4L), (expected[("b", "session:50ms", 120)].WindowStart, expected[("b", "session:50ms", 120)].WindowEnd, expected[("b", "session:50ms", 120)].Count));
+        var restored = Resume(restore: true);
+        Assert.Equal(expected.Keys.Order(), restored.Keys.Order());
+        Assert.All(expected, kv => Assert.Equal(Expectations.Content(kv.Value), Expectations.Content(restored[kv.Key])));
+        // Without the boundaries both cases diverge: b loses its first reading, a@150 opens a session of its own.
+        var unrestored = Resume(restore: false);
+        Assert.NotEqual(expected.Keys.Order(), unrestored.Keys.Order());
+    }
+
+    [Fact]
+    public void A_session_being_rebuilt_does_not_close_before_its_partitions_replay_ends_even_when_the_watermark_passes_it()
+    {
+        var spec = WindowSpec.Session(TimeSpan.FromMilliseconds(50));
+        var probe = new WindowProbe();
+        using (var before = new Harness([spec], new WindowOperatorOptions { Probe = probe }))
+        {
+            before.Data(Harness.Reading("b", 120, 1, 0, 0));
+            before.Data(Harness.Reading("b", 160, 2, 0, 1));
+            before.Data(Harness.Reading("b", 190, 3, 0, 2));
+            before.Watermark(195);
+            using var buffer = new MemoryStream();
+            using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+            {
+                probe.WriteSessionBoundaries("b", writer);
+            }
+            buffer.Position = 0;
+            var afterProbe = new WindowProbe();
+            using var after = new Harness([spec], new WindowOperatorOptions { Probe = afterProbe });
+            afterProbe.RestoreSessionBoundaries("b", 0, new BinaryReader(buffer));
+            after.Push(StreamEvent<SensorReading>.PartitionFloor(0, 195));
+            after.Watermark(195);
+            after.Data(Harness.Reading("b", 120, 1, 0, 0));
+            // Another partition, already past its replay, moves the operator watermark beyond the partial session's end.
+            after.Watermark(1000);
+            Assert.DoesNotContain(after.Aggregates, a => a.Aggregate.IsFinal);
+            after.Data(Harness.Reading("b", 160, 2, 0, 1));
+            after.Data(Harness.Reading("b", 190, 3, 0, 2));
+            afterProbe.SessionReplayFinished(0);
+            after.Watermark(1001);
+            var final = Assert.Single(after.Aggregates, a => a.Aggregate.IsFinal).Aggregate;
+            Assert.Equal((120L, 240L, 3L), (final.WindowStart, final.WindowEnd, final.Count));
+        }
+    }
+
+    [Fact]
     public void Operator_passes_partition_events_through_and_tracks_partition_watermarks_for_the_checkpoint()
     {
         var probe = new WindowProbe();

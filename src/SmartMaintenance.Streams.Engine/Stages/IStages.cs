@@ -73,6 +73,37 @@ public interface IPersistentStages
 /// <summary>The windowing stage: same contract as the whole pipeline, aggregates only.</summary>
 public interface IWindowStage : IProcessingStages;
 
+/// <summary>
+/// A window stage whose session boundaries (per sensor and session spec: the end of the last closed session and the open
+/// sessions' ranges) are persisted with each sensor's state, so sessions are restored exactly (docs/windowing.md,
+/// "Session boundaries"). All calls come from the consume loop's thread.
+/// </summary>
+public interface IPersistentWindowStage
+{
+    /// <summary>Whether a session spec is configured: without one there is nothing to persist.</summary>
+    bool HasSessionSpecs { get; }
+
+    /// <summary>Starts recording which sensors' session boundaries change; called once, before the first reading.</summary>
+    void EnableSessionTracking();
+
+    /// <summary>Whether some sensor's session boundaries changed since they were last taken.</summary>
+    bool HasSessionChanges { get; }
+
+    /// <summary>Appends the sensors whose session boundaries changed (a sensor may appear once per session spec); they
+    /// count as unchanged afterwards. They must be persisted at this batch boundary.</summary>
+    void TakeChangedSessions(List<SmartMaintenance.Streams.Windowing.ChangedSessionKey> into);
+
+    /// <summary>Serializes one sensor's session boundaries.</summary>
+    void WriteSessionBoundaries(string sensorId, BinaryWriter writer);
+
+    /// <summary>Restores one sensor's session boundaries before its partition's replay.</summary>
+    /// <exception cref="InvalidDataException">Not session boundaries or another version; nothing was changed.</exception>
+    void RestoreSessionBoundaries(string sensorId, int partition, BinaryReader reader);
+
+    /// <summary>The replay of <paramref name="partition"/> reached the stored offsets, or the partition was revoked.</summary>
+    void SessionReplayFinished(int partition);
+}
+
 /// <summary>Side outputs of the processing stages for one batch.</summary>
 public sealed class StageOutputs
 {

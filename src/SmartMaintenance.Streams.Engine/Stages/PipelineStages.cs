@@ -1,6 +1,7 @@
 using SmartMaintenance.Streams.Alerting;
 using SmartMaintenance.Streams.Contracts;
 using SmartMaintenance.Streams.Scoring;
+using SmartMaintenance.Streams.Windowing;
 
 namespace SmartMaintenance.Streams.Engine.Stages;
 
@@ -9,9 +10,11 @@ namespace SmartMaintenance.Streams.Engine.Stages;
 /// Replayed readings (already stored before a restart) go through every stage so that window, detector and alert
 /// state are rebuilt, but nothing they produce is emitted: it was emitted before the offsets were committed.
 /// </remarks>
-/// <para>Persistence (<see cref="IPersistentStages"/>): a sensor's stored state is its open alerts followed by its
-/// detector state. A replayed reading already in a restored state is not scored again; later replayed readings rebuild
-/// what happened after the state was taken, detectors and alerts alike.</para>
+/// <para>Persistence (<see cref="IPersistentStages"/>): a sensor's stored state is its open alerts, its session boundaries
+/// (when a session spec is configured and the window stage is an <see cref="IPersistentWindowStage"/>), then its detector
+/// state. A replayed reading already in a restored state is not scored again; later replayed readings rebuild what happened
+/// after the state was taken, detectors and alerts alike. A sensor whose session boundaries changed is taken at the next
+/// batch boundary (docs/windowing.md, "Session boundaries").</para>
 public sealed class PipelineStages : IProcessingStages, IPersistentStages
 {
     private readonly IWindowStage _windows;
@@ -21,6 +24,19 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
     private readonly StageOutputs _windowOutputs = new();
     private readonly List<string> _removed = [];
     private bool _persist;
+    // Session boundaries: persisted with the sensor's state when a session spec is configured.
+    private const int SessionSectionMagic = 0x53455353; // "SSES"
+    private IPersistentWindowStage? _sessions;
+    private readonly List<ChangedSessionKey> _changedSessions = [];
+    private readonly HashSet<string> _taken = new(StringComparer.Ordinal);
+    // Position and partition each restored sensor's state was stored at, until its partition's replay ends: a state taken
+    // earlier must still claim that position (its detector part already covers the readings below it).
+    private readonly Dictionary<string, (long Position, int Partition)> _restoredAt = new(StringComparer.Ordinal);
+    private readonly List<string> _finished = [];
+    // Partitions with restored session boundaries whose replay has not ended yet.
+    private readonly HashSet<int> _sessionReplays = [];
+    private MemoryStream? _sectionBuffer;
+    private BinaryWriter? _sectionWriter;
 
     public PipelineStages(IWindowStage windows, DetectorPipeline detectors, AlertTracker alerts)
     {
@@ -34,6 +50,12 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
 
     public RejectReason OnReading(in SensorReading reading, bool replaying, StageOutputs outputs, out string? detail)
     {
+        if (!replaying && _sessionReplays.Count > 0 && _sessionReplays.Contains(reading.Position.Partition))
+        {
+            // The replay ended without reaching the stored next offset exactly (a gap in the offsets, e.g. a transaction
+            // marker): restored boundaries must not judge new readings.
+            ReplayFinished(reading.Position.Partition);
+        }
         var reason = _windows.OnReading(reading, replaying, _windowOutputs, out detail);
         if (_windowOutputs.Aggregates.Count > 0)
         {
@@ -117,6 +139,22 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
         }
         // The next owner restores these sensors from the database; a stale copy here would shadow it if they came back.
         _removed.Clear();
+        foreach (var (id, at) in _restoredAt)
+        {
+            if (partitions.Contains(at.Partition))
+            {
+                _removed.Add(id);
+            }
+        }
+        foreach (var id in _removed)
+        {
+            _restoredAt.Remove(id);
+        }
+        _removed.Clear();
+        foreach (var p in partitions)
+        {
+            _sessionReplays.Remove(p);
+        }
         _detectors.RemovePartitions(partitions, _removed);
         foreach (var id in _removed)
         {
@@ -129,15 +167,70 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
     {
         _persist = true;
         _detectors.TrackChanges = true;
+        if (_windows is IPersistentWindowStage { HasSessionSpecs: true } sessions)
+        {
+            _sessions = sessions;
+            sessions.EnableSessionTracking();
+        }
     }
 
-    public bool HasChanges => _detectors.HasChanges;
+    public bool HasChanges => _detectors.HasChanges || _sessions is { HasSessionChanges: true };
 
     public long? LowestUntakenOffset(int partition) => _detectors.LowestUntakenOffset(partition);
 
-    public void TakeChanged(bool all, List<ChangedSensor> into, int max) => _detectors.TakeChanged(all, into, max);
+    public void TakeChanged(bool all, List<ChangedSensor> into, int max)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        var first = into.Count;
+        _detectors.TakeChanged(all, into, max);
+        if (_sessions is null || !_sessions.HasSessionChanges)
+        {
+            return;
+        }
+        _changedSessions.Clear();
+        _sessions.TakeChangedSessions(_changedSessions);
+        _taken.Clear();
+        for (var i = first; i < into.Count; i++)
+        {
+            _taken.Add(into[i].SensorId);
+        }
+        // Every sensor whose boundaries changed, now, beyond max too: a later take would miss what its replay needs
+        // (docs/windowing.md).
+        foreach (var changed in _changedSessions)
+        {
+            if (_taken.Add(changed.Key))
+            {
+                var minPosition = _restoredAt.TryGetValue(changed.Key, out var at) ? at.Position : 0;
+                into.Add(new ChangedSensor(changed.Key, changed.Partition, minPosition));
+            }
+        }
+        _changedSessions.Clear();
+        _taken.Clear();
+    }
 
-    public void ReplayFinished(int partition) => _detectors.ReplayFinished(partition);
+    public void ReplayFinished(int partition)
+    {
+        _detectors.ReplayFinished(partition);
+        if (_sessions is null)
+        {
+            return;
+        }
+        _sessions.SessionReplayFinished(partition);
+        _sessionReplays.Remove(partition);
+        _finished.Clear();
+        foreach (var (id, at) in _restoredAt)
+        {
+            if (at.Partition == partition)
+            {
+                _finished.Add(id);
+            }
+        }
+        foreach (var id in _finished)
+        {
+            _restoredAt.Remove(id);
+        }
+        _finished.Clear();
+    }
 
     public void WriteState(string sensorId, BinaryWriter writer)
     {
@@ -148,6 +241,18 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
         if (alerts is not null)
         {
             writer.Write(alerts);
+        }
+        if (_sessions is not null)
+        {
+            // Length-prefixed, so a reader without session specs can skip it.
+            _sectionBuffer ??= new MemoryStream();
+            _sectionWriter ??= new BinaryWriter(_sectionBuffer, System.Text.Encoding.UTF8, leaveOpen: true);
+            _sectionBuffer.SetLength(0);
+            _sessions.WriteSessionBoundaries(sensorId, _sectionWriter);
+            _sectionWriter.Flush();
+            writer.Write(SessionSectionMagic);
+            writer.Write((int)_sectionBuffer.Length);
+            writer.Write(_sectionBuffer.GetBuffer(), 0, (int)_sectionBuffer.Length);
         }
         _detectors.WriteSensorState(sensorId, writer);
     }
@@ -177,6 +282,31 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
             _alerts.RemoveSensor(sensorId);
         }
         reader.BaseStream.Position = 4 + length;
+        if (state.Length - reader.BaseStream.Position >= 8 && System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(state.AsSpan(4 + length)) == SessionSectionMagic)
+        {
+            reader.BaseStream.Position += 4;
+            var sectionLength = reader.ReadInt32();
+            var sectionStart = reader.BaseStream.Position;
+            if (sectionLength < 0 || sectionLength > state.Length - sectionStart)
+            {
+                throw new InvalidDataException($"Stored session boundaries of sensor '{sensorId}' are truncated.");
+            }
+            if (_sessions is not null)
+            {
+                try
+                {
+                    _sessions.RestoreSessionBoundaries(sensorId, partition,
+                        new BinaryReader(new MemoryStream(state, (int)sectionStart, sectionLength, writable: false)));
+                }
+                catch (EndOfStreamException ex)
+                {
+                    throw new InvalidDataException($"Stored session boundaries of sensor '{sensorId}' are truncated.", ex);
+                }
+                _restoredAt[sensorId] = (position, partition);
+                _sessionReplays.Add(partition);
+            }
+            reader.BaseStream.Position = sectionStart + sectionLength;
+        }
         try
         {
             _detectors.RestoreSensorState(sensorId, partition, position, reader);

@@ -17,9 +17,10 @@ namespace SmartMaintenance.Streams.Engine.Stages;
 /// Restore: the operator watermark at each commit is stored with the offsets; on assignment it is pushed back as
 /// the partition's watermark floor. Windows that were final before a crash therefore stay closed during the replay
 /// (their replayed readings are late and dropped silently), while windows that were open are rebuilt whole from
-/// <see cref="LowestNeededOffset"/> and fire normally.
+/// <see cref="LowestNeededOffset"/> and fire normally. Sessions also need their boundaries (<see cref="IPersistentWindowStage"/>),
+/// restored with each sensor's state before the replay (docs/windowing.md, "Session boundaries").
 /// </remarks>
-public sealed class RxWindowStage : IWindowStage, IDisposable
+public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDisposable
 {
     private readonly Subject<StreamEvent<SensorReading>> _input = new();
     private readonly HistoricalScheduler _scheduler;
@@ -143,9 +144,25 @@ public sealed class RxWindowStage : IWindowStage, IDisposable
         {
             _input.OnNext(StreamEvent<SensorReading>.PartitionRevoked(p));
             _replayFrom.Remove(p);
+            _probe.SessionReplayFinished(p);
         }
         _sink = null;
     }
+
+    public bool HasSessionSpecs => _probe.HasSessionSpecs;
+
+    public void EnableSessionTracking() => _probe.TrackSessionChanges();
+
+    public bool HasSessionChanges => _probe.HasSessionChanges;
+
+    public void TakeChangedSessions(List<ChangedSessionKey> into) => _probe.TakeChangedSessions(into);
+
+    public void WriteSessionBoundaries(string sensorId, BinaryWriter writer) => _probe.WriteSessionBoundaries(sensorId, writer);
+
+    public void RestoreSessionBoundaries(string sensorId, int partition, BinaryReader reader) =>
+        _probe.RestoreSessionBoundaries(sensorId, partition, reader);
+
+    public void SessionReplayFinished(int partition) => _probe.SessionReplayFinished(partition);
 
     private void OnOutput(StreamEvent<WindowOutput> e)
     {

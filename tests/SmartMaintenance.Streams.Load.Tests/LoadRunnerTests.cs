@@ -30,7 +30,8 @@ public sealed class LoadRunnerTests(KafkaFixture kafka)
         Assert.Equal(result.ReadingsSent / 4, result.MessagesSent);
         Assert.Equal(0, result.DeliveryFailures);
         Assert.True(result.Ack.Total.TotalCount > 0);
-        Assert.True(samples >= 4);
+        // One progress sample per second of a 4 s run; a loaded machine can delay the last tick past the end.
+        Assert.True(samples >= 2, $"{samples} progress samples in a 4 s run");
         // Nobody consumes: the lag is every message produced, so the lag threshold fails and the run is not drained.
         Assert.Equal(result.MessagesSent, result.FinalLag);
         Assert.False(result.Drained);

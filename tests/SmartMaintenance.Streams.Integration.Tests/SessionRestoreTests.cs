@@ -143,59 +143,20 @@ public sealed class SessionRestoreTests(KafkaFixture kafka, PostgresFixture post
         Assert.Equal(before.Count + after.Count - 1, await ScalarAsync<long>(killed.Db, "SELECT count(*) FROM readings"));
     }
 
-    private Process StartEngineProcess(Setup s)
-    {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "smstream.dll"));
-        psi.ArgumentList.Add("run");
-        psi.ArgumentList.Add("--bootstrap");
-        psi.ArgumentList.Add(kafka.BootstrapServers);
-        psi.ArgumentList.Add("--database");
-        psi.ArgumentList.Add(s.Db);
-        psi.Environment["SMSTREAM_TOPICS__READINGS"] = s.Input;
-        psi.Environment["SMSTREAM_TOPICS__READINGSDLQ"] = s.Dlq;
-        psi.Environment["SMSTREAM_TOPICS__ALERTS"] = s.Alerts;
-        psi.Environment["SMSTREAM_ENGINE__CONSUMERGROUP"] = s.Group;
-        psi.Environment["SMSTREAM_KAFKA__SESSIONTIMEOUTMS"] = "6000";
-        psi.Environment["SMSTREAM_STORAGE__BATCHMAXROWS"] = "2000";
-        psi.Environment["SMSTREAM_STORAGE__BATCHMAXDELAY"] = "00:00:00.1";
-        psi.Environment["SMSTREAM_VALIDATION__MAXPASTAGE"] = TimeSpan.FromDays(365 * 30).ToString("c", CultureInfo.InvariantCulture);
-        psi.Environment["SMSTREAM_WINDOWS__SPECS__0__KIND"] = "session";
-        psi.Environment["SMSTREAM_WINDOWS__SPECS__0__GAP"] = "00:00:30";
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
+    /// <summary>`smstream run` with one 30 s session spec and the default idle timeout (the shared helper shortens it).</summary>
+    private Process StartEngineProcess(Setup s) => EngineProcess.Start(kafka, s.Input, s.Dlq, s.Alerts, s.Group, s.Db,
+    [
+        new("SMSTREAM_STORAGE__BATCHMAXDELAY", "00:00:00.1"),
+        new("SMSTREAM_VALIDATION__MAXPASTAGE", TimeSpan.FromDays(365 * 30).ToString("c", CultureInfo.InvariantCulture)),
+        new("SMSTREAM_WINDOWS__IDLETIMEOUT", "00:00:30"),
+        new("SMSTREAM_WINDOWS__SPECS__0__KIND", "session"),
+        new("SMSTREAM_WINDOWS__SPECS__0__GAP", "00:00:30"),
+    ]);
 
-    private static async Task StopGracefullyAsync(Process p)
-    {
-        using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString(CultureInfo.InvariantCulture)]))
-        {
-            await kill.WaitForExitAsync();
-        }
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(40));
-        await p.WaitForExitAsync(timeout.Token);
-        Assert.Equal(0, p.ExitCode);
-    }
+    private static Task StopGracefullyAsync(Process p) => EngineProcess.StopGracefullyAsync(p);
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, Process process)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.False(process.HasExited, $"engine process exited early with code {(process.HasExited ? process.ExitCode : 0)}");
-            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(90), "condition not met within 90 s");
-            await Task.Delay(50);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> condition, Process process) =>
+        EngineProcess.WaitUntilAsync(condition, TimeSpan.FromSeconds(90), process);
 
     private sealed record SessionRow(string Sensor, long Start, long End, long Count, double Sum, double Min, double Max, bool Final);
 

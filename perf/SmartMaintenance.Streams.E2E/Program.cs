@@ -366,10 +366,11 @@ internal static class Program
             .AggregateWindows([WindowSpec.Tumbling(TimeSpan.FromMinutes(1))], new WindowOperatorOptions { Dedup = false })
             .Subscribe(e =>
             {
-                if (!e.IsData || e.Item.Kind != WindowOutputKind.Aggregate || e.Item.Aggregate is not { } agg)
+                if (!e.IsData || e.Item.Kind != WindowOutputKind.Aggregate)
                 {
                     return;
                 }
+                var agg = e.Item.Aggregate;
                 buffer.ResetWrittenCount();
                 writer.Reset(buffer);
                 writer.WriteStartObject();

@@ -3,7 +3,7 @@ namespace SmartMaintenance.Streams.Contracts;
 /// <summary>The aggregate of one sensor over one event-time window, as stored and upserted.</summary>
 /// <remarks><see cref="Revision"/> starts at 0 and grows with each correction (late reading within the
 /// allowance); the sink upserts on (sensor, kind, window start) so the last revision wins.</remarks>
-public sealed record WindowAggregate(
+public readonly record struct WindowAggregate(
     string SensorId,
     string WindowKind,
     long WindowStart,

@@ -102,7 +102,7 @@ public sealed partial class DetectorPipeline
     /// </summary>
     public bool ProcessWindow(WindowAggregate aggregate, out Anomaly? anomaly)
     {
-        ArgumentNullException.ThrowIfNull(aggregate);
+        ArgumentNullException.ThrowIfNull(aggregate.SensorId, nameof(aggregate));
         if (_restoredWindowEnd.Count > 0 && IsRestoredWindow((aggregate.SensorId, aggregate.WindowKind), aggregate.WindowEnd))
         {
             anomaly = null;
@@ -136,7 +136,7 @@ public sealed partial class DetectorPipeline
         var scorers = new IModelScorer?[n];
         for (var i = 0; i < n; i++)
         {
-            ArgumentNullException.ThrowIfNull(aggregates[i]);
+            ArgumentNullException.ThrowIfNull(aggregates[i].SensorId, nameof(aggregates));
             if (_restoredWindowEnd.Count > 0 && IsRestoredWindow((aggregates[i].SensorId, aggregates[i].WindowKind), aggregates[i].WindowEnd))
             {
                 continue;
@@ -194,7 +194,7 @@ public sealed partial class DetectorPipeline
     /// <summary>Window state update, range rule on min/max and the statistical ensemble on the mean; a range violation wins.</summary>
     private Anomaly? ScoreWindowStatistically(WindowAggregate aggregate, out bool rangeFired)
     {
-        ArgumentNullException.ThrowIfNull(aggregate);
+        ArgumentNullException.ThrowIfNull(aggregate.SensorId, nameof(aggregate));
         rangeFired = false;
         var key = (aggregate.SensorId, aggregate.WindowKind);
         ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(_windows, key, out var exists);

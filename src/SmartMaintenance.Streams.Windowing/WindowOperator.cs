@@ -1019,7 +1019,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             ks.AssetId,
             ks.SensorType);
 
-    private void Emit(WindowAggregate aggregate, FiringKind firing)
+    private void Emit(in WindowAggregate aggregate, FiringKind firing)
     {
         _counters.EmittedValue++;
         WindowingMetrics.OnFired(firing);

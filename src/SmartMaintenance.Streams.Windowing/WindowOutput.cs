@@ -38,7 +38,7 @@ public readonly record struct RejectedReading(
 /// <summary>What the window operator emits as data: an aggregate emission or a rejected reading.</summary>
 public readonly struct WindowOutput
 {
-    private WindowOutput(WindowOutputKind kind, WindowAggregate? aggregate, FiringKind firing, RejectedReading rejected)
+    private WindowOutput(WindowOutputKind kind, in WindowAggregate aggregate, FiringKind firing, RejectedReading rejected)
     {
         Kind = kind;
         Aggregate = aggregate;
@@ -48,19 +48,20 @@ public readonly struct WindowOutput
 
     public WindowOutputKind Kind { get; }
 
-    /// <summary>Set when <see cref="Kind"/> is <see cref="WindowOutputKind.Aggregate"/>.</summary>
-    public WindowAggregate? Aggregate { get; }
+    /// <summary>Set when <see cref="Kind"/> is <see cref="WindowOutputKind.Aggregate"/> (a struct, so an emission
+    /// allocates nothing); <c>default</c> otherwise.</summary>
+    public WindowAggregate Aggregate { get; }
 
     public FiringKind Firing { get; }
 
     /// <summary>Set when <see cref="Kind"/> is <see cref="WindowOutputKind.Rejected"/>.</summary>
     public RejectedReading Rejected { get; }
 
-    public static WindowOutput ForAggregate(WindowAggregate aggregate, FiringKind firing) =>
+    public static WindowOutput ForAggregate(in WindowAggregate aggregate, FiringKind firing) =>
         new(WindowOutputKind.Aggregate, aggregate, firing, default);
 
     public static WindowOutput ForRejected(RejectedReading rejected) =>
-        new(WindowOutputKind.Rejected, null, default, rejected);
+        new(WindowOutputKind.Rejected, default, default, rejected);
 
     public override string ToString() => Kind == WindowOutputKind.Aggregate
         ? $"{Firing} {Aggregate}"

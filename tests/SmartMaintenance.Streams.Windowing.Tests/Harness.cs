@@ -17,7 +17,7 @@ internal sealed class Harness : IDisposable
             switch (e.Kind)
             {
                 case StreamEventKind.Data when e.Item.Kind == WindowOutputKind.Aggregate:
-                    Aggregates.Add((e.Item.Aggregate!, e.Item.Firing));
+                    Aggregates.Add((e.Item.Aggregate, e.Item.Firing));
                     break;
                 case StreamEventKind.Data:
                     Rejected.Add(e.Item.Rejected);

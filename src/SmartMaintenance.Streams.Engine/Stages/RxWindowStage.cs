@@ -172,10 +172,7 @@ public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDispo
                 var output = e.Item;
                 if (output.Kind == WindowOutputKind.Aggregate)
                 {
-                    if (output.Aggregate is { } aggregate)
-                    {
-                        (output.Firing == FiringKind.Retraction ? _sink?.Retractions : _sink?.Aggregates)?.Add(aggregate);
-                    }
+                    (output.Firing == FiringKind.Retraction ? _sink?.Retractions : _sink?.Aggregates)?.Add(output.Aggregate);
                 }
                 else
                 {

@@ -14,7 +14,7 @@ public static class WindowFeatures
 
     public static void Fill(WindowAggregate a, Span<float> destination)
     {
-        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(a.SensorId, nameof(a));
         if (destination.Length < Count)
         {
             throw new ArgumentException($"Needs room for {Count} features.", nameof(destination));

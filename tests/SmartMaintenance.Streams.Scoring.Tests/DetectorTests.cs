@@ -154,7 +154,7 @@ public class DetectorTests
 
         // Twice the recurring jump is within the default SpikeEnvelopeFactor (2.5) of the largest recent change ...
         Assert.DoesNotContain(Synthetic.Run(Pipeline(SpikeOnly), Steps(16)), f => f.Index == 3500);
-        // ... though it was a spike for the factor 1.5 used before 2026-12 ...
+        // ... though it was a spike for the factor 1.5 used before 2026-12-06 ...
         Assert.Contains(Synthetic.Run(Pipeline(o => { SpikeOnly(o); o.SpikeEnvelopeFactor = 1.5; }), Steps(16)), f => f.Index == 3500 && f.Anomaly.Detector == "spike");
         // ... and four times the recurring jump is a spike.
         Assert.Contains(Synthetic.Run(Pipeline(SpikeOnly), Steps(32)), f => f.Index == 3500 && f.Anomaly.Detector == "spike");
@@ -176,7 +176,7 @@ public class DetectorTests
         // The typical nearest distance is averaged over about as many searches as the history holds (ContextAlpha
         // 0.004 ≈ 1/256), so 200 quiet searches do not redefine what a typical distance is ...
         Assert.Empty(Synthetic.Run(Pipeline(ContextOnly), v));
-        // ... whereas a memory of 100 searches (0.01, the default before 2026-12) forgets the noise during the spell
+        // ... whereas a memory of 100 searches (0.01, the default before 2026-12-06) forgets the noise during the spell
         // and takes its return for a new shape.
         Assert.Contains(Synthetic.Run(Pipeline(o => { ContextOnly(o); o.ContextAlpha = 0.01; }), v), f => f.Index >= 3800 && f.Anomaly.Detector == "context");
     }

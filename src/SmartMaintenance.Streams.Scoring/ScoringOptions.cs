@@ -88,7 +88,7 @@ public sealed class DetectorOptions
     public double EnvelopeHalfLifeMs { get; set; } = 691_200_000;
 
     [Setting("A change scores 0.5 as a spike only when it also reaches this multiple of the largest recent change.", Min = 0, Max = 100)]
-    public double SpikeEnvelopeFactor { get; set; } = 1.5;
+    public double SpikeEnvelopeFactor { get; set; } = 2.5;
 
     [Setting("Smoothing factor of the typical absolute first difference used by the spike / rate-of-change detector.", Min = 1e-6, Max = 1)]
     public double SpikeAlpha { get; set; } = 0.01;
@@ -165,8 +165,8 @@ public sealed class DetectorOptions
     [Setting("Nearest-neighbour distance, in multiples of its running typical value, at which the context detector scores 0.5.", Min = 0.1, Max = 1000)]
     public double ContextThreshold { get; set; } = 4;
 
-    [Setting("Smoothing factor of the context detector's typical nearest-neighbour distance.", Min = 1e-6, Max = 1)]
-    public double ContextAlpha { get; set; } = 0.01;
+    [Setting("Smoothing factor, per search, of the context detector's typical nearest-neighbour distance (a plain mean over the first 1/ContextAlpha searches); about 1/ContextHistory, so the typical distance spans as many searches as the history it is measured against.", Min = 1e-6, Max = 1)]
+    public double ContextAlpha { get; set; } = 0.004;
 
     [Setting("Weight of the seasonal-profile detector (deviation from the expected value for the time of the period) in the ensemble (0 disables it).", Min = 0, Max = 10)]
     public double SeasonalWeight { get; set; } = 1;
@@ -186,8 +186,11 @@ public sealed class DetectorOptions
     [Setting("Smoothed deviation from the seasonal expectation, in its robust scales, at which the seasonal detector scores 0.5.", Min = 0.01, Max = 1000)]
     public double SeasonalThreshold { get; set; } = 8;
 
-    [Setting("Smoothing factor (per reading) of the robust scales of the deviation from the seasonal expectation.", Min = 1e-6, Max = 1)]
+    [Setting("Smoothing factor (per reading) of the robust scales of the deviation from the seasonal expectation; used only when SeasonalScaleHalfLifeMs is 0.", Min = 1e-6, Max = 1)]
     public double SeasonalScaleAlpha { get; set; } = 0.005;
+
+    [Setting("Half-life, in event time, of the robust scales of the deviation from the seasonal expectation, so sensors of any sampling rate calibrate over the same span (0: per-reading SeasonalScaleAlpha instead).", Unit = "ms", Min = 0, Max = 31_536_000_000)]
+    public double SeasonalScaleHalfLifeMs { get; set; } = 518_400_000;
 
     [Setting("Whole periods since a sensor's first reading before the seasonal detector may score.", Unit = "periods", Min = 1, Max = 1000)]
     public int SeasonalMinPeriods { get; set; } = 3;

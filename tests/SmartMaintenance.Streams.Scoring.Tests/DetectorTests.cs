@@ -127,6 +127,61 @@ public class DetectorTests
     }
 
     [Fact]
+    public void A_jump_twice_as_large_as_the_recurring_ones_is_not_a_spike_but_one_four_times_as_large_is()
+    {
+        // Recurring switching: the level steps up by 8 and back every 100 readings, so jumps of 8 are normal here.
+        static double[] Steps(double last)
+        {
+            var v = Synthetic.Noise(4000);
+            for (var start = 300; start < 3000; start += 100)
+            {
+                for (var i = start; i < start + 50; i++)
+                {
+                    v[i] += 8;
+                }
+            }
+            for (var i = 3500; i < 3550; i++)
+            {
+                v[i] += last;
+            }
+            return v;
+        }
+        static void SpikeOnly(DetectorOptions o)
+        {
+            (o.LevelWeight, o.ShiftWeight, o.FlatlineWeight, o.ContextWeight, o.SlowContextWeight, o.SeasonalWeight) = (0, 0, 0, 0, 0, 0);
+            o.HabituationFactor = 0;
+        }
+
+        // Twice the recurring jump is within the default SpikeEnvelopeFactor (2.5) of the largest recent change ...
+        Assert.DoesNotContain(Synthetic.Run(Pipeline(SpikeOnly), Steps(16)), f => f.Index == 3500);
+        // ... though it was a spike for the factor 1.5 used before 2026-12-06 ...
+        Assert.Contains(Synthetic.Run(Pipeline(o => { SpikeOnly(o); o.SpikeEnvelopeFactor = 1.5; }), Steps(16)), f => f.Index == 3500 && f.Anomaly.Detector == "spike");
+        // ... and four times the recurring jump is a spike.
+        Assert.Contains(Synthetic.Run(Pipeline(SpikeOnly), Steps(32)), f => f.Index == 3500 && f.Anomaly.Detector == "spike");
+    }
+
+    [Fact]
+    public void Ordinary_noise_after_a_quiet_spell_within_the_context_history_is_not_a_new_shape()
+    {
+        // Noise, 800 quiet readings (a tenth of the noise), then the same noise again: shapes the history still holds.
+        var v = Synthetic.Noise(5300);
+        var quiet = Synthetic.Noise(v.Length, sigma: 0.1, seed: 8);
+        Array.Copy(quiet, 3000, v, 3000, 800);
+        static void ContextOnly(DetectorOptions o)
+        {
+            (o.LevelWeight, o.SpikeWeight, o.ShiftWeight, o.FlatlineWeight, o.SlowContextWeight, o.SeasonalWeight) = (0, 0, 0, 0, 0, 0);
+            o.HabituationFactor = 0;
+        }
+
+        // The typical nearest distance is averaged over about as many searches as the history holds (ContextAlpha
+        // 0.004 ≈ 1/256), so 200 quiet searches do not redefine what a typical distance is ...
+        Assert.Empty(Synthetic.Run(Pipeline(ContextOnly), v));
+        // ... whereas a memory of 100 searches (0.01, the default before 2026-12-06) forgets the noise during the spell
+        // and takes its return for a new shape.
+        Assert.Contains(Synthetic.Run(Pipeline(o => { ContextOnly(o); o.ContextAlpha = 0.01; }), v), f => f.Index >= 3800 && f.Anomaly.Detector == "context");
+    }
+
+    [Fact]
     public void Nothing_fires_during_warmup_even_for_an_extreme_value()
     {
         var v = Synthetic.Noise(400);

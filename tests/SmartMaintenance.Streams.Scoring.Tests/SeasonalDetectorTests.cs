@@ -82,6 +82,39 @@ public class SeasonalDetectorTests
     }
 
     [Fact]
+    public void The_scale_of_the_deviation_forgets_with_event_time_not_with_the_number_of_readings()
+    {
+        var v = DailyPeaks(10, missingDay: 8);
+        double[] Ratios(long stepMs, long periodMs, double scaleHalfLifeMs)
+        {
+            // Period, slot and smoothing scale with the step, so only the scale's memory can tell the runs apart.
+            var detector = new SeasonalDetector(new DetectorOptions
+            {
+                SeasonalPeriodMs = periodMs,
+                SeasonalSlotMs = periodMs / 24,
+                SeasonalSmoothMs = periodMs / 24,
+                SeasonalScaleHalfLifeMs = scaleHalfLifeMs,
+            });
+            var state = default(SeasonalState);
+            var ratios = new double[v.Length];
+            for (var i = 0; i < v.Length; i++)
+            {
+                ratios[i] = detector.Update(ref state, Midnight + (i * stepMs), v[i], default).Ratio;
+            }
+            return ratios;
+        }
+        const long Day = 86_400_000;
+        var fiveMinutes = Ratios(FiveMinutes, Day, 6 * Day);
+        Assert.Contains(fiveMinutes, r => r > 1);
+        // Everything twice as slow, the half-life included: the same decay per reading, so the same ratios.
+        Assert.Equal(fiveMinutes, Ratios(2 * FiveMinutes, 2 * Day, 12 * Day));
+        // Twice the step with the same half-life: each reading moves the scale further, so the ratios differ ...
+        Assert.NotEqual(fiveMinutes, Ratios(2 * FiveMinutes, 2 * Day, 6 * Day));
+        // ... whereas a per-reading factor (half-life 0) cannot tell a doubled step from a doubled period.
+        Assert.Equal(Ratios(FiveMinutes, Day, 0), Ratios(2 * FiveMinutes, 2 * Day, 0));
+    }
+
+    [Fact]
     public void Nothing_scores_before_the_minimum_number_of_periods_even_for_an_extreme_value()
     {
         var options = new DetectorOptions { SeasonalMinPeriods = 3 };

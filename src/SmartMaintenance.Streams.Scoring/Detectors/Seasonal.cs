@@ -28,7 +28,8 @@ public struct SeasonalState
 /// Each slot's expectation is an EWMA per period (<c>SeasonalAlpha</c> per visit, 1/(n+1) over the first visits),
 /// spread over the readings of the visit so sensors of any sampling rate learn at the same pace, and its update
 /// is clipped to <c>ClipZ</c> scales so an anomaly is not learned at once. The deviation is smoothed over
-/// <c>SeasonalSmoothMs</c> (noise averages out, a missing peak does not) and measured in its own robust scale.
+/// <c>SeasonalSmoothMs</c> (noise averages out, a missing peak does not) and measured in its own robust scale, an
+/// EWMA whose memory is event time (<c>SeasonalScaleHalfLifeMs</c>).
 /// A slot scores once <c>SeasonalMinPeriods</c> periods have passed since the sensor's first reading.
 /// Memory: one float per slot (24 for the default day of hours), allocated at the first reading.
 /// </remarks>
@@ -43,12 +44,14 @@ public sealed class SeasonalDetector : IDetector<SeasonalState>
     private readonly double _smoothMs;
     private readonly double _threshold;
     private readonly double _scaleAlpha;
+    private readonly double _scaleHalfLife;
     private readonly double _clip;
     private readonly double _minRel;
     private readonly int _minPeriods;
-    // Smoothing factor for the last time step seen: regularly sampled sensors reuse it.
+    // Smoothing and scale factors for the last time step seen: regularly sampled sensors reuse them.
     private long _cachedStep = -1;
     private double _cachedSmooth;
+    private double _cachedScale;
 
     public SeasonalDetector(DetectorOptions options)
     {
@@ -60,6 +63,7 @@ public sealed class SeasonalDetector : IDetector<SeasonalState>
         _smoothMs = options.SeasonalSmoothMs;
         _threshold = options.SeasonalThreshold;
         _scaleAlpha = options.SeasonalScaleAlpha;
+        _scaleHalfLife = options.SeasonalScaleHalfLifeMs;
         _clip = options.ClipZ;
         _minRel = options.MinRelativeScale;
         _minPeriods = options.SeasonalMinPeriods;
@@ -92,7 +96,8 @@ public sealed class SeasonalDetector : IDetector<SeasonalState>
         var periods = Math.Max(0, timestamp - s.First) / _period;
         var residual = value - expected;
         // Accumulated in double and stored as float: the scalars are estimates, not sums, so float precision is ample.
-        var smoothed = s.Residual + (Smooth(step) * (residual - s.Residual));
+        Factors(step, out var smooth, out var scaleFactor);
+        var smoothed = s.Residual + (smooth * (residual - s.Residual));
         s.Residual = (float)smoothed;
 
         var scale = Math.Max(s.Scale * MadToSigma, (_minRel * Math.Abs(expected)) + 1e-12);
@@ -107,7 +112,7 @@ public sealed class SeasonalDetector : IDetector<SeasonalState>
         // The first period only fills the profile: its deviations say nothing about the seasonal fit yet.
         if (periods >= 1)
         {
-            var a = Math.Max(_scaleAlpha, 1.0 / (s.Scored + 1.0));
+            var a = Math.Max(scaleFactor, 1.0 / (s.Scored + 1.0));
             var clipScales = s.Scored > 0;
             s.Scale = (float)(s.Scale + (a * ((clipScales ? Math.Min(Math.Abs(smoothed), _clip * scale) : Math.Abs(smoothed)) - s.Scale)));
             s.RawScale = (float)(s.RawScale + (a * ((clipScales ? Math.Min(Math.Abs(residual), _clip * rawScale) : Math.Abs(residual)) - s.RawScale)));
@@ -138,15 +143,25 @@ public sealed class SeasonalDetector : IDetector<SeasonalState>
         return (int)(phase / _slotMs);
     }
 
-    /// <summary>EWMA factor of the smoothed deviation for a time step: step / (step + SeasonalSmoothMs).</summary>
-    private double Smooth(long step)
+    /// <summary>
+    /// EWMA factors for a time step: of the smoothed deviation, step / (step + SeasonalSmoothMs); of its scales, the
+    /// decay over the step at <c>SeasonalScaleHalfLifeMs</c> (per reading <c>SeasonalScaleAlpha</c> when that is 0).
+    /// </summary>
+    /// <remarks>
+    /// The scales run on event time because the smoothed deviation carries about one independent value per
+    /// <c>SeasonalSmoothMs</c>, whatever the sampling rate: a per-reading factor would calibrate a 5-minute sensor
+    /// over hours (and forget a normal day's variation after a quiet one) but an hourly one over days.
+    /// </remarks>
+    private void Factors(long step, out double smooth, out double scale)
     {
         if (step != _cachedStep)
         {
             _cachedStep = step;
             _cachedSmooth = step <= 0 || _smoothMs <= 0 ? 1.0 : step / (step + _smoothMs);
+            _cachedScale = _scaleHalfLife <= 0 ? _scaleAlpha : -double.ExpM1(-0.6931471805599453 * step / _scaleHalfLife);
         }
-        return _cachedSmooth;
+        smooth = _cachedSmooth;
+        scale = _cachedScale;
     }
 
     /// <summary>Format 1: configuration (period, slot), scalars, then the profile when there is one.</summary>

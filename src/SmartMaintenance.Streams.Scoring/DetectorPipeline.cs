@@ -25,12 +25,18 @@ public sealed partial class DetectorPipeline
     private readonly ScoringOptions _options;
     private readonly DetectorSet _defaultSet;
     private readonly Dictionary<string, DetectorSet> _sets = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, TrackedSensor> _sensors = new(StringComparer.Ordinal);
-    private readonly Dictionary<(string Sensor, string Kind), SensorState> _windows = [];
+    // One record per sensor (reading state, every window-kind state, persistence flags) in a chunked slab, found by a
+    // dictionary of 4-byte slots: no dictionary of large structs that doubles, one lookup per reading or window.
+    private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
+    private readonly SensorSlab<SensorRecord> _slab = new();
+    private int _readingStates;
+    // Window kinds (spec labels) by index: a record's window states are an array indexed by kind.
+    private readonly List<string> _kinds = [];
+    private readonly Dictionary<string, int> _kindIndex = new(StringComparer.Ordinal);
     // Change tracking for incremental persistence (DetectorPipeline.State.cs); empty unless TrackChanges is on.
-    private readonly Dictionary<string, List<JudgedWindow>> _windowKinds = new(StringComparer.Ordinal);
     private List<string> _dirty = [];
-    private readonly HashSet<string> _urgent = new(StringComparer.Ordinal);
+    // Sensors whose window state changed (each once: SensorRecord.Urgent).
+    private readonly List<string> _urgent = [];
     private readonly Dictionary<int, long> _firstDirty = [];
     // The checkpoint being spread over batches (TakeChanged with a bound): its sensors, progress and replay bound.
     private List<string> _round = [];
@@ -61,7 +67,7 @@ public sealed partial class DetectorPipeline
     public int WarmupReadings { get; }
 
     /// <summary>Sensors with reading state.</summary>
-    public int SensorCount => _sensors.Count;
+    public int SensorCount => _readingStates;
 
     /// <summary>Warm-up of one sensor type.</summary>
     public int WarmupReadingsFor(string? sensorType) => SetFor(sensorType).WarmupReadings;
@@ -77,16 +83,17 @@ public sealed partial class DetectorPipeline
     public double Score(in SensorReading reading, out EnsembleResult result, out Anomaly? anomaly)
     {
         ArgumentNullException.ThrowIfNull(reading.SensorId);
-        ref var e = ref CollectionsMarshal.GetValueRefOrAddDefault(_sensors, reading.SensorId, out var exists);
+        ref var e = ref Record(reading.SensorId);
         if (TrackChanges && !e.Dirty)
         {
             MarkDirty(ref e, reading.SensorId, reading.Position);
         }
         ref var s = ref e.State;
-        if (!exists || s.Set is null)
+        if (s.Set is null)
         {
             s.Set = SetFor(reading.SensorType);
             s.SensorType = reading.SensorType;
+            _readingStates++;
         }
         s.AssetId ??= reading.AssetId;
         var set = s.Set;
@@ -196,15 +203,25 @@ public sealed partial class DetectorPipeline
     {
         ArgumentNullException.ThrowIfNull(aggregate);
         rangeFired = false;
-        var key = (aggregate.SensorId, aggregate.WindowKind);
-        ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(_windows, key, out var exists);
+        ArgumentNullException.ThrowIfNull(aggregate.SensorId);
+        ArgumentNullException.ThrowIfNull(aggregate.WindowKind);
+        ref var e = ref Record(aggregate.SensorId);
+        ref var window = ref WindowOf(ref e, KindIndex(aggregate.WindowKind));
+        if (window.State.Set is null)
+        {
+            window.LastEnd = long.MinValue;
+        }
         if (TrackChanges)
         {
-            // Only persistence needs a sensor's window kinds (≈ 100 B per sensor): untracked pipelines skip it.
-            NoteWindow(aggregate.SensorId, aggregate.WindowKind, aggregate.WindowEnd);
-            _urgent.Add(aggregate.SensorId);
+            window.LastEnd = Math.Max(window.LastEnd, aggregate.WindowEnd);
+            if (!e.Urgent)
+            {
+                e.Urgent = true;
+                _urgent.Add(aggregate.SensorId);
+            }
         }
-        if (!exists || s.Set is null)
+        ref var s = ref window.State;
+        if (s.Set is null)
         {
             s.Set = SetFor(aggregate.SensorType);
             s.SensorType = aggregate.SensorType;
@@ -254,8 +271,37 @@ public sealed partial class DetectorPipeline
             aggregate.Mean, Math.Clamp(score, 0, 1), _options.ModelThreshold, severity, aggregate.WindowStart, aggregate.WindowEnd, evidence);
     }
 
-    /// <summary>Forgets a sensor (e.g. its partition was revoked).</summary>
-    public bool Remove(string sensorId) => _sensors.Remove(sensorId);
+    /// <summary>Forgets a sensor's reading state (e.g. its partition was revoked).</summary>
+    public bool Remove(string sensorId)
+    {
+        ArgumentNullException.ThrowIfNull(sensorId);
+        if (!_index.TryGetValue(sensorId, out var slot) || _slab[slot].State.Set is null)
+        {
+            return false;
+        }
+        ref var e = ref _slab[slot];
+        e.State = default;
+        e.Dirty = false;
+        e.Partition = 0;
+        _readingStates--;
+        if (e.Windows is null)
+        {
+            _index.Remove(sensorId);
+            _slab.Free(slot);
+        }
+        return true;
+    }
+
+    /// <summary>Registers the window kinds (spec labels) that will be judged, so each sensor's window states are allocated
+    /// once at their final size instead of growing as the kinds first appear.</summary>
+    public void DeclareWindowKinds(IEnumerable<string> kinds)
+    {
+        ArgumentNullException.ThrowIfNull(kinds);
+        foreach (var kind in kinds)
+        {
+            KindIndex(kind);
+        }
+    }
 
     /// <summary>Writes the state of every sensor (readings and windows) to <paramref name="stream"/>.</summary>
     public void Snapshot(Stream stream)
@@ -264,18 +310,31 @@ public sealed partial class DetectorPipeline
         using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         w.Write(SnapshotMagic);
         w.Write(SnapshotVersion);
-        w.Write(_sensors.Count);
-        foreach (var (id, e) in _sensors)
+        w.Write(_readingStates);
+        var windows = 0;
+        foreach (var slot in _index.Values)
         {
-            w.Write(id);
-            WriteSensor(w, e.State);
+            ref var e = ref _slab[slot];
+            if (e.State.Set is not null)
+            {
+                w.Write(e.Id);
+                WriteSensor(w, e.State);
+            }
+            windows += WindowCount(e);
         }
-        w.Write(_windows.Count);
-        foreach (var ((id, kind), s) in _windows)
+        w.Write(windows);
+        foreach (var slot in _index.Values)
         {
-            w.Write(id);
-            w.Write(kind);
-            WriteSensor(w, s);
+            ref var e = ref _slab[slot];
+            for (var k = 0; k < (e.Windows?.Length ?? 0); k++)
+            {
+                if (e.Windows![k].State.Set is not null)
+                {
+                    w.Write(e.Id);
+                    w.Write(_kinds[k]);
+                    WriteSensor(w, e.Windows[k].State);
+                }
+            }
         }
     }
 
@@ -309,21 +368,19 @@ public sealed partial class DetectorPipeline
             var kind = r.ReadString();
             windows[(id, kind)] = ReadSensor(r);
         }
-        _sensors.Clear();
+        _index.Clear();
+        _slab.Clear();
+        _readingStates = 0;
         foreach (var (k, v) in sensors)
         {
-            _sensors[k] = new TrackedSensor { State = v };
+            Record(k).State = v;
+            _readingStates++;
         }
-        _windows.Clear();
-        _windowKinds.Clear();
         foreach (var (k, v) in windows)
         {
-            _windows[k] = v;
-            if (TrackChanges)
-            {
-                // A whole-pipeline snapshot does not carry the last judged window end; only per-sensor states need it.
-                NoteWindow(k.Item1, k.Item2, long.MinValue);
-            }
+            // A whole-pipeline snapshot does not carry the last judged window end; only per-sensor states need it.
+            ref var e = ref Record(k.Item1);
+            WindowOf(ref e, KindIndex(k.Item2)) = new WindowSlot { State = v, LastEnd = long.MinValue };
         }
     }
 

@@ -48,12 +48,17 @@ public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDispo
             Probe = _probe,
             Scheduler = _scheduler,
         };
+        var specs = settings.ToSpecs();
+        WindowKinds = Array.ConvertAll(specs, s => s.Label);
         _subscription = _input
             .AssignWatermarks(settings.MaxOutOfOrderness, settings.IdleTimeout, _scheduler)
             .CombineWatermarks()
-            .AggregateWindows(settings.ToSpecs(), options)
+            .AggregateWindows(specs, options)
             .Subscribe(OnOutput, OnFailed);
     }
+
+    /// <summary>Labels of the configured window specs (the window kinds of the aggregates this stage emits).</summary>
+    public IReadOnlyList<string> WindowKinds { get; }
 
     /// <summary>The operator watermark (Unix ms) after everything pushed so far; long.MinValue before the first.</summary>
     public long Watermark { get; private set; } = long.MinValue;

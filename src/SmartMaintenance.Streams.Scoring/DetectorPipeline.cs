@@ -29,6 +29,8 @@ public sealed partial class DetectorPipeline
     // dictionary of 4-byte slots: no dictionary of large structs that doubles, one lookup per reading or window.
     private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
     private readonly SensorSlab<SensorRecord> _slab = new();
+    // Materialized detector states (reading and window), referred to by StateHandle.Slot.
+    private readonly SensorSlab<SensorState> _states = new();
     private int _readingStates;
     // Window kinds (spec labels) by index: a record's window states are an array indexed by kind.
     private readonly List<string> _kinds = [];
@@ -75,12 +77,16 @@ public sealed partial class DetectorPipeline
     /// <summary>Scores one reading; true (and the anomaly) when a detector fired.</summary>
     public bool Process(in SensorReading reading, out Anomaly? anomaly)
     {
-        Score(reading, out var result, out anomaly);
+        Score(reading, defer: true, out var result, out anomaly);
         return result.Fired;
     }
 
     /// <summary>Scores one reading and returns the ensemble's output score (what NAB evaluation replays) with the full result.</summary>
-    public double Score(in SensorReading reading, out EnsembleResult result, out Anomaly? anomaly)
+    public double Score(in SensorReading reading, out EnsembleResult result, out Anomaly? anomaly) =>
+        Score(reading, defer: false, out result, out anomaly);
+
+    /// <param name="defer">The caller needs only whether it fired: a young state may just log the reading (see <see cref="StateHandle"/>).</param>
+    private double Score(in SensorReading reading, bool defer, out EnsembleResult result, out Anomaly? anomaly)
     {
         ArgumentNullException.ThrowIfNull(reading.SensorId);
         ref var e = ref Record(reading.SensorId);
@@ -88,15 +94,27 @@ public sealed partial class DetectorPipeline
         {
             MarkDirty(ref e, reading.SensorId, reading.Position);
         }
-        ref var s = ref e.State;
-        if (s.Set is null)
+        ref var h = ref e.Reading;
+        if (!h.Exists)
         {
-            s.Set = SetFor(reading.SensorType);
-            s.SensorType = reading.SensorType;
+            h.Set = SetFor(reading.SensorType);
+            h.SensorType = reading.SensorType;
             _readingStates++;
         }
+        if (h.Slot == 0)
+        {
+            h.AssetId ??= reading.AssetId;
+            if (defer && TryLog(ref h, reading.Timestamp, reading.Value))
+            {
+                // Within warm-up and without a range rule nothing can fire, so the ensemble's answer is known.
+                result = default;
+                anomaly = null;
+                return 0;
+            }
+        }
+        ref var s = ref Materialize(ref h);
         s.AssetId ??= reading.AssetId;
-        var set = s.Set;
+        var set = s.Set!;
         set.Update(ref s, reading.Timestamp, reading.Value, out result);
         anomaly = result.Fired ? set.CreateAnomaly(reading.SensorId, s, reading.Timestamp, reading.Value, result) : null;
         return result.Output;
@@ -207,9 +225,12 @@ public sealed partial class DetectorPipeline
         ArgumentNullException.ThrowIfNull(aggregate.WindowKind);
         ref var e = ref Record(aggregate.SensorId);
         ref var window = ref WindowOf(ref e, KindIndex(aggregate.WindowKind));
-        if (window.State.Set is null)
+        ref var h = ref window.State;
+        if (!h.Exists)
         {
             window.LastEnd = long.MinValue;
+            h.Set = SetFor(aggregate.SensorType);
+            h.SensorType = aggregate.SensorType;
         }
         if (TrackChanges)
         {
@@ -220,14 +241,18 @@ public sealed partial class DetectorPipeline
                 _urgent.Add(aggregate.SensorId);
             }
         }
-        ref var s = ref window.State;
-        if (s.Set is null)
+        if (h.Slot == 0)
         {
-            s.Set = SetFor(aggregate.SensorType);
-            s.SensorType = aggregate.SensorType;
+            h.AssetId ??= aggregate.AssetId;
+            // TryLog requires no range rule, so the min/max check below could not fire either.
+            if (TryLog(ref h, aggregate.WindowEnd, aggregate.Mean))
+            {
+                return null;
+            }
         }
+        ref var s = ref Materialize(ref h);
         s.AssetId ??= aggregate.AssetId;
-        var set = s.Set;
+        var set = s.Set!;
         set.Update(ref s, aggregate.WindowEnd, aggregate.Mean, out var result);
 
         var range = set.Range;
@@ -275,19 +300,19 @@ public sealed partial class DetectorPipeline
     public bool Remove(string sensorId)
     {
         ArgumentNullException.ThrowIfNull(sensorId);
-        if (!_index.TryGetValue(sensorId, out var slot) || _slab[slot].State.Set is null)
+        if (!_index.TryGetValue(sensorId, out var slot) || !_slab[slot].Reading.Exists)
         {
             return false;
         }
         ref var e = ref _slab[slot];
-        e.State = default;
+        Release(ref e.Reading);
         e.Dirty = false;
         e.Partition = 0;
         _readingStates--;
         if (e.Windows is null)
         {
             _index.Remove(sensorId);
-            _slab.Free(slot);
+            FreeRecord(slot);
         }
         return true;
     }
@@ -315,10 +340,10 @@ public sealed partial class DetectorPipeline
         foreach (var slot in _index.Values)
         {
             ref var e = ref _slab[slot];
-            if (e.State.Set is not null)
+            if (e.Reading.Exists)
             {
                 w.Write(e.Id);
-                WriteSensor(w, e.State);
+                WriteSensor(w, Materialized(e.Reading));
             }
             windows += WindowCount(e);
         }
@@ -328,11 +353,11 @@ public sealed partial class DetectorPipeline
             ref var e = ref _slab[slot];
             for (var k = 0; k < (e.Windows?.Length ?? 0); k++)
             {
-                if (e.Windows![k].State.Set is not null)
+                if (e.Windows![k].State.Exists)
                 {
                     w.Write(e.Id);
                     w.Write(_kinds[k]);
-                    WriteSensor(w, e.Windows[k].State);
+                    WriteSensor(w, Materialized(e.Windows[k].State));
                 }
             }
         }
@@ -370,17 +395,18 @@ public sealed partial class DetectorPipeline
         }
         _index.Clear();
         _slab.Clear();
+        _states.Clear();
         _readingStates = 0;
         foreach (var (k, v) in sensors)
         {
-            Record(k).State = v;
+            Record(k).Reading = Store(v);
             _readingStates++;
         }
         foreach (var (k, v) in windows)
         {
             // A whole-pipeline snapshot does not carry the last judged window end; only per-sensor states need it.
             ref var e = ref Record(k.Item1);
-            WindowOf(ref e, KindIndex(k.Item2)) = new WindowSlot { State = v, LastEnd = long.MinValue };
+            WindowOf(ref e, KindIndex(k.Item2)) = new WindowSlot { State = Store(v), LastEnd = long.MinValue };
         }
     }
 

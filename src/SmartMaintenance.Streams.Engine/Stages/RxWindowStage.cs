@@ -49,7 +49,12 @@ public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDispo
             Scheduler = _scheduler,
         };
         var specs = settings.ToSpecs();
-        WindowKinds = Array.ConvertAll(specs, s => s.Label);
+        var kinds = new string[specs.Count];
+        for (var i = 0; i < kinds.Length; i++)
+        {
+            kinds[i] = specs[i].Label;
+        }
+        WindowKinds = kinds;
         _subscription = _input
             .AssignWatermarks(settings.MaxOutOfOrderness, settings.IdleTimeout, _scheduler)
             .CombineWatermarks()

@@ -23,20 +23,188 @@ public sealed partial class DetectorPipeline
     // first ("SMSS") are rejected as incompatible and those sensors warm up once.
     private const int SensorStateMagic = 0x32534D53;
 
-    /// <summary>A window kind with detector state for a sensor, and the end of the last final window it judged.</summary>
-    private struct JudgedWindow
+    // A young state logs its inputs instead of holding the ensemble (≈ 350 B inline plus its profile and rings): 16 inputs
+    // take 256 B, and a sensor seen a few times costs tens of bytes per state.
+    private const int YoungInputs = 16;
+
+    /// <summary>One detector state (a sensor's reading state, or one window kind's).</summary>
+    /// <remarks>
+    /// Materialized, it is a <see cref="SensorState"/> in the state slab. Young, it is the log of its inputs: while the
+    /// state has seen no more than its set's warm-up and the set has no range rule, the ensemble cannot fire (its output
+    /// is 0), so an input whose caller needs only whether it fired is logged, and the state is built by replaying the log
+    /// through the same <see cref="DetectorSet.Update"/> when it is first needed (the 17th input, a caller that needs the
+    /// full result, serialization). Update is deterministic, so the state and every later output are exactly those of
+    /// the state updated input by input.
+    /// </remarks>
+    private struct StateHandle
     {
-        public string Kind;
+        /// <summary>1 + the state's slot in the state slab once materialized; 0 while young or absent.</summary>
+        public int Slot;
+        /// <summary>Inputs in <see cref="Log"/>.</summary>
+        public int Count;
+        /// <summary>Young: event time and value bits of each input, in arrival order.</summary>
+        public long[]? Log;
+        /// <summary>Young: the set, sensor type and asset of the state (what SensorState holds once materialized).</summary>
+        public DetectorSet? Set;
+        public string? SensorType;
+        public string? AssetId;
+
+        public readonly bool Exists => Slot != 0 || Set is not null;
+    }
+
+    /// <summary>The detector state of one window kind of a sensor, and the end of the last final window it judged.</summary>
+    private struct WindowSlot
+    {
+        /// <summary>Absent while the kind has judged no window of the sensor.</summary>
+        public StateHandle State;
+        /// <summary>long.MinValue when unknown (untracked, or restored from a whole-pipeline snapshot).</summary>
         public long LastEnd;
     }
 
-    private struct TrackedSensor
+    /// <summary>Everything the pipeline keeps for one sensor, in one slab slot.</summary>
+    private struct SensorRecord
     {
-        public SensorState State;
+        public string Id;
+        /// <summary>Reading-level state; absent when the sensor has none (only window state, or removed).</summary>
+        public StateHandle Reading;
+        /// <summary>Window-aggregate detector states by window kind index; null before the first final window.</summary>
+        public WindowSlot[]? Windows;
         /// <summary>Source partition of the sensor's last reading that changed the state.</summary>
         public int Partition;
         /// <summary>Changed since it was last taken.</summary>
         public bool Dirty;
+        /// <summary>A window detector judged a final window since the state was last taken (listed in _urgent).</summary>
+        public bool Urgent;
+    }
+
+    /// <summary>The sensor's record, created empty when missing. The ref stays valid: slab chunks never move.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref SensorRecord Record(string sensorId)
+    {
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_index, sensorId, out var exists);
+        if (!exists)
+        {
+            slot = _slab.Allocate();
+            _slab[slot].Id = sensorId;
+        }
+        return ref _slab[slot];
+    }
+
+    /// <summary>The sensor's record, or a null ref.</summary>
+    private ref SensorRecord Find(string sensorId)
+    {
+        if (_index.TryGetValue(sensorId, out var slot))
+        {
+            return ref _slab[slot];
+        }
+        return ref Unsafe.NullRef<SensorRecord>();
+    }
+
+    private int KindIndex(string kind)
+    {
+        ref var index = ref CollectionsMarshal.GetValueRefOrAddDefault(_kindIndex, kind, out var exists);
+        if (!exists)
+        {
+            index = _kinds.Count;
+            _kinds.Add(kind);
+        }
+        return index;
+    }
+
+    private ref WindowSlot WindowOf(ref SensorRecord e, int kind)
+    {
+        if (e.Windows is null || kind >= e.Windows.Length)
+        {
+            // Sized for every kind known: with declared kinds (DeclareWindowKinds) the array never grows.
+            Array.Resize(ref e.Windows, Math.Max(kind + 1, _kinds.Count));
+        }
+        return ref e.Windows[kind];
+    }
+
+    private static int WindowCount(in SensorRecord e)
+    {
+        var n = 0;
+        for (var k = 0; k < (e.Windows?.Length ?? 0); k++)
+        {
+            n += e.Windows![k].State.Exists ? 1 : 0;
+        }
+        return n;
+    }
+
+    /// <summary>Logs an input of a young state when the ensemble provably does not fire on it (see <see cref="StateHandle"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryLog(ref StateHandle h, long timestamp, double value)
+    {
+        var set = h.Set!;
+        // After this input the state has seen Count + 1 ≤ WarmupReadings inputs: no detector is considered, and without a
+        // range rule the ensemble's output is 0, below any threshold (FireThreshold > 0).
+        if (h.Count >= Math.Min(YoungInputs, set.WarmupReadings) || set.Range.Enabled || !(set.Options.FireThreshold > 0))
+        {
+            return false;
+        }
+        var log = h.Log;
+        if (log is null || 2 * h.Count == log.Length)
+        {
+            Array.Resize(ref h.Log, log is null ? 4 : log.Length * 2);
+            log = h.Log;
+        }
+        log![2 * h.Count] = timestamp;
+        log[(2 * h.Count) + 1] = BitConverter.DoubleToInt64Bits(value);
+        h.Count++;
+        return true;
+    }
+
+    /// <summary>The state built from a young handle's log (a copy; the handle is unchanged).</summary>
+    private static SensorState Replay(in StateHandle h)
+    {
+        var set = h.Set!;
+        var s = new SensorState { Set = set, SensorType = h.SensorType, AssetId = h.AssetId };
+        for (var i = 0; i < h.Count; i++)
+        {
+            set.Update(ref s, h.Log![2 * i], BitConverter.Int64BitsToDouble(h.Log[(2 * i) + 1]), out _);
+        }
+        return s;
+    }
+
+    /// <summary>The materialized state of an existing handle, built from its log first when young.</summary>
+    private ref SensorState Materialize(ref StateHandle h)
+    {
+        if (h.Slot == 0)
+        {
+            h = Store(Replay(h));
+        }
+        return ref _states[h.Slot - 1];
+    }
+
+    /// <summary>A copy of the state of an existing handle, without materializing a young one (serialization).</summary>
+    private SensorState Materialized(in StateHandle h) => h.Slot != 0 ? _states[h.Slot - 1] : Replay(h);
+
+    private StateHandle Store(in SensorState state)
+    {
+        var slot = _states.Allocate();
+        _states[slot] = state;
+        return new StateHandle { Slot = slot + 1 };
+    }
+
+    private void Release(ref StateHandle h)
+    {
+        if (h.Slot != 0)
+        {
+            _states.Free(h.Slot - 1);
+        }
+        h = default;
+    }
+
+    /// <summary>Frees the record's slot and the slots of its materialized states.</summary>
+    private void FreeRecord(int slot)
+    {
+        ref var e = ref _slab[slot];
+        Release(ref e.Reading);
+        for (var k = 0; k < (e.Windows?.Length ?? 0); k++)
+        {
+            Release(ref e.Windows![k].State);
+        }
+        _slab.Free(slot);
     }
 
     /// <summary>Records which sensors' state changed, for <see cref="TakeChanged"/>, and which window detectors each sensor has,
@@ -79,11 +247,11 @@ public sealed partial class DetectorPipeline
         while (_round.Count > 0 && taken < max)
         {
             var id = _round[_roundNext++];
-            ref var e = ref CollectionsMarshal.GetValueRefOrNullRef(_sensors, id);
+            ref var e = ref Find(id);
             if (!Unsafe.IsNullRef(ref e) && e.Dirty)
             {
                 e.Dirty = false;
-                _urgent.Remove(id);
+                e.Urgent = false;
                 into.Add(new ChangedSensor(id, e.Partition, RestoredPosition(id)));
                 taken++;
             }
@@ -101,8 +269,14 @@ public sealed partial class DetectorPipeline
         }
         foreach (var id in _urgent)
         {
-            ref var e = ref CollectionsMarshal.GetValueRefOrNullRef(_sensors, id);
-            if (Unsafe.IsNullRef(ref e))
+            ref var e = ref Find(id);
+            if (Unsafe.IsNullRef(ref e) || !e.Urgent)
+            {
+                // Forgotten, or taken by the checkpoint above.
+                continue;
+            }
+            e.Urgent = false;
+            if (!e.Reading.Exists)
             {
                 // Window state of a sensor that never had a reading scored here (only outside the engine): nothing to place it by.
                 continue;
@@ -141,22 +315,26 @@ public sealed partial class DetectorPipeline
         ArgumentNullException.ThrowIfNull(writer);
         writer.Write(SensorStateMagic);
         writer.Write(SnapshotVersion);
-        ref var e = ref CollectionsMarshal.GetValueRefOrNullRef(_sensors, sensorId);
-        var hasReading = !Unsafe.IsNullRef(ref e) && e.State.Set is not null;
+        ref var e = ref Find(sensorId);
+        var found = !Unsafe.IsNullRef(ref e);
+        var hasReading = found && e.Reading.Exists;
         writer.Write(hasReading);
         if (hasReading)
         {
-            WriteSensor(writer, e.State);
+            WriteSensor(writer, Materialized(e.Reading));
         }
-        _windowKinds.TryGetValue(sensorId, out var kinds);
-        var count = kinds?.Count ?? 0;
+        var count = found ? WindowCount(e) : 0;
         writer.Write(count);
-        for (var i = 0; i < count; i++)
+        for (var k = 0; k < (count > 0 ? e.Windows!.Length : 0); k++)
         {
-            var window = kinds![i];
-            writer.Write(window.Kind);
+            ref var window = ref e.Windows![k];
+            if (!window.State.Exists)
+            {
+                continue;
+            }
+            writer.Write(_kinds[k]);
             writer.Write(window.LastEnd);
-            WriteSensor(writer, _windows[(sensorId, window.Kind)]);
+            WriteSensor(writer, Materialized(window.State));
         }
         return hasReading || count > 0;
     }
@@ -196,14 +374,21 @@ public sealed partial class DetectorPipeline
         }
 
         RemoveSensorState(sensorId);
+        if (readingState is null && windows.Count == 0)
+        {
+            _restoredAt[sensorId] = position;
+            return;
+        }
+        ref var e = ref Record(sensorId);
         if (readingState is { } rs)
         {
-            _sensors[sensorId] = new TrackedSensor { State = rs, Partition = partition };
+            e.Reading = Store(rs);
+            e.Partition = partition;
+            _readingStates++;
         }
         foreach (var (kind, lastEnd, state) in windows)
         {
-            _windows[(sensorId, kind)] = state;
-            NoteWindow(sensorId, kind, lastEnd);
+            WindowOf(ref e, KindIndex(kind)) = new WindowSlot { State = Store(state), LastEnd = lastEnd };
             // Final windows close in order of their end: one ending at or before the last judged one was judged already.
             _restoredWindowEnd[(sensorId, kind)] = lastEnd;
         }
@@ -237,8 +422,8 @@ public sealed partial class DetectorPipeline
         List<string>? done = null;
         foreach (var id in _restoredAt.Keys)
         {
-            ref var e = ref CollectionsMarshal.GetValueRefOrNullRef(_sensors, id);
-            if (Unsafe.IsNullRef(ref e) || e.Partition == partition)
+            ref var e = ref Find(id);
+            if (Unsafe.IsNullRef(ref e) || !e.Reading.Exists || e.Partition == partition)
             {
                 (done ??= []).Add(id);
             }
@@ -264,11 +449,12 @@ public sealed partial class DetectorPipeline
             return;
         }
         var first = removed.Count;
-        foreach (var (id, e) in _sensors)
+        foreach (var slot in _index.Values)
         {
-            if (partitions.Contains(e.Partition))
+            ref var e = ref _slab[slot];
+            if (e.Reading.Exists && partitions.Contains(e.Partition))
             {
-                removed.Add(id);
+                removed.Add(e.Id);
             }
         }
         for (var i = first; i < removed.Count; i++)
@@ -284,22 +470,30 @@ public sealed partial class DetectorPipeline
 
     private void RemoveSensorState(string sensorId)
     {
-        _sensors.Remove(sensorId);
-        _urgent.Remove(sensorId);
         _restoredAt.Remove(sensorId);
-        if (_windowKinds.Remove(sensorId, out var kinds))
+        if (!_index.Remove(sensorId, out var slot))
         {
-            foreach (var window in kinds)
+            return;
+        }
+        ref var e = ref _slab[slot];
+        if (e.Reading.Exists)
+        {
+            _readingStates--;
+        }
+        for (var k = 0; k < (e.Windows?.Length ?? 0); k++)
+        {
+            if (e.Windows![k].State.Exists)
             {
-                _windows.Remove((sensorId, window.Kind));
-                _restoredWindowEnd.Remove((sensorId, window.Kind));
+                _restoredWindowEnd.Remove((sensorId, _kinds[k]));
             }
         }
+        // A stale entry of the sensor in _urgent or a checkpoint list finds no record (or a new one) and is skipped.
+        FreeRecord(slot);
     }
 
     private long RestoredPosition(string sensorId) => _restoredAt.TryGetValue(sensorId, out var at) ? at : 0;
 
-    private void MarkDirty(ref TrackedSensor e, string sensorId, SourcePosition position)
+    private void MarkDirty(ref SensorRecord e, string sensorId, SourcePosition position)
     {
         e.Dirty = true;
         e.Partition = position.Partition;
@@ -312,23 +506,6 @@ public sealed partial class DetectorPipeline
                 first = position.Offset;
             }
         }
-    }
-
-    /// <summary>Records that the sensor's <paramref name="kind"/> window detector judged a window ending at <paramref name="end"/>.</summary>
-    private void NoteWindow(string sensorId, string kind, long end)
-    {
-        ref var kinds = ref CollectionsMarshal.GetValueRefOrAddDefault(_windowKinds, sensorId, out _);
-        kinds ??= new List<JudgedWindow>(2);
-        var span = CollectionsMarshal.AsSpan(kinds);
-        for (var i = 0; i < span.Length; i++)
-        {
-            if (string.Equals(span[i].Kind, kind, StringComparison.Ordinal))
-            {
-                span[i].LastEnd = Math.Max(span[i].LastEnd, end);
-                return;
-            }
-        }
-        kinds.Add(new JudgedWindow { Kind = kind, LastEnd = end });
     }
 
     /// <summary>A final window of a restored window state that the state had already judged before it was stored.</summary>

@@ -25,12 +25,20 @@ public sealed partial class DetectorPipeline
     private readonly ScoringOptions _options;
     private readonly DetectorSet _defaultSet;
     private readonly Dictionary<string, DetectorSet> _sets = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, TrackedSensor> _sensors = new(StringComparer.Ordinal);
-    private readonly Dictionary<(string Sensor, string Kind), SensorState> _windows = [];
+    // One record per sensor (reading state, every window-kind state, persistence flags) in a chunked slab, found by a
+    // dictionary of 4-byte slots: no dictionary of large structs that doubles, one lookup per reading or window.
+    private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
+    private readonly SensorSlab<SensorRecord> _slab = new();
+    // Materialized detector states (reading and window), referred to by StateHandle.Slot.
+    private readonly SensorSlab<SensorState> _states = new();
+    private int _readingStates;
+    // Window kinds (spec labels) by index: a record's window states are an array indexed by kind.
+    private readonly List<string> _kinds = [];
+    private readonly Dictionary<string, int> _kindIndex = new(StringComparer.Ordinal);
     // Change tracking for incremental persistence (DetectorPipeline.State.cs); empty unless TrackChanges is on.
-    private readonly Dictionary<string, List<JudgedWindow>> _windowKinds = new(StringComparer.Ordinal);
     private List<string> _dirty = [];
-    private readonly HashSet<string> _urgent = new(StringComparer.Ordinal);
+    // Sensors whose window state changed (each once: SensorRecord.Urgent).
+    private readonly List<string> _urgent = [];
     private readonly Dictionary<int, long> _firstDirty = [];
     // The checkpoint being spread over batches (TakeChanged with a bound): its sensors, progress and replay bound.
     private List<string> _round = [];
@@ -61,7 +69,7 @@ public sealed partial class DetectorPipeline
     public int WarmupReadings { get; }
 
     /// <summary>Sensors with reading state.</summary>
-    public int SensorCount => _sensors.Count;
+    public int SensorCount => _readingStates;
 
     /// <summary>Warm-up of one sensor type.</summary>
     public int WarmupReadingsFor(string? sensorType) => SetFor(sensorType).WarmupReadings;
@@ -69,27 +77,44 @@ public sealed partial class DetectorPipeline
     /// <summary>Scores one reading; true (and the anomaly) when a detector fired.</summary>
     public bool Process(in SensorReading reading, out Anomaly? anomaly)
     {
-        Score(reading, out var result, out anomaly);
+        Score(reading, defer: true, out var result, out anomaly);
         return result.Fired;
     }
 
     /// <summary>Scores one reading and returns the ensemble's output score (what NAB evaluation replays) with the full result.</summary>
-    public double Score(in SensorReading reading, out EnsembleResult result, out Anomaly? anomaly)
+    public double Score(in SensorReading reading, out EnsembleResult result, out Anomaly? anomaly) =>
+        Score(reading, defer: false, out result, out anomaly);
+
+    /// <param name="defer">The caller needs only whether it fired: a young state may just log the reading (see <see cref="StateHandle"/>).</param>
+    private double Score(in SensorReading reading, bool defer, out EnsembleResult result, out Anomaly? anomaly)
     {
         ArgumentNullException.ThrowIfNull(reading.SensorId);
-        ref var e = ref CollectionsMarshal.GetValueRefOrAddDefault(_sensors, reading.SensorId, out var exists);
+        ref var e = ref Record(reading.SensorId);
         if (TrackChanges && !e.Dirty)
         {
             MarkDirty(ref e, reading.SensorId, reading.Position);
         }
-        ref var s = ref e.State;
-        if (!exists || s.Set is null)
+        ref var h = ref e.Reading;
+        if (!h.Exists)
         {
-            s.Set = SetFor(reading.SensorType);
-            s.SensorType = reading.SensorType;
+            h.Set = SetFor(reading.SensorType);
+            h.SensorType = reading.SensorType;
+            _readingStates++;
         }
+        if (h.Slot == 0)
+        {
+            h.AssetId ??= reading.AssetId;
+            if (defer && TryLog(ref h, reading.Timestamp, reading.Value))
+            {
+                // Within warm-up and without a range rule nothing can fire, so the ensemble's answer is known.
+                result = default;
+                anomaly = null;
+                return 0;
+            }
+        }
+        ref var s = ref Materialize(ref h);
         s.AssetId ??= reading.AssetId;
-        var set = s.Set;
+        var set = s.Set!;
         set.Update(ref s, reading.Timestamp, reading.Value, out result);
         anomaly = result.Fired ? set.CreateAnomaly(reading.SensorId, s, reading.Timestamp, reading.Value, result) : null;
         return result.Output;
@@ -196,21 +221,38 @@ public sealed partial class DetectorPipeline
     {
         ArgumentNullException.ThrowIfNull(aggregate.SensorId, nameof(aggregate));
         rangeFired = false;
-        var key = (aggregate.SensorId, aggregate.WindowKind);
-        ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(_windows, key, out var exists);
+        ArgumentNullException.ThrowIfNull(aggregate.SensorId);
+        ArgumentNullException.ThrowIfNull(aggregate.WindowKind);
+        ref var e = ref Record(aggregate.SensorId);
+        ref var window = ref WindowOf(ref e, KindIndex(aggregate.WindowKind));
+        ref var h = ref window.State;
+        if (!h.Exists)
+        {
+            window.LastEnd = long.MinValue;
+            h.Set = SetFor(aggregate.SensorType);
+            h.SensorType = aggregate.SensorType;
+        }
         if (TrackChanges)
         {
-            // Only persistence needs a sensor's window kinds (≈ 100 B per sensor): untracked pipelines skip it.
-            NoteWindow(aggregate.SensorId, aggregate.WindowKind, aggregate.WindowEnd);
-            _urgent.Add(aggregate.SensorId);
+            window.LastEnd = Math.Max(window.LastEnd, aggregate.WindowEnd);
+            if (!e.Urgent)
+            {
+                e.Urgent = true;
+                _urgent.Add(aggregate.SensorId);
+            }
         }
-        if (!exists || s.Set is null)
+        if (h.Slot == 0)
         {
-            s.Set = SetFor(aggregate.SensorType);
-            s.SensorType = aggregate.SensorType;
+            h.AssetId ??= aggregate.AssetId;
+            // TryLog requires no range rule, so the min/max check below could not fire either.
+            if (TryLog(ref h, aggregate.WindowEnd, aggregate.Mean))
+            {
+                return null;
+            }
         }
+        ref var s = ref Materialize(ref h);
         s.AssetId ??= aggregate.AssetId;
-        var set = s.Set;
+        var set = s.Set!;
         set.Update(ref s, aggregate.WindowEnd, aggregate.Mean, out var result);
 
         var range = set.Range;
@@ -254,8 +296,37 @@ public sealed partial class DetectorPipeline
             aggregate.Mean, Math.Clamp(score, 0, 1), _options.ModelThreshold, severity, aggregate.WindowStart, aggregate.WindowEnd, evidence);
     }
 
-    /// <summary>Forgets a sensor (e.g. its partition was revoked).</summary>
-    public bool Remove(string sensorId) => _sensors.Remove(sensorId);
+    /// <summary>Forgets a sensor's reading state (e.g. its partition was revoked).</summary>
+    public bool Remove(string sensorId)
+    {
+        ArgumentNullException.ThrowIfNull(sensorId);
+        if (!_index.TryGetValue(sensorId, out var slot) || !_slab[slot].Reading.Exists)
+        {
+            return false;
+        }
+        ref var e = ref _slab[slot];
+        Release(ref e.Reading);
+        e.Dirty = false;
+        e.Partition = 0;
+        _readingStates--;
+        if (e.Windows is null)
+        {
+            _index.Remove(sensorId);
+            FreeRecord(slot);
+        }
+        return true;
+    }
+
+    /// <summary>Registers the window kinds (spec labels) that will be judged, so each sensor's window states are allocated
+    /// once at their final size instead of growing as the kinds first appear.</summary>
+    public void DeclareWindowKinds(IEnumerable<string> kinds)
+    {
+        ArgumentNullException.ThrowIfNull(kinds);
+        foreach (var kind in kinds)
+        {
+            KindIndex(kind);
+        }
+    }
 
     /// <summary>Writes the state of every sensor (readings and windows) to <paramref name="stream"/>.</summary>
     public void Snapshot(Stream stream)
@@ -264,18 +335,31 @@ public sealed partial class DetectorPipeline
         using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         w.Write(SnapshotMagic);
         w.Write(SnapshotVersion);
-        w.Write(_sensors.Count);
-        foreach (var (id, e) in _sensors)
+        w.Write(_readingStates);
+        var windows = 0;
+        foreach (var slot in _index.Values)
         {
-            w.Write(id);
-            WriteSensor(w, e.State);
+            ref var e = ref _slab[slot];
+            if (e.Reading.Exists)
+            {
+                w.Write(e.Id);
+                WriteSensor(w, Materialized(e.Reading));
+            }
+            windows += WindowCount(e);
         }
-        w.Write(_windows.Count);
-        foreach (var ((id, kind), s) in _windows)
+        w.Write(windows);
+        foreach (var slot in _index.Values)
         {
-            w.Write(id);
-            w.Write(kind);
-            WriteSensor(w, s);
+            ref var e = ref _slab[slot];
+            for (var k = 0; k < (e.Windows?.Length ?? 0); k++)
+            {
+                if (e.Windows![k].State.Exists)
+                {
+                    w.Write(e.Id);
+                    w.Write(_kinds[k]);
+                    WriteSensor(w, Materialized(e.Windows[k].State));
+                }
+            }
         }
     }
 
@@ -309,21 +393,20 @@ public sealed partial class DetectorPipeline
             var kind = r.ReadString();
             windows[(id, kind)] = ReadSensor(r);
         }
-        _sensors.Clear();
+        _index.Clear();
+        _slab.Clear();
+        _states.Clear();
+        _readingStates = 0;
         foreach (var (k, v) in sensors)
         {
-            _sensors[k] = new TrackedSensor { State = v };
+            Record(k).Reading = Store(v);
+            _readingStates++;
         }
-        _windows.Clear();
-        _windowKinds.Clear();
         foreach (var (k, v) in windows)
         {
-            _windows[k] = v;
-            if (TrackChanges)
-            {
-                // A whole-pipeline snapshot does not carry the last judged window end; only per-sensor states need it.
-                NoteWindow(k.Item1, k.Item2, long.MinValue);
-            }
+            // A whole-pipeline snapshot does not carry the last judged window end; only per-sensor states need it.
+            ref var e = ref Record(k.Item1);
+            WindowOf(ref e, KindIndex(k.Item2)) = new WindowSlot { State = Store(v), LastEnd = long.MinValue };
         }
     }
 

@@ -43,11 +43,11 @@ public sealed class StorageBatch
     public List<WindowAggregate> Retractions { get; } = [];
     /// <summary>Detector state rows, upserted unless the stored row is from a later position.</summary>
     public List<DetectorStateRow> DetectorStates { get; } = [];
-    /// <summary>The bytes of <see cref="DetectorStates"/>, one buffer for the batch (reused, capacity kept).</summary>
-    public MemoryStream StateData { get; } = new();
+    /// <summary>The bytes of <see cref="DetectorStates"/>, one chunked buffer for the batch (reused).</summary>
+    public StateBuffer StateData { get; } = new();
 
     /// <summary>The state bytes of <paramref name="row"/>.</summary>
-    public ArraySegment<byte> StateBytes(in DetectorStateRow row) => new(StateData.GetBuffer(), row.Start, row.Length);
+    public ArraySegment<byte> StateBytes(in DetectorStateRow row) => StateData.Slice(row.Start, row.Length);
 
     /// <summary>Readings + aggregates + anomalies + alerts.</summary>
     public int RowCount => Readings.Count + Aggregates.Count + Anomalies.Count + Alerts.Count;
@@ -83,8 +83,6 @@ public sealed class StorageBatch
     }
 
     /// <summary>Empties the batch for reuse (capacity kept).</summary>
-    private const int MaxRetainedStateBytes = 4 << 20;
-
     public void Clear()
     {
         Readings.Clear();
@@ -94,12 +92,8 @@ public sealed class StorageBatch
         Offsets.Clear();
         Retractions.Clear();
         DetectorStates.Clear();
-        StateData.SetLength(0);
-        // Batches are pooled: do not let one large checkpoint pin its buffer in every batch that ever carried one.
-        if (StateData.Capacity > MaxRetainedStateBytes)
-        {
-            StateData.Capacity = 0;
-        }
+        // Batches are pooled: one large checkpoint must not pin its buffer in every batch that ever carried one.
+        StateData.Reset();
         _countedReadings = _countedAggregates = _countedAnomalies = _countedAlerts = 0;
         _bytes = 0;
     }

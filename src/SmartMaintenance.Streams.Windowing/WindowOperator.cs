@@ -36,7 +36,9 @@ internal sealed class PaneGroup(int stateIndex, WindowSpec first)
     /// <summary>Adds a spec to the group and returns its slot.</summary>
     public byte Join(WindowSpec spec)
     {
-        InitialPanes = Math.Max(InitialPanes, (int)Math.Min(64, (spec.Size / spec.Pane) + 1));
+        // Two panes to start, growing by two: a key seen within a minute or two needs no more, and at a million young keys
+        // the six a 5m/1m spec holds in the steady state would cost 320 B each before they are used.
+        InitialPanes = Math.Max(InitialPanes, (int)Math.Min(2, (spec.Size / spec.Pane) + 1));
         InitialWindows = (int)Math.Min(128, InitialWindows + (spec.Size / spec.Advance) + 1);
         return (byte)Members++;
     }

@@ -88,7 +88,7 @@ internal struct WindowMeta
 /// and a hopping 5m/1m spec hold each minute once.</remarks>
 internal class AlignedState(int panes, int windows)
 {
-    // Sized for the steady state (panes of the open windows plus the next one) so arrays never grow by doubling.
+    // Start small and grow by two (never by doubling): panes up to the steady state (open windows' panes plus the next).
     public Pane[] Panes = panes == 0 ? [] : new Pane[panes];
     public int PaneCount;
     public WindowMeta[] Windows = windows == 0 ? [] : new WindowMeta[windows];

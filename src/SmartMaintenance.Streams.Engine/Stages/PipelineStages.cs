@@ -46,6 +46,11 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
         _windows = windows;
         _detectors = detectors;
         _alerts = alerts;
+        if (windows is RxWindowStage rx)
+        {
+            // Each sensor's window detector states are then allocated once, for every kind.
+            detectors.DeclareWindowKinds(rx.WindowKinds);
+        }
     }
 
     public RejectReason OnReading(in SensorReading reading, bool replaying, StageOutputs outputs, out string? detail)

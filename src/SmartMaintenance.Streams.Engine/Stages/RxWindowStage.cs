@@ -48,12 +48,22 @@ public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDispo
             Probe = _probe,
             Scheduler = _scheduler,
         };
+        var specs = settings.ToSpecs();
+        var kinds = new string[specs.Count];
+        for (var i = 0; i < kinds.Length; i++)
+        {
+            kinds[i] = specs[i].Label;
+        }
+        WindowKinds = kinds;
         _subscription = _input
             .AssignWatermarks(settings.MaxOutOfOrderness, settings.IdleTimeout, _scheduler)
             .CombineWatermarks()
-            .AggregateWindows(settings.ToSpecs(), options)
+            .AggregateWindows(specs, options)
             .Subscribe(OnOutput, OnFailed);
     }
+
+    /// <summary>Labels of the configured window specs (the window kinds of the aggregates this stage emits).</summary>
+    public IReadOnlyList<string> WindowKinds { get; }
 
     /// <summary>The operator watermark (Unix ms) after everything pushed so far; long.MinValue before the first.</summary>
     public long Watermark { get; private set; } = long.MinValue;

@@ -83,6 +83,7 @@ internal static class Program
         await using var cluster = NewCluster();
         var (storage, dataSource) = await StartAsync(cluster).ConfigureAwait(false);
         await using var _ = dataSource;
+        var meter = Meter(a, cluster);
 
         var warm = a.Opt("warmup-topic");
         if (warm is not null)
@@ -90,19 +91,21 @@ internal static class Program
             var warmRows = ReadAll(bootstrap, warm, a.Int("warmup-readings", 300_000));
             await TimeBareCopyAsync(dataSource, storage, warmRows).ConfigureAwait(false);
             await StorageBench.ResetAsync(dataSource).ConfigureAwait(false);
-            await RunEngineAsync(storage, bootstrap, warm, warmRows.Length, new EngineOptions()).ConfigureAwait(false);
+            await RunEngineAsync(storage, bootstrap, warm, warmRows.Length, new EngineOptions(), meter).ConfigureAwait(false);
         }
 
         // (b) the same rows, decoded outside the clock, one binary COPY per engine-sized batch.
         var rows = ReadAll(bootstrap, topic, expected);
         await StorageBench.ResetAsync(dataSource).ConfigureAwait(false);
+        var before = meter.Take();
         var copySeconds = await TimeBareCopyAsync(dataSource, storage, rows).ConfigureAwait(false);
+        var cpu = CpuMeter.PerReading(before, meter.Take(), rows.Length);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"RESULT stage=copy readings={rows.Length} seconds={copySeconds:F3} readings_per_s={rows.Length / copySeconds:F0} warm={(warm is null ? 0 : 1)} load={Load()}"));
+            $"RESULT stage=copy readings={rows.Length} seconds={copySeconds:F3} readings_per_s={rows.Length / copySeconds:F0} warm={(warm is null ? 0 : 1)} load={Load()} {cpu}"));
         await StorageBench.ResetAsync(dataSource).ConfigureAwait(false);
 
         // (c) the engine, every stage on, against the same table definition.
-        var (c, _, line) = await RunEngineAsync(storage, bootstrap, topic, rows.Length, new EngineOptions()).ConfigureAwait(false);
+        var (c, _, line) = await RunEngineAsync(storage, bootstrap, topic, rows.Length, new EngineOptions(), meter).ConfigureAwait(false);
         Console.WriteLine($"RESULT stage=engine warm={(warm is null ? 0 : 1)} " + line);
         NpgsqlConnectionPoolsClear();
         return c.Readings == rows.Length ? 0 : 4;
@@ -159,7 +162,7 @@ internal static class Program
                     await truncate.ExecuteNonQueryAsync().ConfigureAwait(false);
                 }
                 var before = StateBytesWritten();
-                var (c, _, line) = await RunEngineAsync(storage, bootstrap, topic, expected, options).ConfigureAwait(false);
+                var (c, _, line) = await RunEngineAsync(storage, bootstrap, topic, expected, options, Meter(a, cluster)).ConfigureAwait(false);
                 long rows;
                 await using (var count = dataSource.CreateCommand("SELECT count(*) FROM detector_state"))
                 {
@@ -262,6 +265,10 @@ internal static class Program
         return 0;
     }
 
+    /// <summary>CPU accounting of this process, the cluster and (with --broker-pid) the broker.</summary>
+    private static CpuMeter Meter(Args a, PostgresCluster cluster) =>
+        new(cluster.DataDirectory, a.Opt("broker-pid") is { } pid ? int.Parse(pid, CultureInfo.InvariantCulture) : null);
+
     private static PostgresCluster NewCluster() => new(new PostgresClusterOptions
     {
         DataDirectory = Path.Combine(Path.GetTempPath(), "smstream-e2e-" + Guid.NewGuid().ToString("N")[..8]),
@@ -273,6 +280,11 @@ internal static class Program
     {
         var cs = await cluster.StartAsync().ConfigureAwait(false);
         var storage = new StorageOptions { ConnectionString = cs, UseTimescaleDb = false };
+        if (Environment.GetEnvironmentVariable("E2E_WRITERS") is { Length: > 0 } writers)
+        {
+            // For experiments only; the default is what `smstream run` uses.
+            storage.WriterConnections = int.Parse(writers, CultureInfo.InvariantCulture);
+        }
         await SchemaMigrator.MigrateAsync(cs, storage).ConfigureAwait(false);
         return (storage, PostgresSink.CreateDataSource(storage));
     }
@@ -294,35 +306,48 @@ internal static class Program
 
     /// <summary>One engine run, exactly what `smstream run` wires, from its first consumed message to the last reading stored.</summary>
     private static async Task<(EngineCounters Counters, double Seconds, string Line)> RunEngineAsync(StorageOptions storage, string bootstrap, string topic, int expected,
-        EngineOptions engineOptions)
+        EngineOptions engineOptions, CpuMeter meter)
     {
         var kafka = new KafkaOptions { BootstrapServers = bootstrap };
         var topics = new TopicNames { Readings = topic };
         engineOptions.ConsumerGroup = "e2e-engine-" + Guid.NewGuid().ToString("N")[..8];
-        await using var sink = new RetryingSink(new PostgresSink(storage), storage);
+        // As `smstream run` wires it (EngineSinks): Storage:WriterConnections retrying sinks over one data source.
+        await using var writerSource = PostgresSink.CreateDataSource(storage);
+        var sinks = new IStorageSink[storage.WriterConnections];
+        for (var i = 0; i < sinks.Length; i++)
+        {
+            sinks[i] = new RetryingSink(new PostgresSink(writerSource, storage), storage);
+        }
         var stages = new PipelineStages(new RxWindowStage(new WindowingSettings()), new DetectorPipeline(new ScoringOptions()), new AlertTracker(new AlertOptions()));
-        var engine = new StreamEngine(engineOptions, storage, kafka, topics, new ValidationOptions(), sink, stages);
+        var engine = new StreamEngine(engineOptions, storage, kafka, topics, new ValidationOptions(), sinks, stages);
         using var stop = new CancellationTokenSource();
         var started = Stopwatch.StartNew();
         var run = engine.RunAsync(stop.Token);
         var firstAt = TimeSpan.Zero;
         var rssPeak = 0.0;
+        CpuMeter.Sample cpuFrom = default;
         while (engine.Counters.Stored + engine.Counters.RejectedTotal < expected && !run.IsCompleted && started.Elapsed < TimeSpan.FromMinutes(10))
         {
             if (firstAt == TimeSpan.Zero && engine.Counters.Messages > 0)
             {
                 firstAt = started.Elapsed;
+                cpuFrom = meter.Take();
             }
             rssPeak = Math.Max(rssPeak, Environment.WorkingSet / 1048576.0);
             await Task.Delay(5).ConfigureAwait(false);
         }
         var doneAt = started.Elapsed;
+        var cpuTo = meter.Take();
         await stop.CancelAsync().ConfigureAwait(false);
         await run.ConfigureAwait(false);
+        foreach (var sink in sinks)
+        {
+            await sink.DisposeAsync().ConfigureAwait(false);
+        }
         var c = engine.Counters;
         var seconds = (doneAt - firstAt).TotalSeconds;
         return (c, seconds, string.Create(CultureInfo.InvariantCulture,
-            $"readings={c.Readings} stored={c.Stored} rejected={c.RejectedTotal} aggregates={c.Aggregates} anomalies={c.Anomalies} alerts={c.AlertsPublished} seconds={seconds:F3} readings_per_s={c.Stored / seconds:F0} join_s={firstAt.TotalSeconds:F1} rss_mb={rssPeak:F0} load={Load()}"));
+            $"readings={c.Readings} stored={c.Stored} rejected={c.RejectedTotal} aggregates={c.Aggregates} anomalies={c.Anomalies} alerts={c.AlertsPublished} seconds={seconds:F3} readings_per_s={c.Stored / seconds:F0} join_s={firstAt.TotalSeconds:F1} rss_mb={rssPeak:F0} load={Load()} ") + CpuMeter.PerReading(cpuFrom, cpuTo, c.Stored));
     }
 
     private static void NpgsqlConnectionPoolsClear() => Npgsql.NpgsqlConnection.ClearAllPools();

@@ -1,0 +1,103 @@
+using System.Globalization;
+
+namespace SmartMaintenance.Streams.E2E;
+
+/// <summary>
+/// CPU time (user + system) of every process a stage runs on: this process (split into the engine's consume thread,
+/// librdkafka's threads and the rest), the throwaway PostgreSQL cluster (postmaster, live backends and the children it
+/// reaped) and the broker process. On this shared 2-core box wall-clock rates move ±30 % with other people's load,
+/// while CPU time per reading moves far less: it says what a stage costs, not how much CPU it happened to get.
+/// </summary>
+internal sealed class CpuMeter(string? pgDataDirectory, int? brokerPid)
+{
+    private static readonly double TickSeconds = 1.0 / 100; // USER_HZ on Linux
+
+    /// <summary>CPU seconds per component at one instant.</summary>
+    public readonly record struct Sample(double Process, double Consume, double Kafka, double Postgres, double Broker);
+
+    public Sample Take()
+    {
+        double consume = 0, kafka = 0;
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            var (comm, cpu) = ReadStat(Path.Combine(task, "stat"));
+            if (comm.StartsWith("smstream-consum", StringComparison.Ordinal))
+            {
+                consume += cpu;
+            }
+            else if (comm.StartsWith("rdk:", StringComparison.Ordinal))
+            {
+                kafka += cpu;
+            }
+        }
+        return new Sample(ReadStat("/proc/self/stat").Cpu, consume, kafka, Postgres(), brokerPid is { } b ? ReadStat($"/proc/{b}/stat").Cpu : 0);
+    }
+
+    /// <summary>The difference as µs per reading, as `key=value` pairs for a RESULT line.</summary>
+    public static string PerReading(Sample from, Sample to, long readings)
+    {
+        double Us(double seconds) => seconds * 1e6 / Math.Max(1, readings);
+        var process = to.Process - from.Process;
+        var consume = to.Consume - from.Consume;
+        var kafka = to.Kafka - from.Kafka;
+        var pg = to.Postgres - from.Postgres;
+        var broker = to.Broker - from.Broker;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"cpu_us={Us(process + pg + broker):F2} cpu_process_us={Us(process):F2} cpu_consume_us={Us(consume):F2} cpu_rdkafka_us={Us(kafka):F2} cpu_other_us={Us(process - consume - kafka):F2} cpu_pg_us={Us(pg):F2} cpu_broker_us={Us(broker):F2}");
+    }
+
+    private double Postgres()
+    {
+        if (pgDataDirectory is null || !File.Exists(Path.Combine(pgDataDirectory, "postmaster.pid")))
+        {
+            return 0;
+        }
+        var postmaster = int.Parse(File.ReadLines(Path.Combine(pgDataDirectory, "postmaster.pid")).First(), CultureInfo.InvariantCulture);
+        // Reaped backends are in the postmaster's children time; live ones are read one by one.
+        var total = ReadStat($"/proc/{postmaster}/stat", includeChildren: true).Cpu;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            var name = Path.GetFileName(dir);
+            if (name.Length == 0 || !char.IsAsciiDigit(name[0]))
+            {
+                continue;
+            }
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (int.Parse(fields[1], CultureInfo.InvariantCulture) == postmaster)
+                {
+                    total += (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * TickSeconds;
+                }
+            }
+            catch (IOException)
+            {
+                // The process ended while we looked.
+            }
+        }
+        return total;
+    }
+
+    private static (string Comm, double Cpu) ReadStat(string path, bool includeChildren = false)
+    {
+        try
+        {
+            var stat = File.ReadAllText(path);
+            var open = stat.IndexOf('(', StringComparison.Ordinal);
+            var close = stat.LastIndexOf(')');
+            var fields = stat[(close + 2)..].Split(' ');
+            // After the command: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14)
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            if (includeChildren)
+            {
+                ticks += long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture);
+            }
+            return (stat[(open + 1)..close], ticks * TickSeconds);
+        }
+        catch (IOException)
+        {
+            return ("", 0);
+        }
+    }
+}

@@ -22,6 +22,7 @@ namespace SmartMaintenance.Streams.E2E;
 ///   produce --bootstrap B --topic T --readings N --batch K [--sensors S]   pre-generates the data, checks nothing was dropped
 ///   pg      --bootstrap B --topic T --readings N                           (b) bare COPY and (c) the engine, same rows, same table
 ///   agg     --bootstrap B --topic T --out O --readings N                   (e) aggregation-only job on our Rx window operator
+///   bounds  --bootstrap B --topic T --readings N                           upper bounds of (e): consume only; decode only and decode + window from memory
 ///   persist --bootstrap B --topic T --readings N [--rounds R]              the engine with detector-state persistence off / on / every batch
 ///   state-upsert [--rows N] [--bytes S] [--rounds R]                       detector_state upsert: the sink's COPY + staging table vs unnest of arrays
 /// pg and agg take [--warmup-topic W --warmup-readings M]: the same stages run untimed on W first, in the same process,
@@ -37,6 +38,7 @@ internal static class Program
             "produce" => Produce(a),
             "pg" => await PgAsync(a).ConfigureAwait(false),
             "agg" => Aggregate(a),
+            "bounds" => Bounds(a),
             "persist" => await PersistAsync(a).ConfigureAwait(false),
             "state-upsert" => await StateUpsertAsync(a).ConfigureAwait(false),
             _ => Usage(),
@@ -367,6 +369,115 @@ internal static class Program
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"RESULT stage=agg readings={seen} aggregates={produced} seconds={seconds:F3} readings_per_s={seen / seconds:F0} rss_mb={Environment.WorkingSet / 1048576.0:F0} warm={(warm is null ? 0 : 1)} load={Load()}"));
         return seen == expected ? 0 : 4;
+    }
+
+    /// <summary>
+    /// What bounds (e) on this box, each on one thread like (e): (1) the consumer alone (same settings as (e), values
+    /// kept, nothing decoded); (2) decoding those values from memory; (3) decode + the same tumbling window from memory.
+    /// (e) does all three on its one consume thread, so its rate is below each, and below 1 / (1/r1 + 1/r3) when they
+    /// do not overlap; librdkafka's fetch and decompression run on its own threads and overlap partly.
+    /// </summary>
+    private static int Bounds(Args a)
+    {
+        var bootstrap = a.Str("bootstrap");
+        var topic = a.Str("topic");
+        var expected = a.Int("readings", 1_000_000);
+        var warm = a.Opt("warmup-topic");
+        if (warm is not null)
+        {
+            var warmValues = ConsumeValues(bootstrap, warm, a.Int("warmup-readings", 300_000), out _, out _);
+            DecodeValues(warmValues, aggregate: true);
+            DecodeValues(warmValues, aggregate: false);
+        }
+        var values = ConsumeValues(bootstrap, topic, expected, out var readings, out var consumeSeconds);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RESULT stage=bound-consume readings={readings} messages={values.Count} seconds={consumeSeconds:F3} readings_per_s={readings / consumeSeconds:F0} load={Load()}"));
+        for (var round = 0; round < 3; round++)
+        {
+            var (decoded, decodeSeconds) = DecodeValues(values, aggregate: false);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"RESULT stage=bound-decode round={round} readings={decoded} seconds={decodeSeconds:F3} readings_per_s={decoded / decodeSeconds:F0} load={Load()}"));
+            var (windowed, windowSeconds) = DecodeValues(values, aggregate: true);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"RESULT stage=bound-decode-window round={round} readings={windowed} seconds={windowSeconds:F3} readings_per_s={windowed / windowSeconds:F0} load={Load()}"));
+        }
+        return 0;
+    }
+
+    /// <summary>Every message value of the topic, consumed as (e) consumes; timed from the first message to the last.</summary>
+    private static List<byte[]> ConsumeValues(string bootstrap, string topic, long expectedReadings, out long readings, out double seconds)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap, GroupId = "e2e-bound-" + Guid.NewGuid().ToString("N")[..8], AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = true, FetchQueueBackoffMs = 10, EnablePartitionEof = false,
+        }).Build();
+        consumer.Subscribe(topic);
+        var values = new List<byte[]>();
+        readings = 0;
+        var sw = new Stopwatch();
+        while (readings < expectedReadings)
+        {
+            var cr = consumer.Consume(TimeSpan.FromSeconds(30));
+            if (cr is null)
+            {
+                break;
+            }
+            if (!sw.IsRunning)
+            {
+                sw.Start();
+            }
+            values.Add(cr.Message.Value);
+            // The generator's envelopes hold a fixed count; count readings without decoding (a quote-free scan).
+            readings += CountReadings(cr.Message.Value);
+        }
+        seconds = sw.Elapsed.TotalSeconds;
+        consumer.Close();
+        return values;
+    }
+
+    private static int CountReadings(ReadOnlySpan<byte> value) =>
+        value.StartsWith("{\"readings\""u8) ? value.Count("\"sensor_id\""u8) : 1;
+
+    private static (long Readings, double Seconds) DecodeValues(List<byte[]> values, bool aggregate)
+    {
+        var decoder = new ReadingDecoder(new ValidationOptions { MaxPastAge = TimeSpan.FromDays(3650) });
+        var readings = new List<SensorReading>(128);
+        var rejects = new List<Rejection>();
+        var input = new Subject<StreamEvent<SensorReading>>();
+        long aggregates = 0;
+        using var sub = aggregate
+            ? input.AggregateWindows([WindowSpec.Tumbling(TimeSpan.FromMinutes(1))], new WindowOperatorOptions { Dedup = false }).Subscribe(_ => aggregates++)
+            : null;
+        long seen = 0, maxTs = long.MinValue, sinceWatermark = 0;
+        var sw = Stopwatch.StartNew();
+        for (var m = 0; m < values.Count; m++)
+        {
+            readings.Clear();
+            rejects.Clear();
+            decoder.Decode(values[m], new SourcePosition(0, m, 0), readings, rejects);
+            seen += readings.Count + rejects.Count;
+            if (!aggregate)
+            {
+                continue;
+            }
+            for (var i = 0; i < readings.Count; i++)
+            {
+                maxTs = Math.Max(maxTs, readings[i].Timestamp);
+                input.OnNext(StreamEvent<SensorReading>.Data(readings[i]));
+            }
+            sinceWatermark += readings.Count;
+            if (sinceWatermark >= 1000)
+            {
+                input.OnNext(StreamEvent<SensorReading>.Watermark(maxTs - 5000));
+                sinceWatermark = 0;
+            }
+        }
+        if (aggregate)
+        {
+            input.OnNext(StreamEvent<SensorReading>.Watermark(long.MaxValue - 1));
+        }
+        return (seen, sw.Elapsed.TotalSeconds);
     }
 
     private static (long Seen, long Produced, double Seconds) RunAggregation(string bootstrap, string topic, string output, long expected)

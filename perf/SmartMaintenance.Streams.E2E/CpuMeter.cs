@@ -13,11 +13,11 @@ internal sealed class CpuMeter(string? pgDataDirectory, int? brokerPid)
     private static readonly double TickSeconds = 1.0 / 100; // USER_HZ on Linux
 
     /// <summary>CPU seconds per component at one instant.</summary>
-    public readonly record struct Sample(double Process, double Consume, double Kafka, double Postgres, double Broker);
+    public readonly record struct Sample(double Process, double Consume, double Kafka, double Jit, double Pool, double Postgres, double Broker);
 
     public Sample Take()
     {
-        double consume = 0, kafka = 0;
+        double consume = 0, kafka = 0, jit = 0, pool = 0;
         foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
         {
             var (comm, cpu) = ReadStat(Path.Combine(task, "stat"));
@@ -29,8 +29,18 @@ internal sealed class CpuMeter(string? pgDataDirectory, int? brokerPid)
             {
                 kafka += cpu;
             }
+            else if (comm.StartsWith(".NET Tiered", StringComparison.Ordinal))
+            {
+                // The tiered JIT's background thread: start-up work that a long-running engine no longer pays.
+                jit += cpu;
+            }
+            else if (comm.StartsWith(".NET TP Worker", StringComparison.Ordinal))
+            {
+                // Thread-pool workers: the engine's writer (COPY encoding, Npgsql) and their spinning between work items.
+                pool += cpu;
+            }
         }
-        return new Sample(ReadStat("/proc/self/stat").Cpu, consume, kafka, Postgres(), brokerPid is { } b ? ReadStat($"/proc/{b}/stat").Cpu : 0);
+        return new Sample(ReadStat("/proc/self/stat").Cpu, consume, kafka, jit, pool, Postgres(), brokerPid is { } b ? ReadStat($"/proc/{b}/stat").Cpu : 0);
     }
 
     /// <summary>The difference as µs per reading, as `key=value` pairs for a RESULT line.</summary>
@@ -40,10 +50,12 @@ internal sealed class CpuMeter(string? pgDataDirectory, int? brokerPid)
         var process = to.Process - from.Process;
         var consume = to.Consume - from.Consume;
         var kafka = to.Kafka - from.Kafka;
+        var jit = to.Jit - from.Jit;
+        var pool = to.Pool - from.Pool;
         var pg = to.Postgres - from.Postgres;
         var broker = to.Broker - from.Broker;
         return string.Create(CultureInfo.InvariantCulture,
-            $"cpu_us={Us(process + pg + broker):F2} cpu_process_us={Us(process):F2} cpu_consume_us={Us(consume):F2} cpu_rdkafka_us={Us(kafka):F2} cpu_other_us={Us(process - consume - kafka):F2} cpu_pg_us={Us(pg):F2} cpu_broker_us={Us(broker):F2}");
+            $"cpu_us={Us(process + pg + broker):F2} cpu_process_us={Us(process):F2} cpu_consume_us={Us(consume):F2} cpu_rdkafka_us={Us(kafka):F2} cpu_other_us={Us(process - consume - kafka):F2} cpu_jit_us={Us(jit):F2} cpu_pool_us={Us(pool):F2} cpu_pg_us={Us(pg):F2} cpu_broker_us={Us(broker):F2}");
     }
 
     private double Postgres()

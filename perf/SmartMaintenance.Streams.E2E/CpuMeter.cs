@@ -12,35 +12,18 @@ internal sealed class CpuMeter(string? pgDataDirectory, int? brokerPid)
 {
     private static readonly double TickSeconds = 1.0 / 100; // USER_HZ on Linux
 
-    /// <summary>CPU seconds per component at one instant.</summary>
-    public readonly record struct Sample(double Process, double Consume, double Kafka, double Jit, double Pool, double Postgres, double Broker);
+    /// <summary>CPU seconds per component at one instant; <paramref name="Threads"/> holds each thread's (by tid), so a
+    /// thread that ends between two samples (a retiring thread-pool worker) drops out instead of counting negative.</summary>
+    public readonly record struct Sample(double Process, double Postgres, double Broker, Dictionary<string, (string Comm, double Cpu)>? Threads);
 
     public Sample Take()
     {
-        double consume = 0, kafka = 0, jit = 0, pool = 0;
+        var threads = new Dictionary<string, (string Comm, double Cpu)>(StringComparer.Ordinal);
         foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
         {
-            var (comm, cpu) = ReadStat(Path.Combine(task, "stat"));
-            if (comm.StartsWith("smstream-consum", StringComparison.Ordinal))
-            {
-                consume += cpu;
-            }
-            else if (comm.StartsWith("rdk:", StringComparison.Ordinal))
-            {
-                kafka += cpu;
-            }
-            else if (comm.StartsWith(".NET Tiered", StringComparison.Ordinal))
-            {
-                // The tiered JIT's background thread: start-up work that a long-running engine no longer pays.
-                jit += cpu;
-            }
-            else if (comm.StartsWith(".NET TP Worker", StringComparison.Ordinal))
-            {
-                // Thread-pool workers: the engine's writer (COPY encoding, Npgsql) and their spinning between work items.
-                pool += cpu;
-            }
+            threads[Path.GetFileName(task)] = ReadStat(Path.Combine(task, "stat"));
         }
-        return new Sample(ReadStat("/proc/self/stat").Cpu, consume, kafka, jit, pool, Postgres(), brokerPid is { } b ? ReadStat($"/proc/{b}/stat").Cpu : 0);
+        return new Sample(ReadStat("/proc/self/stat").Cpu, Postgres(), brokerPid is { } b ? ReadStat($"/proc/{b}/stat").Cpu : 0, threads);
     }
 
     /// <summary>The difference as µs per reading, as `key=value` pairs for a RESULT line.</summary>
@@ -48,10 +31,30 @@ internal sealed class CpuMeter(string? pgDataDirectory, int? brokerPid)
     {
         double Us(double seconds) => seconds * 1e6 / Math.Max(1, readings);
         var process = to.Process - from.Process;
-        var consume = to.Consume - from.Consume;
-        var kafka = to.Kafka - from.Kafka;
-        var jit = to.Jit - from.Jit;
-        var pool = to.Pool - from.Pool;
+        double consume = 0, kafka = 0, jit = 0, pool = 0;
+        foreach (var (tid, (comm, cpu)) in to.Threads ?? [])
+        {
+            var used = cpu - (from.Threads is { } before && before.TryGetValue(tid, out var b) ? b.Cpu : 0);
+            // Thread names as the kernel keeps them (15 characters).
+            if (comm.StartsWith("smstream-consum", StringComparison.Ordinal))
+            {
+                consume += used;
+            }
+            else if (comm.StartsWith("rdk:", StringComparison.Ordinal))
+            {
+                kafka += used;
+            }
+            else if (comm.StartsWith(".NET Tiered", StringComparison.Ordinal))
+            {
+                // The tiered JIT's background thread: start-up work that a long-running engine no longer pays.
+                jit += used;
+            }
+            else if (comm.StartsWith(".NET TP Worker", StringComparison.Ordinal))
+            {
+                // Thread-pool workers: the engine's writer (COPY encoding, Npgsql) and any spinning between work items.
+                pool += used;
+            }
+        }
         var pg = to.Postgres - from.Postgres;
         var broker = to.Broker - from.Broker;
         return string.Create(CultureInfo.InvariantCulture,

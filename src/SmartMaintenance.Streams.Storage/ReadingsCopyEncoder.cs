@@ -68,8 +68,21 @@ internal sealed class ReadingsCopyEncoder : IDisposable
         catch
         {
             // CopyFail: PostgreSQL discards the partial COPY (the transaction fails with it, nothing is half-written).
-            await stream.CancelAsync().ConfigureAwait(false);
-            await stream.DisposeAsync().ConfigureAwait(false);
+            // On a broken connection that fails too; the original error is the one the sink classifies and rethrows.
+            try
+            {
+                await stream.CancelAsync().ConfigureAwait(false);
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (NpgsqlException)
+            {
+            }
+            catch (IOException)
+            {
+            }
+            catch (ObjectDisposedException)
+            {
+            }
             throw;
         }
         // CopyDone, and waits for the server's CommandComplete: errors (constraint, type) surface here.

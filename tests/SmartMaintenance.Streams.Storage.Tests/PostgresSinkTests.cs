@@ -105,6 +105,26 @@ public sealed class PostgresSinkTests(PostgresFixture fx)
     }
 
     [Fact]
+    public async Task A_readings_copy_rejected_by_the_server_after_several_sent_chunks_stores_none_of_them()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        await using var sink = new PostgresSink(TestData.Options(cs));
+        var bad = new StorageBatch();
+        // ≈ 100 bytes per row: 5,000 rows go out in two chunks before the last row, which PostgreSQL refuses (NUL in text).
+        TestData.AddReadings(bad, 0, 0, 5000);
+        bad.Readings[^1] = bad.Readings[^1] with { SensorId = "s-\0-nul" };
+
+        var error = await Assert.ThrowsAsync<StorageException>(() => sink.WriteAsync(bad, default));
+
+        Assert.False(error.IsTransient);
+        Assert.Equal(0L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM readings"));
+        Assert.Empty(await sink.LoadOffsetsAsync(TestData.Group, TestData.Topic, default));
+        bad.Readings[^1] = bad.Readings[^1] with { SensorId = "s-ok" };
+        await sink.WriteAsync(bad, default);
+        Assert.Equal(5000L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM readings"));
+    }
+
+    [Fact]
     public async Task A_batch_that_fails_midway_commits_nothing_and_leaves_offsets_unchanged()
     {
         var cs = await fx.CreateDatabaseAsync();

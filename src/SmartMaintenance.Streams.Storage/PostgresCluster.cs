@@ -15,6 +15,10 @@ public sealed class PostgresClusterOptions
     /// <summary>TCP port on 127.0.0.1; 0 picks a free one at start.</summary>
     public int Port { get; init; }
 
+    /// <summary>Picks the port when <see cref="Port"/> is 0; null asks the OS for a free ephemeral port. Whatever it
+    /// returns may be taken by another process before the server binds it; the start then picks again.</summary>
+    public Func<int>? PickPort { get; init; }
+
     /// <summary>Server binaries (initdb, pg_ctl); null finds the highest /usr/lib/postgresql/&lt;ver&gt;/bin.</summary>
     public string? BinDirectory { get; init; }
 
@@ -121,9 +125,10 @@ public sealed class PostgresCluster : IAsyncDisposable
     /// <returns>The connection string of the <c>postgres</c> database.</returns>
     public async Task<string> StartAsync(CancellationToken ct = default)
     {
-        if (Port == 0)
+        var portChosenHere = Port == 0;
+        if (portChosenHere)
         {
-            Port = FreePort();
+            Port = (_options.PickPort ?? FreePort)();
         }
         Directory.CreateDirectory(DataDirectory);
         if (!File.Exists(Path.Combine(DataDirectory, "PG_VERSION")))
@@ -151,8 +156,32 @@ public sealed class PostgresCluster : IAsyncDisposable
             await File.WriteAllTextAsync(LogFile, "", ct).ConfigureAwait(false);
         }
         await ChownAsync(LogFile, ct).ConfigureAwait(false);
-        await RunToolAsync("pg_ctl", ["start", "-D", DataDirectory, "-l", LogFile, "-w", "-t", "120", "-o", $"-p {Port.ToString(CultureInfo.InvariantCulture)}"], ct).ConfigureAwait(false);
-        return ConnectionString;
+        for (var attempt = 1; ; attempt++)
+        {
+            var logLength = new FileInfo(LogFile).Length;
+            try
+            {
+                await RunToolAsync("pg_ctl", ["start", "-D", DataDirectory, "-l", LogFile, "-w", "-t", "120", "-o", $"-p {Port.ToString(CultureInfo.InvariantCulture)}"], ct).ConfigureAwait(false);
+                return ConnectionString;
+            }
+            catch (InvalidOperationException) when (portChosenHere && attempt < MaxPortAttempts && LostPortRace(logLength))
+            {
+                // The free port we probed was taken (by another process starting on this box) before the server bound
+                // it: a probe cannot reserve a port, so pick another one rather than fail the caller.
+                Port = (_options.PickPort ?? FreePort)();
+            }
+        }
+    }
+
+    private const int MaxPortAttempts = 5;
+
+    /// <summary>True when the server's log since <paramref name="from"/> says its port was already in use.</summary>
+    private bool LostPortRace(long from)
+    {
+        using var stream = new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        stream.Seek(Math.Min(from, stream.Length), SeekOrigin.Begin);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Contains("Address already in use", StringComparison.Ordinal);
     }
 
     /// <summary>True when a server is running on this data directory (<c>pg_ctl status</c>); then <see cref="Port"/> is its port.</summary>

@@ -87,7 +87,8 @@ internal static class SinkSplit
     }
 
     /// <summary>Runs the variants on the recorded batches (<paramref name="perWriter"/>: each writer's batches in commit order).</summary>
-    public static async Task RunAsync(NpgsqlDataSource dataSource, StorageOptions storage, List<StorageBatch>[] perWriter, CpuMeter meter, int rounds, IReadOnlyList<string> variants)
+    public static async Task RunAsync(NpgsqlDataSource dataSource, StorageOptions storage, List<StorageBatch>[] perWriter, CpuMeter meter, int rounds, IReadOnlyList<string> variants,
+        string? pgDataDirectory = null)
     {
         var readings = perWriter.Sum(w => w.Sum(b => b.Readings.Count));
         // copy1: every reading in commit order (writer 0's batch i, then writer 1's batch i, …), in 20,000-row COPYs.
@@ -134,6 +135,7 @@ internal static class SinkSplit
             {
                 var v = variants[(k + round) % variants.Count];
                 await ResetAsync(dataSource).ConfigureAwait(false);
+                var perf = PerfRecorder.Start(v + "-" + round.ToString(CultureInfo.InvariantCulture));
                 var before = meter.Take();
                 var sw = Stopwatch.StartNew();
                 switch (v)
@@ -167,6 +169,7 @@ internal static class SinkSplit
                 }
                 var seconds = sw.Elapsed.TotalSeconds;
                 var cpu = CpuMeter.PerReading(before, meter.Take(), readings);
+                perf?.Stop(pgDataDirectory);
                 double Field(string name) => double.Parse(cpu.Split(' ').First(f => f.StartsWith(name + "=", StringComparison.Ordinal)).Split('=')[1], CultureInfo.InvariantCulture);
                 results[v].Add((seconds, Field("cpu_pg_us"), Field("cpu_pg_backends_us")));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -182,8 +182,7 @@ internal static class Program
                 await ResetAllAsync(dataSource).ConfigureAwait(false);
                 var options = new StorageOptions { ConnectionString = storage.ConnectionString, UseTimescaleDb = false };
                 var client = new Dictionary<string, string>(StringComparer.Ordinal);
-                var consumerOnly = new List<string>();
-                // A variant is settings joined by '+': w1/w2 (writer connections), kafka:<property>=<value> (a consumer property).
+                // A variant is settings joined by '+': w1/w2 (writer connections), kafka:<property>=<value> (a librdkafka property of every client).
                 foreach (var setting in v.Split('+'))
                 {
                     if (setting is "w1" or "w2")
@@ -194,18 +193,12 @@ internal static class Program
                     {
                         client[setting[6..eq]] = setting[(eq + 1)..];
                     }
-                    else if (setting.StartsWith("cons:", StringComparison.Ordinal))
-                    {
-                        consumerOnly.Add(setting[5..]);
-                    }
                     else
                     {
                         throw new ArgumentException($"unknown variant setting {setting}");
                     }
                 }
-                Environment.SetEnvironmentVariable("SMX_CONSUMER", string.Join('|', consumerOnly));
                 var (c, seconds, line) = await RunEngineAsync(options, bootstrap, topic, rows.Length, new EngineOptions(), meter, shared: dataSource, kafkaClient: client).ConfigureAwait(false);
-                Environment.SetEnvironmentVariable("SMX_CONSUMER", null);
                 var ratio = c.Stored / seconds / copyRate;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RESULT stage=ab-engine variant={v} round={round} c_over_b={ratio:F3} {line}"));
                 lines.Add((v, round, line, ratio));

@@ -25,6 +25,8 @@ namespace SmartMaintenance.Streams.E2E;
 ///   bounds  --bootstrap B --topic T --readings N                           upper bounds of (e): consume only; decode only and decode + window from memory
 ///   persist --bootstrap B --topic T --readings N [--rounds R]              the engine with detector-state persistence off / on / every batch
 ///   state-upsert [--rows N] [--bytes S] [--rounds R]                       detector_state upsert: the sink's COPY + staging table vs unnest of arrays
+///   split   --bootstrap B --topic T --readings N [--variants V] [--rounds R] the engine's batches (two writers) recorded, then written again in variants (SinkSplit)
+///   ab      --bootstrap B --topic T --readings N [--variants V] [--rounds R] (b) and engine variants (w1, w2, kafka:p=v) alternating on one cluster
 /// pg and agg take [--warmup-topic W --warmup-readings M]: the same stages run untimed on W first, in the same process,
 /// so the timed run measures JIT-compiled (tier-1) code, as a long-running engine runs, not the tiered JIT catching up.
 /// </summary>
@@ -49,7 +51,7 @@ internal static class Program
 
     private static int Usage()
     {
-        Console.Error.WriteLine("usage: produce|pg|agg|persist --bootstrap B --topic T --readings N [--batch K] [--sensors S] [--out O] [--warmup-topic W --warmup-readings M]");
+        Console.Error.WriteLine("usage: produce|pg|agg|bounds|persist|split|ab --bootstrap B --topic T --readings N [--batch K] [--sensors S] [--out O] [--warmup-topic W --warmup-readings M]");
         return 2;
     }
 
@@ -252,6 +254,11 @@ internal static class Program
         var (storage, dataSource) = await StartAsync(cluster).ConfigureAwait(false);
         await using var _ = dataSource;
         var meter = Meter(a, cluster);
+        // The variants compare one writer connection with two, so the engine records with two unless E2E_WRITERS says otherwise.
+        if (Environment.GetEnvironmentVariable("E2E_WRITERS") is not { Length: > 0 })
+        {
+            storage.WriterConnections = 2;
+        }
         var recorded = Enumerable.Range(0, storage.WriterConnections).Select(_ => new List<StorageBatch>()).ToArray();
         var (c, _, line) = await RunEngineAsync(storage, bootstrap, topic, expected, new EngineOptions(), meter,
             wrap: (sink, i) => new SinkSplit.Recorder(sink, recorded[i])).ConfigureAwait(false);

@@ -14,7 +14,16 @@ internal sealed class CpuMeter(string? pgDataDirectory, int? brokerPid)
 
     /// <summary>CPU seconds per component at one instant; <paramref name="Threads"/> holds each thread's (by tid), so a
     /// thread that ends between two samples (a retiring thread-pool worker) drops out instead of counting negative.</summary>
-    public readonly record struct Sample(double Process, double Postgres, double Broker, Dictionary<string, (string Comm, double Cpu)>? Threads);
+    public readonly record struct Sample(double Process, double Postgres, double Broker, Dictionary<string, (string Comm, double Cpu)>? Threads,
+        Dictionary<int, (PgKind Kind, double Cpu)>? PgProcesses);
+
+    /// <summary>What a PostgreSQL child process is, from its title (<c>postgres: walwriter</c>, <c>postgres: user db host(port) idle</c>).</summary>
+    public enum PgKind
+    {
+        Backend,
+        Background,
+        Autovacuum,
+    }
 
     public Sample Take()
     {
@@ -23,7 +32,8 @@ internal sealed class CpuMeter(string? pgDataDirectory, int? brokerPid)
         {
             threads[Path.GetFileName(task)] = ReadStat(Path.Combine(task, "stat"));
         }
-        return new Sample(ReadStat("/proc/self/stat").Cpu, Postgres(), brokerPid is { } b ? ReadStat($"/proc/{b}/stat").Cpu : 0, threads);
+        var pg = new Dictionary<int, (PgKind Kind, double Cpu)>();
+        return new Sample(ReadStat("/proc/self/stat").Cpu, Postgres(pg), brokerPid is { } b ? ReadStat($"/proc/{b}/stat").Cpu : 0, threads, pg);
     }
 
     /// <summary>The difference as µs per reading, as `key=value` pairs for a RESULT line.</summary>
@@ -56,12 +66,27 @@ internal sealed class CpuMeter(string? pgDataDirectory, int? brokerPid)
             }
         }
         var pg = to.Postgres - from.Postgres;
+        // PostgreSQL split by process: client backends (the COPYs and the sink's statements), background processes
+        // (walwriter, background writer, checkpointer, launchers) and the rest: autovacuum workers, live or reaped.
+        double backends = 0, background = 0;
+        foreach (var (pid, (kind, cpu)) in to.PgProcesses ?? [])
+        {
+            var used = cpu - (from.PgProcesses is { } before && before.TryGetValue(pid, out var b) ? b.Cpu : 0);
+            if (kind == PgKind.Backend)
+            {
+                backends += used;
+            }
+            else if (kind == PgKind.Background)
+            {
+                background += used;
+            }
+        }
         var broker = to.Broker - from.Broker;
         return string.Create(CultureInfo.InvariantCulture,
-            $"cpu_us={Us(process + pg + broker):F2} cpu_process_us={Us(process):F2} cpu_consume_us={Us(consume):F2} cpu_rdkafka_us={Us(kafka):F2} cpu_other_us={Us(process - consume - kafka):F2} cpu_jit_us={Us(jit):F2} cpu_pool_us={Us(pool):F2} cpu_pg_us={Us(pg):F2} cpu_broker_us={Us(broker):F2}");
+            $"cpu_us={Us(process + pg + broker):F2} cpu_process_us={Us(process):F2} cpu_consume_us={Us(consume):F2} cpu_rdkafka_us={Us(kafka):F2} cpu_other_us={Us(process - consume - kafka):F2} cpu_jit_us={Us(jit):F2} cpu_pool_us={Us(pool):F2} cpu_pg_us={Us(pg):F2} cpu_pg_backends_us={Us(backends):F2} cpu_pg_background_us={Us(background):F2} cpu_pg_autovacuum_us={Us(pg - backends - background):F2} cpu_broker_us={Us(broker):F2}");
     }
 
-    private double Postgres()
+    private double Postgres(Dictionary<int, (PgKind Kind, double Cpu)> processes)
     {
         if (pgDataDirectory is null || !File.Exists(Path.Combine(pgDataDirectory, "postmaster.pid")))
         {
@@ -83,7 +108,9 @@ internal sealed class CpuMeter(string? pgDataDirectory, int? brokerPid)
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
                 if (int.Parse(fields[1], CultureInfo.InvariantCulture) == postmaster)
                 {
-                    total += (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * TickSeconds;
+                    var cpu = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * TickSeconds;
+                    total += cpu;
+                    processes[int.Parse(name, CultureInfo.InvariantCulture)] = (Kind(File.ReadAllText(Path.Combine(dir, "cmdline"))), cpu);
                 }
             }
             catch (IOException)
@@ -92,6 +119,20 @@ internal sealed class CpuMeter(string? pgDataDirectory, int? brokerPid)
             }
         }
         return total;
+    }
+
+    private static PgKind Kind(string title)
+    {
+        if (title.StartsWith("postgres: autovacuum worker", StringComparison.Ordinal))
+        {
+            return PgKind.Autovacuum;
+        }
+        // Client backends are titled "postgres: <user> <database> <host>(<port>) <state>".
+        return title.StartsWith("postgres: walwriter", StringComparison.Ordinal) || title.StartsWith("postgres: checkpointer", StringComparison.Ordinal)
+            || title.StartsWith("postgres: background writer", StringComparison.Ordinal) || title.StartsWith("postgres: autovacuum launcher", StringComparison.Ordinal)
+            || title.StartsWith("postgres: logical replication launcher", StringComparison.Ordinal) || title.StartsWith("postgres: archiver", StringComparison.Ordinal)
+            ? PgKind.Background
+            : PgKind.Backend;
     }
 
     private static (string Comm, double Cpu) ReadStat(string path, bool includeChildren = false)

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 using System.Text.Json;
 using Confluent.Kafka;
 using Streamiz.Kafka.Net;
@@ -43,12 +44,34 @@ internal static class Program
         var commitMs = I("commit-ms", 30_000);
         if (a.TryGetValue("warmup-topic", out var warm))
         {
-            // Same process, same topology on another topic first: the timed run measures JIT-compiled code, like ours.
-            await RunAsync(warm, S("out"), I("warmup-readings", 300_000), cacheMb, maxPoll, threads, commitMs, S("bootstrap")).ConfigureAwait(false);
+            // Same process, same topology, untimed, until a pass compiles fewer than --warmup-quiet methods (as our stages
+            // do, perf/SmartMaintenance.Streams.E2E/JitWarmup.cs): the timed run measures the steady state, like ours.
+            for (var pass = 0; pass < I("warmup-max-passes", 4); pass++)
+            {
+                var before = JitInfo.GetCompiledMethodCount();
+                await RunAsync(warm, S("out"), I("warmup-readings", expected), cacheMb, maxPoll, threads, commitMs, S("bootstrap")).ConfigureAwait(false);
+                var compiled = JitInfo.GetCompiledMethodCount() - before;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"WARM stage=peer pass={pass} jit_methods={compiled}"));
+                if (compiled < I("warmup-quiet", 50))
+                {
+                    break;
+                }
+            }
+            // Background promotions queued by the last pass finish before the clock starts.
+            var last = JitInfo.GetCompiledMethodCount();
+            for (var (waited, quiet) = (0, 0); waited < 15_000 && quiet < 1000; waited += 250)
+            {
+                await Task.Delay(250).ConfigureAwait(false);
+                var now = JitInfo.GetCompiledMethodCount();
+                quiet = now == last ? quiet + 250 : 0;
+                last = now;
+            }
         }
+        var jitMethods = JitInfo.GetCompiledMethodCount();
+        var jitTime = JitInfo.GetCompilationTime();
         var (seen, seconds) = await RunAsync(S("topic"), S("out"), expected, cacheMb, maxPoll, threads, commitMs, S("bootstrap")).ConfigureAwait(false);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"RESULT stage=peer readings={seen} seconds={seconds:F3} readings_per_s={seen / seconds:F0} threads={threads} cache_mb={cacheMb} max_poll={maxPoll} rss_mb={Environment.WorkingSet / 1048576.0:F0} warm={(warm is null ? 0 : 1)} load={File.ReadAllText("/proc/loadavg").Split(' ')[0]}"));
+            $"RESULT stage=peer readings={seen} seconds={seconds:F3} readings_per_s={seen / seconds:F0} threads={threads} cache_mb={cacheMb} max_poll={maxPoll} rss_mb={Environment.WorkingSet / 1048576.0:F0} warm={(warm is null ? 0 : 1)} load={File.ReadAllText("/proc/loadavg").Split(' ')[0]} jit_methods={JitInfo.GetCompiledMethodCount() - jitMethods} jit_ms={(JitInfo.GetCompilationTime() - jitTime).TotalMilliseconds:F0}"));
         return seen >= expected ? 0 : 4;
     }
 

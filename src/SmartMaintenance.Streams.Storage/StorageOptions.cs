@@ -13,8 +13,8 @@ public sealed class StorageOptions
     [Setting("Timeout of one database command (COPY, upsert, migration step).", Unit = "s", Min = 1, Max = 3600)]
     public int CommandTimeout { get; set; } = 120;
 
-    [Setting("Number of writer connections; Kafka partitions are spread over them so a partition's offsets stay ordered.", Min = 1, Max = 64)]
-    public int WriterConnections { get; set; } = 2;
+    [Setting("Number of writer connections; Kafka partitions are spread over them so a partition's offsets stay ordered. Each connection's backend inserts into the same readings partition and index as the others: 1 costs PostgreSQL least per reading (docs/storage.md); 2 or more pay off only when the database has idle cores of its own and one backend's COPY is what limits the engine.", Min = 1, Max = 64)]
+    public int WriterConnections { get; set; } = 1;
 
     [Setting("A write batch is flushed when it holds this many rows (readings + aggregates + anomalies).", Unit = "rows", Min = 1, Max = 1_000_000)]
     public int BatchMaxRows { get; set; } = 20_000;

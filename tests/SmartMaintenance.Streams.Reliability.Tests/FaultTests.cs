@@ -88,6 +88,9 @@ public sealed partial class FaultTests(KafkaFixture kafka, PostgresFixture postg
     {
         var total = Scale.Readings;
         using var run = EngineRun.Create(kafka, await postgres.CreateDatabaseAsync(), partitions: 12);
+        // Two writer connections per instance (the default is one): partitions move between instances while each
+        // instance commits them over two connections, the case whose offset-row fencing this test pins too.
+        run.Environment["SMSTREAM_STORAGE__WRITERCONNECTIONS"] = "2";
         var producing = Input.ProduceLiveAsync(kafka, run.Input, total, Scale.ProduceOver);
         using var first = run.StartEngine();
         await EngineRun.WaitUntilAsync(async () => await run.Ledger.CountAsync() >= total / 5, Scale.Budget(60), first);

@@ -35,7 +35,7 @@ public sealed class StorageBatch
     private long _bytes;
 
     public List<SensorReading> Readings { get; } = [];
-    public List<WindowAggregate> Aggregates { get; } = [];
+    public List<WindowAggregate> Aggregates { get; private set; } = [];
     public List<Anomaly> Anomalies { get; } = [];
     public List<AlertEvent> Alerts { get; } = [];
     public List<OffsetMark> Offsets { get; } = [];
@@ -82,20 +82,51 @@ public sealed class StorageBatch
         }
     }
 
-    /// <summary>Empties the batch for reuse (capacity kept).</summary>
+    /// <summary>Takes <paramref name="aggregates"/> as the batch's aggregate list and returns the list it had (empty), so a
+    /// caller that collected the aggregates in a list of its own hands them over without copying them.</summary>
+    /// <exception cref="InvalidOperationException">The batch already holds aggregates.</exception>
+    public List<WindowAggregate> ExchangeAggregates(List<WindowAggregate> aggregates)
+    {
+        ArgumentNullException.ThrowIfNull(aggregates);
+        if (Aggregates.Count > 0)
+        {
+            throw new InvalidOperationException("The batch already holds aggregates.");
+        }
+        var had = Aggregates;
+        Aggregates = aggregates;
+        _countedAggregates = 0;
+        return had;
+    }
+
+    /// <summary>Empties the batch for reuse (capacity kept, except for lists a burst grew beyond
+    /// <see cref="RetainedCapacity"/> items).</summary>
     public void Clear()
     {
         Readings.Clear();
-        Aggregates.Clear();
-        Anomalies.Clear();
-        Alerts.Clear();
+        Release(Aggregates);
+        Release(Anomalies);
+        Release(Alerts);
         Offsets.Clear();
-        Retractions.Clear();
-        DetectorStates.Clear();
+        Release(Retractions);
+        Release(DetectorStates);
         // Batches are pooled: one large checkpoint must not pin its buffer in every batch that ever carried one.
         StateData.Reset();
         _countedReadings = _countedAggregates = _countedAnomalies = _countedAlerts = 0;
         _bytes = 0;
+    }
+
+    /// <summary>Items a pooled batch's output lists keep room for. The batch in which a minute ends at a million sensors
+    /// holds two million aggregates and a million detector states; kept, every pooled batch that ever carried one would
+    /// pin hundreds of megabytes. Readings are bounded by Storage:BatchMaxRows and keep their capacity.</summary>
+    public const int RetainedCapacity = 1 << 16;
+
+    private static void Release<T>(List<T> list)
+    {
+        list.Clear();
+        if (list.Capacity > RetainedCapacity)
+        {
+            list.Capacity = 0;
+        }
     }
 
     private static int Len(string? s) => s?.Length ?? 0;

@@ -20,8 +20,15 @@ public readonly record struct ChangedSensor(string SensorId, int Partition, long
 public sealed partial class DetectorPipeline
 {
     // "SMS2": the second per-sensor layout (each window state carries the end of the last window it judged); rows of the
-    // first ("SMSS") are rejected as incompatible and those sensors warm up once.
-    private const int SensorStateMagic = 0x32534D53;
+    // first ("SMSS") are rejected as incompatible and those sensors warm up once. Still read.
+    private const int SensorStateMagic2 = 0x32534D53;
+    // "SMS3": as SMS2, but each state starts with its form: a young state is stored as its input log (YoungLog, tens of
+    // bytes) instead of its built ensemble (≈ 450 B), and restored by replaying the log through the same code.
+    private const int SensorStateMagic = 0x33534D53;
+    private const byte FormFull = 0;
+    private const byte FormLog = 1;
+    // A young window state whose sensor type and asset are those of the row's reading state (nearly always): not repeated.
+    private const byte FormLogAsReading = 2;
 
     // A young state logs its inputs instead of holding the ensemble (≈ 350 B inline plus its profile and rings): 16 inputs
     // take 256 B, and a sensor seen a few times costs tens of bytes per state.
@@ -41,9 +48,11 @@ public sealed partial class DetectorPipeline
         /// <summary>1 + the state's slot in the state slab once materialized; 0 while young or absent.</summary>
         public int Slot;
         /// <summary>Inputs in <see cref="Log"/>.</summary>
-        public int Count;
-        /// <summary>Young: event time and value bits of each input, in arrival order.</summary>
-        public long[]? Log;
+        public ushort Count;
+        /// <summary>Bytes of <see cref="Log"/> in use.</summary>
+        public ushort Length;
+        /// <summary>Young: event time and value of each input, in arrival order (<see cref="YoungLog"/>).</summary>
+        public byte[]? Log;
         /// <summary>Young: the set, sensor type and asset of the state (what SensorState holds once materialized).</summary>
         public DetectorSet? Set;
         public string? SensorType;
@@ -142,26 +151,25 @@ public sealed partial class DetectorPipeline
         {
             return false;
         }
-        var log = h.Log;
-        if (log is null || 2 * h.Count == log.Length)
-        {
-            Array.Resize(ref h.Log, log is null ? 4 : log.Length * 2);
-            log = h.Log;
-        }
-        log![2 * h.Count] = timestamp;
-        log[(2 * h.Count) + 1] = BitConverter.DoubleToInt64Bits(value);
+        YoungLog.Append(ref h.Log, ref h.Length, h.Count, timestamp, value);
         h.Count++;
         return true;
     }
+
+    /// <summary>Whether a young state of <paramref name="count"/> inputs could have logged them all under <paramref name="set"/>
+    /// (what <see cref="TryLog"/> requires of each input), i.e. may stay young.</summary>
+    private static bool MayStayYoung(DetectorSet set, int count) =>
+        count <= Math.Min(YoungInputs, set.WarmupReadings) && !set.Range.Enabled && set.Options.FireThreshold > 0;
 
     /// <summary>The state built from a young handle's log (a copy; the handle is unchanged).</summary>
     private static SensorState Replay(in StateHandle h)
     {
         var set = h.Set!;
         var s = new SensorState { Set = set, SensorType = h.SensorType, AssetId = h.AssetId };
-        for (var i = 0; i < h.Count; i++)
+        var reader = new YoungLog.Reader(h.Log.AsSpan(0, h.Length));
+        while (reader.TryNext(out var time, out var value))
         {
-            set.Update(ref s, h.Log![2 * i], BitConverter.Int64BitsToDouble(h.Log[(2 * i) + 1]), out _);
+            set.Update(ref s, time, value, out _);
         }
         return s;
     }
@@ -309,7 +317,11 @@ public sealed partial class DetectorPipeline
 
     /// <summary>Writes one sensor's state (reading and window detectors) in a form <see cref="RestoreSensorState"/> reads.</summary>
     /// <returns>False when the pipeline holds no state for the sensor (an empty state is written).</returns>
-    public bool WriteSensorState(string sensorId, BinaryWriter writer)
+    public bool WriteSensorState(string sensorId, BinaryWriter writer) => WriteSensorState(sensorId, writer, compact: true);
+
+    /// <param name="compact">Young states as their input logs; false builds and writes every state in full (a canonical
+    /// form, for tests that compare states kept differently).</param>
+    internal bool WriteSensorState(string sensorId, BinaryWriter writer, bool compact)
     {
         ArgumentNullException.ThrowIfNull(sensorId);
         ArgumentNullException.ThrowIfNull(writer);
@@ -319,9 +331,11 @@ public sealed partial class DetectorPipeline
         var found = !Unsafe.IsNullRef(ref e);
         var hasReading = found && e.Reading.Exists;
         writer.Write(hasReading);
+        string? readingType = null, readingAsset = null;
         if (hasReading)
         {
-            WriteSensor(writer, Materialized(e.Reading));
+            (readingType, readingAsset) = TypeAndAsset(e.Reading);
+            WriteState(writer, e.Reading, compact, hasReading: false, null, null);
         }
         var count = found ? WindowCount(e) : 0;
         writer.Write(count);
@@ -334,15 +348,108 @@ public sealed partial class DetectorPipeline
             }
             writer.Write(_kinds[k]);
             writer.Write(window.LastEnd);
-            WriteSensor(writer, Materialized(window.State));
+            WriteState(writer, window.State, compact, hasReading, readingType, readingAsset);
         }
         return hasReading || count > 0;
     }
 
+    private (string? Type, string? Asset) TypeAndAsset(in StateHandle h)
+    {
+        if (h.Slot == 0)
+        {
+            return (h.SensorType, h.AssetId);
+        }
+        ref var s = ref _states[h.Slot - 1];
+        return (s.SensorType, s.AssetId);
+    }
+
+    /// <param name="hasReading">Whether the row holds a reading state (written before this window state) whose sensor type
+    /// and asset are <paramref name="readingType"/> and <paramref name="readingAsset"/>.</param>
+    private void WriteState(BinaryWriter writer, in StateHandle h, bool compact, bool hasReading, string? readingType, string? readingAsset)
+    {
+        if (!compact || h.Slot != 0)
+        {
+            writer.Write(FormFull);
+            WriteSensor(writer, Materialized(h));
+            return;
+        }
+        if (hasReading && string.Equals(h.SensorType, readingType, StringComparison.Ordinal) && string.Equals(h.AssetId, readingAsset, StringComparison.Ordinal))
+        {
+            writer.Write(FormLogAsReading);
+        }
+        else
+        {
+            writer.Write(FormLog);
+            WriteNullable(writer, h.SensorType);
+            WriteNullable(writer, h.AssetId);
+        }
+        writer.Write((byte)h.Count);
+        writer.Write7BitEncodedInt(h.Length);
+        writer.Write(h.Log!, 0, h.Length);
+    }
+
+    /// <summary>A state read from a stored row: built (<see cref="Full"/>), or a young state's input log.</summary>
+    private readonly record struct StoredState(SensorState? Full, string? SensorType, string? AssetId, byte[]? Log, int Count);
+
+    private StoredState ReadState(BinaryReader reader, string sensorId, bool hasReading, in StoredState reading)
+    {
+        var form = reader.ReadByte();
+        if (form == FormFull)
+        {
+            return new StoredState(ReadSensor(reader), null, null, null, 0);
+        }
+        string? type, asset;
+        switch (form)
+        {
+            case FormLog:
+                type = ReadNullable(reader);
+                asset = ReadNullable(reader);
+                break;
+            case FormLogAsReading when hasReading:
+                (type, asset) = reading.Full is { } full ? (full.SensorType, full.AssetId) : (reading.SensorType, reading.AssetId);
+                break;
+            default:
+                throw new InvalidDataException($"Stored state of sensor '{sensorId}' has a state of unknown form {form}.");
+        }
+        var count = reader.ReadByte();
+        var length = reader.Read7BitEncodedInt();
+        if (count == 0 || length <= 0 || length > count * YoungLog.MaxEntryBytes)
+        {
+            throw new InvalidDataException($"Stored state of sensor '{sensorId}' has an input log of {count} inputs in {length} bytes.");
+        }
+        var log = reader.ReadBytes(length);
+        if (log.Length != length || !YoungLog.IsWellFormed(log, count))
+        {
+            throw new InvalidDataException($"Stored state of sensor '{sensorId}' has a malformed input log.");
+        }
+        return new StoredState(null, type, asset, log, count);
+    }
+
+    /// <summary>The handle of a stored state: the built one stored, or a young one (built by replaying its log when the
+    /// current configuration would not have kept all its inputs young, e.g. a range rule added since).</summary>
+    private StateHandle Adopt(in StoredState stored)
+    {
+        if (stored.Full is { } full)
+        {
+            return Store(full);
+        }
+        var h = new StateHandle
+        {
+            Set = SetFor(stored.SensorType),
+            SensorType = stored.SensorType,
+            AssetId = stored.AssetId,
+            Log = stored.Log,
+            Count = (ushort)stored.Count,
+            Length = (ushort)stored.Log!.Length,
+        };
+        return MayStayYoung(h.Set, h.Count) ? h : Store(Replay(h));
+    }
+
     /// <summary>
-    /// Replaces one sensor's state with one written by <see cref="WriteSensorState"/> when the sensor's partition was at
-    /// <paramref name="position"/>: readings of the sensor below that offset are already in it (<see cref="AlreadySeen"/>),
-    /// and final windows it already judged are not judged again.
+    /// Replaces one sensor's state with one written by <see cref="WriteSensorState(string, BinaryWriter)"/> when the sensor's
+    /// partition was at <paramref name="position"/>: readings of the sensor below that offset are already in it
+    /// (<see cref="AlreadySeen"/>), and final windows it already judged are not judged again. Rows of the previous layout
+    /// (every state built) are read too.
     /// </summary>
     /// <exception cref="InvalidDataException">Not a sensor state, another version, or an incompatible configuration;
     /// nothing was changed.</exception>
@@ -350,45 +457,52 @@ public sealed partial class DetectorPipeline
     {
         ArgumentNullException.ThrowIfNull(sensorId);
         ArgumentNullException.ThrowIfNull(reader);
-        if (reader.ReadInt32() != SensorStateMagic)
+        var magic = reader.ReadInt32();
+        if (magic != SensorStateMagic && magic != SensorStateMagic2)
         {
             throw new InvalidDataException($"Stored state of sensor '{sensorId}' is not a detector state.");
         }
+        var forms = magic == SensorStateMagic;
         var version = reader.ReadInt32();
         if (version != SnapshotVersion)
         {
             throw new InvalidDataException($"Stored state of sensor '{sensorId}' has version {version} (expected {SnapshotVersion}).");
         }
-        SensorState? readingState = reader.ReadBoolean() ? ReadSensor(reader) : null;
+        var hasReading = reader.ReadBoolean();
+        StoredState readingState = default;
+        if (hasReading)
+        {
+            readingState = forms ? ReadState(reader, sensorId, hasReading: false, default) : new StoredState(ReadSensor(reader), null, null, null, 0);
+        }
         var count = reader.ReadInt32();
         if (count < 0 || count > 1024)
         {
             throw new InvalidDataException($"Stored state of sensor '{sensorId}' has {count} windows.");
         }
-        var windows = new List<(string Kind, long LastEnd, SensorState State)>(count);
+        var windows = new List<(string Kind, long LastEnd, StoredState State)>(count);
         for (var i = 0; i < count; i++)
         {
             var kind = string.Intern(reader.ReadString());
             var lastEnd = reader.ReadInt64();
-            windows.Add((kind, lastEnd, ReadSensor(reader)));
+            windows.Add((kind, lastEnd, forms ? ReadState(reader, sensorId, hasReading, readingState) : new StoredState(ReadSensor(reader), null, null, null, 0)));
         }
 
         RemoveSensorState(sensorId);
-        if (readingState is null && windows.Count == 0)
+        if (!hasReading && windows.Count == 0)
         {
             _restoredAt[sensorId] = position;
             return;
         }
         ref var e = ref Record(sensorId);
-        if (readingState is { } rs)
+        if (hasReading)
         {
-            e.Reading = Store(rs);
+            e.Reading = Adopt(readingState);
             e.Partition = partition;
             _readingStates++;
         }
         foreach (var (kind, lastEnd, state) in windows)
         {
-            WindowOf(ref e, KindIndex(kind)) = new WindowSlot { State = Store(state), LastEnd = lastEnd };
+            WindowOf(ref e, KindIndex(kind)) = new WindowSlot { State = Adopt(state), LastEnd = lastEnd };
             // Final windows close in order of their end: one ending at or before the last judged one was judged already.
             _restoredWindowEnd[(sensorId, kind)] = lastEnd;
         }

@@ -570,23 +570,6 @@ public sealed class StreamEngine
         {
             return;
         }
-        try
-        {
-            WriteTaken();
-        }
-        finally
-        {
-            _taken.Clear();
-            if (_taken.Capacity > StageOutputs.RetainedCapacity)
-            {
-                // The batch in which every sensor's windows closed took them all: do not keep room for a million.
-                _taken.Capacity = 0;
-            }
-        }
-    }
-
-    private void WriteTaken()
-    {
         var writers = new BinaryWriter?[_batch.Parts.Length];
         try
         {
@@ -601,7 +584,7 @@ public sealed class StreamEngine
                 var part = _batch.Parts[partIndex];
                 var w = writers[partIndex] ??= new BinaryWriter(part.StateData, Encoding.UTF8, leaveOpen: true);
                 var start = (int)part.StateData.Length;
-                _persistent!.WriteState(changed.SensorId, w);
+                _persistent.WriteState(changed.SensorId, w);
                 w.Flush();
                 var position = Math.Max(ps.Position, changed.MinPosition);
                 part.DetectorStates.Add(new DetectorStateRow(_options.ConsumerGroup, _topics.Readings, changed.Partition, changed.SensorId, position,
@@ -639,8 +622,8 @@ public sealed class StreamEngine
 
     /// <summary>
     /// Hands the aggregates of the batch to its parts without holding them twice: when a minute ends at a million sensors
-    /// they are two million (≈ 290 MB). The list the stages filled becomes the first part's, the other parts' aggregates
-    /// are moved out of it into lists allocated once at their final size, and the rest is compacted in place (order kept).
+    /// they are two million (≈ 290 MB). With one part its list is swapped in; otherwise each aggregate moves to its
+    /// sensor's part and every chunk of the stages' list goes back to the pool as soon as it is emptied.
     /// </summary>
     private void MoveAggregates()
     {
@@ -649,46 +632,13 @@ public sealed class StreamEngine
         {
             return;
         }
-        var parts = _batch.Parts;
-        if (parts.Length == 1)
+        if (_batch.Parts.Length == 1)
         {
-            _outputs.ExchangeAggregates(parts[0].ExchangeAggregates(all));
+            _outputs.ExchangeAggregates(_batch.Parts[0].ExchangeAggregates(all));
             return;
         }
-        // Part of each aggregate (at most 64 parts), looked up once; counted so the other parts' lists never double.
-        var partOf = System.Buffers.ArrayPool<byte>.Shared.Rent(all.Count);
-        Span<int> counts = stackalloc int[parts.Length];
-        counts.Clear();
-        for (var i = 0; i < all.Count; i++)
-        {
-            var p = (byte)PartIndexOf(all[i].SensorId);
-            partOf[i] = p;
-            counts[p]++;
-        }
-        for (var p = 1; p < parts.Length; p++)
-        {
-            parts[p].Aggregates.EnsureCapacity(parts[p].Aggregates.Count + counts[p]);
-        }
-        var kept = 0;
-        for (var i = 0; i < all.Count; i++)
-        {
-            var p = partOf[i];
-            if (p == 0)
-            {
-                all[kept++] = all[i];
-            }
-            else
-            {
-                parts[p].Aggregates.Add(all[i]);
-            }
-        }
-        System.Buffers.ArrayPool<byte>.Shared.Return(partOf);
-        all.RemoveRange(kept, all.Count - kept);
-        _outputs.ExchangeAggregates(parts[0].ExchangeAggregates(all));
+        all.MoveTo(static (aggregate, engine) => engine.PartFor(aggregate.SensorId).Aggregates, this);
     }
-
-    private int PartIndexOf(string sensorId) =>
-        _sinks.Length > 1 && _sensorPartition.TryGetValue(sensorId, out var p) ? p % _sinks.Length : 0;
 
     private StorageBatch PartFor(string sensorId) =>
         _batch.Part(_sinks.Length > 1 && _sensorPartition.TryGetValue(sensorId, out var p) ? p : 0);

@@ -1,4 +1,5 @@
 using SmartMaintenance.Streams.Contracts;
+using SmartMaintenance.Streams.Storage;
 
 namespace SmartMaintenance.Streams.Engine.Stages;
 
@@ -111,7 +112,8 @@ public sealed class StageOutputs
     // cleared rather than kept for every later batch.
     internal const int RetainedCapacity = 1 << 16;
 
-    public List<WindowAggregate> Aggregates { get; private set; } = [];
+    /// <summary>In pooled chunks: when a minute ends at a million sensors the stages emit two million at once.</summary>
+    public ChunkedList<WindowAggregate> Aggregates { get; private set; } = new();
     /// <summary>Session windows superseded by a merge (a late reading bridged two sessions): their rows are deleted.</summary>
     public List<WindowAggregate> Retractions { get; } = [];
     public List<Anomaly> Anomalies { get; } = [];
@@ -121,7 +123,7 @@ public sealed class StageOutputs
 
     /// <summary>Takes <paramref name="aggregates"/> (empty) as the aggregate list and returns the one it had, so the
     /// engine can hand a batch's aggregates to the writer without copying them.</summary>
-    internal List<WindowAggregate> ExchangeAggregates(List<WindowAggregate> aggregates)
+    internal ChunkedList<WindowAggregate> ExchangeAggregates(ChunkedList<WindowAggregate> aggregates)
     {
         var had = Aggregates;
         Aggregates = aggregates;
@@ -130,7 +132,7 @@ public sealed class StageOutputs
 
     public void Clear()
     {
-        Release(Aggregates);
+        Aggregates.Clear();
         Release(Retractions);
         Release(Anomalies);
         Release(Alerts);

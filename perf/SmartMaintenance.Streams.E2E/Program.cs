@@ -22,6 +22,7 @@ namespace SmartMaintenance.Streams.E2E;
 ///   produce --bootstrap B --topic T --readings N --batch K [--sensors S]   pre-generates the data, checks nothing was dropped
 ///   pg      --bootstrap B --topic T --readings N                           (b) bare COPY and (c) the engine, same rows, same table
 ///   agg     --bootstrap B --topic T --out O --readings N                   (e) aggregation-only job on our Rx window operator
+///   bounds  --bootstrap B --topic T --readings N                           upper bounds of (e): consume only; decode only and decode + window from memory
 ///   persist --bootstrap B --topic T --readings N [--rounds R]              the engine with detector-state persistence off / on / every batch
 ///   state-upsert [--rows N] [--bytes S] [--rounds R]                       detector_state upsert: the sink's COPY + staging table vs unnest of arrays
 /// pg and agg take [--warmup-topic W --warmup-readings M]: the same stages run untimed on W first, in the same process,
@@ -37,6 +38,7 @@ internal static class Program
             "produce" => Produce(a),
             "pg" => await PgAsync(a).ConfigureAwait(false),
             "agg" => Aggregate(a),
+            "bounds" => Bounds(a),
             "persist" => await PersistAsync(a).ConfigureAwait(false),
             "state-upsert" => await StateUpsertAsync(a).ConfigureAwait(false),
             _ => Usage(),
@@ -83,6 +85,7 @@ internal static class Program
         await using var cluster = NewCluster();
         var (storage, dataSource) = await StartAsync(cluster).ConfigureAwait(false);
         await using var _ = dataSource;
+        var meter = Meter(a, cluster);
 
         var warm = a.Opt("warmup-topic");
         if (warm is not null)
@@ -90,19 +93,21 @@ internal static class Program
             var warmRows = ReadAll(bootstrap, warm, a.Int("warmup-readings", 300_000));
             await TimeBareCopyAsync(dataSource, storage, warmRows).ConfigureAwait(false);
             await StorageBench.ResetAsync(dataSource).ConfigureAwait(false);
-            await RunEngineAsync(storage, bootstrap, warm, warmRows.Length, new EngineOptions()).ConfigureAwait(false);
+            await RunEngineAsync(storage, bootstrap, warm, warmRows.Length, new EngineOptions(), meter).ConfigureAwait(false);
         }
 
         // (b) the same rows, decoded outside the clock, one binary COPY per engine-sized batch.
         var rows = ReadAll(bootstrap, topic, expected);
         await StorageBench.ResetAsync(dataSource).ConfigureAwait(false);
+        var before = meter.Take();
         var copySeconds = await TimeBareCopyAsync(dataSource, storage, rows).ConfigureAwait(false);
+        var cpu = CpuMeter.PerReading(before, meter.Take(), rows.Length);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"RESULT stage=copy readings={rows.Length} seconds={copySeconds:F3} readings_per_s={rows.Length / copySeconds:F0} warm={(warm is null ? 0 : 1)} load={Load()}"));
+            $"RESULT stage=copy readings={rows.Length} seconds={copySeconds:F3} readings_per_s={rows.Length / copySeconds:F0} warm={(warm is null ? 0 : 1)} load={Load()} {cpu}"));
         await StorageBench.ResetAsync(dataSource).ConfigureAwait(false);
 
         // (c) the engine, every stage on, against the same table definition.
-        var (c, _, line) = await RunEngineAsync(storage, bootstrap, topic, rows.Length, new EngineOptions()).ConfigureAwait(false);
+        var (c, _, line) = await RunEngineAsync(storage, bootstrap, topic, rows.Length, new EngineOptions(), meter).ConfigureAwait(false);
         Console.WriteLine($"RESULT stage=engine warm={(warm is null ? 0 : 1)} " + line);
         NpgsqlConnectionPoolsClear();
         return c.Readings == rows.Length ? 0 : 4;
@@ -159,7 +164,7 @@ internal static class Program
                     await truncate.ExecuteNonQueryAsync().ConfigureAwait(false);
                 }
                 var before = StateBytesWritten();
-                var (c, _, line) = await RunEngineAsync(storage, bootstrap, topic, expected, options).ConfigureAwait(false);
+                var (c, _, line) = await RunEngineAsync(storage, bootstrap, topic, expected, options, Meter(a, cluster)).ConfigureAwait(false);
                 long rows;
                 await using (var count = dataSource.CreateCommand("SELECT count(*) FROM detector_state"))
                 {
@@ -262,6 +267,10 @@ internal static class Program
         return 0;
     }
 
+    /// <summary>CPU accounting of this process, the cluster and (with --broker-pid) the broker.</summary>
+    private static CpuMeter Meter(Args a, PostgresCluster cluster) =>
+        new(cluster.DataDirectory, a.Opt("broker-pid") is { } pid ? int.Parse(pid, CultureInfo.InvariantCulture) : null);
+
     private static PostgresCluster NewCluster() => new(new PostgresClusterOptions
     {
         DataDirectory = Path.Combine(Path.GetTempPath(), "smstream-e2e-" + Guid.NewGuid().ToString("N")[..8]),
@@ -273,6 +282,11 @@ internal static class Program
     {
         var cs = await cluster.StartAsync().ConfigureAwait(false);
         var storage = new StorageOptions { ConnectionString = cs, UseTimescaleDb = false };
+        if (Environment.GetEnvironmentVariable("E2E_WRITERS") is { Length: > 0 } writers)
+        {
+            // For experiments only; the default is what `smstream run` uses.
+            storage.WriterConnections = int.Parse(writers, CultureInfo.InvariantCulture);
+        }
         await SchemaMigrator.MigrateAsync(cs, storage).ConfigureAwait(false);
         return (storage, PostgresSink.CreateDataSource(storage));
     }
@@ -294,35 +308,48 @@ internal static class Program
 
     /// <summary>One engine run, exactly what `smstream run` wires, from its first consumed message to the last reading stored.</summary>
     private static async Task<(EngineCounters Counters, double Seconds, string Line)> RunEngineAsync(StorageOptions storage, string bootstrap, string topic, int expected,
-        EngineOptions engineOptions)
+        EngineOptions engineOptions, CpuMeter meter)
     {
         var kafka = new KafkaOptions { BootstrapServers = bootstrap };
         var topics = new TopicNames { Readings = topic };
         engineOptions.ConsumerGroup = "e2e-engine-" + Guid.NewGuid().ToString("N")[..8];
-        await using var sink = new RetryingSink(new PostgresSink(storage), storage);
+        // As `smstream run` wires it (EngineSinks): Storage:WriterConnections retrying sinks over one data source.
+        await using var writerSource = PostgresSink.CreateDataSource(storage);
+        var sinks = new IStorageSink[storage.WriterConnections];
+        for (var i = 0; i < sinks.Length; i++)
+        {
+            sinks[i] = new RetryingSink(new PostgresSink(writerSource, storage), storage);
+        }
         var stages = new PipelineStages(new RxWindowStage(new WindowingSettings()), new DetectorPipeline(new ScoringOptions()), new AlertTracker(new AlertOptions()));
-        var engine = new StreamEngine(engineOptions, storage, kafka, topics, new ValidationOptions(), sink, stages);
+        var engine = new StreamEngine(engineOptions, storage, kafka, topics, new ValidationOptions(), sinks, stages);
         using var stop = new CancellationTokenSource();
         var started = Stopwatch.StartNew();
         var run = engine.RunAsync(stop.Token);
         var firstAt = TimeSpan.Zero;
         var rssPeak = 0.0;
+        CpuMeter.Sample cpuFrom = default;
         while (engine.Counters.Stored + engine.Counters.RejectedTotal < expected && !run.IsCompleted && started.Elapsed < TimeSpan.FromMinutes(10))
         {
             if (firstAt == TimeSpan.Zero && engine.Counters.Messages > 0)
             {
                 firstAt = started.Elapsed;
+                cpuFrom = meter.Take();
             }
             rssPeak = Math.Max(rssPeak, Environment.WorkingSet / 1048576.0);
             await Task.Delay(5).ConfigureAwait(false);
         }
         var doneAt = started.Elapsed;
+        var cpuTo = meter.Take();
         await stop.CancelAsync().ConfigureAwait(false);
         await run.ConfigureAwait(false);
+        foreach (var sink in sinks)
+        {
+            await sink.DisposeAsync().ConfigureAwait(false);
+        }
         var c = engine.Counters;
         var seconds = (doneAt - firstAt).TotalSeconds;
         return (c, seconds, string.Create(CultureInfo.InvariantCulture,
-            $"readings={c.Readings} stored={c.Stored} rejected={c.RejectedTotal} aggregates={c.Aggregates} anomalies={c.Anomalies} alerts={c.AlertsPublished} seconds={seconds:F3} readings_per_s={c.Stored / seconds:F0} join_s={firstAt.TotalSeconds:F1} rss_mb={rssPeak:F0} load={Load()}"));
+            $"readings={c.Readings} stored={c.Stored} rejected={c.RejectedTotal} aggregates={c.Aggregates} anomalies={c.Anomalies} alerts={c.AlertsPublished} seconds={seconds:F3} readings_per_s={c.Stored / seconds:F0} join_s={firstAt.TotalSeconds:F1} rss_mb={rssPeak:F0} load={Load()} ") + CpuMeter.PerReading(cpuFrom, cpuTo, c.Stored));
     }
 
     private static void NpgsqlConnectionPoolsClear() => Npgsql.NpgsqlConnection.ClearAllPools();
@@ -342,6 +369,115 @@ internal static class Program
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"RESULT stage=agg readings={seen} aggregates={produced} seconds={seconds:F3} readings_per_s={seen / seconds:F0} rss_mb={Environment.WorkingSet / 1048576.0:F0} warm={(warm is null ? 0 : 1)} load={Load()}"));
         return seen == expected ? 0 : 4;
+    }
+
+    /// <summary>
+    /// What bounds (e) on this box, each on one thread like (e): (1) the consumer alone (same settings as (e), values
+    /// kept, nothing decoded); (2) decoding those values from memory; (3) decode + the same tumbling window from memory.
+    /// (e) does all three on its one consume thread, so its rate is below each, and below 1 / (1/r1 + 1/r3) when they
+    /// do not overlap; librdkafka's fetch and decompression run on its own threads and overlap partly.
+    /// </summary>
+    private static int Bounds(Args a)
+    {
+        var bootstrap = a.Str("bootstrap");
+        var topic = a.Str("topic");
+        var expected = a.Int("readings", 1_000_000);
+        var warm = a.Opt("warmup-topic");
+        if (warm is not null)
+        {
+            var warmValues = ConsumeValues(bootstrap, warm, a.Int("warmup-readings", 300_000), out _, out _);
+            DecodeValues(warmValues, aggregate: true);
+            DecodeValues(warmValues, aggregate: false);
+        }
+        var values = ConsumeValues(bootstrap, topic, expected, out var readings, out var consumeSeconds);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RESULT stage=bound-consume readings={readings} messages={values.Count} seconds={consumeSeconds:F3} readings_per_s={readings / consumeSeconds:F0} load={Load()}"));
+        for (var round = 0; round < 3; round++)
+        {
+            var (decoded, decodeSeconds) = DecodeValues(values, aggregate: false);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"RESULT stage=bound-decode round={round} readings={decoded} seconds={decodeSeconds:F3} readings_per_s={decoded / decodeSeconds:F0} load={Load()}"));
+            var (windowed, windowSeconds) = DecodeValues(values, aggregate: true);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"RESULT stage=bound-decode-window round={round} readings={windowed} seconds={windowSeconds:F3} readings_per_s={windowed / windowSeconds:F0} load={Load()}"));
+        }
+        return 0;
+    }
+
+    /// <summary>Every message value of the topic, consumed as (e) consumes; timed from the first message to the last.</summary>
+    private static List<byte[]> ConsumeValues(string bootstrap, string topic, long expectedReadings, out long readings, out double seconds)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap, GroupId = "e2e-bound-" + Guid.NewGuid().ToString("N")[..8], AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = true, FetchQueueBackoffMs = 10, EnablePartitionEof = false,
+        }).Build();
+        consumer.Subscribe(topic);
+        var values = new List<byte[]>();
+        readings = 0;
+        var sw = new Stopwatch();
+        while (readings < expectedReadings)
+        {
+            var cr = consumer.Consume(TimeSpan.FromSeconds(30));
+            if (cr is null)
+            {
+                break;
+            }
+            if (!sw.IsRunning)
+            {
+                sw.Start();
+            }
+            values.Add(cr.Message.Value);
+            // The generator's envelopes hold a fixed count; count readings without decoding (a quote-free scan).
+            readings += CountReadings(cr.Message.Value);
+        }
+        seconds = sw.Elapsed.TotalSeconds;
+        consumer.Close();
+        return values;
+    }
+
+    private static int CountReadings(ReadOnlySpan<byte> value) =>
+        value.StartsWith("{\"readings\""u8) ? value.Count("\"sensor_id\""u8) : 1;
+
+    private static (long Readings, double Seconds) DecodeValues(List<byte[]> values, bool aggregate)
+    {
+        var decoder = new ReadingDecoder(new ValidationOptions { MaxPastAge = TimeSpan.FromDays(3650) });
+        var readings = new List<SensorReading>(128);
+        var rejects = new List<Rejection>();
+        var input = new Subject<StreamEvent<SensorReading>>();
+        long aggregates = 0;
+        using var sub = aggregate
+            ? input.AggregateWindows([WindowSpec.Tumbling(TimeSpan.FromMinutes(1))], new WindowOperatorOptions { Dedup = false }).Subscribe(_ => aggregates++)
+            : null;
+        long seen = 0, maxTs = long.MinValue, sinceWatermark = 0;
+        var sw = Stopwatch.StartNew();
+        for (var m = 0; m < values.Count; m++)
+        {
+            readings.Clear();
+            rejects.Clear();
+            decoder.Decode(values[m], new SourcePosition(0, m, 0), readings, rejects);
+            seen += readings.Count + rejects.Count;
+            if (!aggregate)
+            {
+                continue;
+            }
+            for (var i = 0; i < readings.Count; i++)
+            {
+                maxTs = Math.Max(maxTs, readings[i].Timestamp);
+                input.OnNext(StreamEvent<SensorReading>.Data(readings[i]));
+            }
+            sinceWatermark += readings.Count;
+            if (sinceWatermark >= 1000)
+            {
+                input.OnNext(StreamEvent<SensorReading>.Watermark(maxTs - 5000));
+                sinceWatermark = 0;
+            }
+        }
+        if (aggregate)
+        {
+            input.OnNext(StreamEvent<SensorReading>.Watermark(long.MaxValue - 1));
+        }
+        return (seen, sw.Elapsed.TotalSeconds);
     }
 
     private static (long Seen, long Produced, double Seconds) RunAggregation(string bootstrap, string topic, string output, long expected)

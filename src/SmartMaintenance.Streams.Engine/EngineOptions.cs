@@ -27,6 +27,9 @@ public sealed class EngineOptions
     [Setting("How long a graceful shutdown waits for the last batch to commit.", Unit = "ms", Min = 0)]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    [Setting("How long leaving the consumer group may take at shutdown. With every broker unreachable the Kafka client's close can block for many minutes; past this the engine stops anyway (offsets of record are in the database) and the group drops the member after session.timeout.ms.", Unit = "ms", Min = 0)]
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
     [Setting("Persist each sensor's detector state, open alerts and session-window boundaries in the database (table detector_state, in the transaction of the batch's offsets) and restore them when a partition is assigned, so detectors continue after a restart or rebalance instead of warming up again and session windows are restored exactly. When false, detector state is rebuilt only from the replayed range, and sessions whose readings lie far behind the stored watermark are not restored exactly (docs/windowing.md).")]
     public bool PersistDetectorState { get; set; } = true;
 

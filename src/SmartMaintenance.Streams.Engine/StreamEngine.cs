@@ -55,6 +55,7 @@ public sealed class StreamEngine
     private readonly List<Rejection> _rejects = [];
 
     private IConsumer<byte[], byte[]>? _consumer;
+    private bool _closeAbandoned;
     private CancellationToken _stopping;
     private IProducer<byte[], byte[]>? _producer;
     private IProducer<byte[], byte[]>? _alertProducer;
@@ -140,6 +141,14 @@ public sealed class StreamEngine
     {
         EngineLog.Starting(_logger, _options.ConsumerGroup, _topics.Readings);
         _stopping = ct;
+        // The producers outlive both the consume loop and the writer (which flushes them before each commit), so neither
+        // can see the other's producer disposed while it still works.
+        using var producer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildProducerConfig()).SetErrorHandler(OnProducerError).Build();
+        // Alerts get their own producer (Kafka:AlertLingerMs, 0 by default): they leave at once instead of lingering for
+        // a DLQ batch, and a flood of DLQ records cannot queue ahead of them.
+        using var alertProducer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildAlertProducerConfig()).SetErrorHandler(OnProducerError).Build();
+        _producer = producer;
+        _alertProducer = alertProducer;
         using var stopWriter = new CancellationTokenSource();
         var writer = Task.Run(() => WriterAsync(stopWriter.Token), CancellationToken.None);
         var loopDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -176,6 +185,10 @@ public sealed class StreamEngine
             catch (OperationCanceledException)
             {
             }
+            // Every committed batch's DLQ records and alerts were acknowledged before its commit; what may be left belongs
+            // to batches a restart replays anyway, so a short bound suffices (it only matters when the brokers are gone).
+            alertProducer.Flush(TimeSpan.FromSeconds(5));
+            producer.Flush(TimeSpan.FromSeconds(5));
             EngineLog.Stopped(_logger, Counters.Messages, Counters.Stored, Counters.RejectedTotal);
         }
         if (_fatal is { } fatal)
@@ -197,13 +210,7 @@ public sealed class StreamEngine
 
     private void ConsumeLoop(CancellationToken ct)
     {
-        using var producer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildProducerConfig()).SetErrorHandler(OnProducerError).Build();
-        // Alerts get their own producer (Kafka:AlertLingerMs, 0 by default): they leave at once instead of lingering for
-        // a DLQ batch, and a flood of DLQ records cannot queue ahead of them.
-        using var alertProducer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildAlertProducerConfig()).SetErrorHandler(OnProducerError).Build();
-        _producer = producer;
-        _alertProducer = alertProducer;
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(EngineProbe.WithStatistics(_kafka.BuildConsumerConfig(_options.ConsumerGroup)))
+        var consumer = new ConsumerBuilder<byte[], byte[]>(EngineProbe.WithStatistics(_kafka.BuildConsumerConfig(_options.ConsumerGroup)))
             .SetStatisticsHandler((_, json) => Probe.OnStatistics(json))
             .SetErrorHandler((_, e) =>
             {
@@ -284,6 +291,24 @@ public sealed class StreamEngine
         }
         finally
         {
+            if (CloseConsumer(consumer))
+            {
+                consumer.Dispose();
+            }
+            _consumer = null;
+        }
+    }
+
+    /// <summary>Leaves the group within <see cref="EngineOptions.CloseTimeout"/>; false when the close was given up.</summary>
+    /// <remarks>librdkafka's close waits for the group coordinator (final commit, LeaveGroup) and, with every broker
+    /// unreachable, can block far beyond any shutdown deadline. Nothing of record depends on it (offsets of record are in
+    /// the database), so past the timeout the close is left to a background thread and the engine stops anyway; the
+    /// group then drops this member after session.timeout.ms.</remarks>
+    private bool CloseConsumer(IConsumer<byte[], byte[]> consumer)
+    {
+        using var closed = new ManualResetEventSlim();
+        var closing = new Thread(() =>
+        {
             try
             {
                 consumer.Close();
@@ -292,10 +317,34 @@ public sealed class StreamEngine
             {
                 EngineLog.KafkaError(_logger, ex.Error.Reason);
             }
-            alertProducer.Flush(TimeSpan.FromSeconds(10));
-            producer.Flush(TimeSpan.FromSeconds(10));
-            _consumer = null;
+            catch (ObjectDisposedException)
+            {
+            }
+            finally
+            {
+                // The waiter may have given up and disposed the event already.
+                try
+                {
+                    closed.Set();
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "smstream-consumer-close",
+        };
+        closing.Start();
+        if (closed.Wait(_options.CloseTimeout))
+        {
+            return true;
         }
+        // Rebalance callbacks still to come from the abandoned close must not touch the stopped loop's state.
+        Volatile.Write(ref _closeAbandoned, true);
+        EngineLog.CloseTimedOut(_logger, _options.CloseTimeout);
+        return false;
     }
 
     private void Process(ConsumeResult<byte[], byte[]> cr)
@@ -1011,6 +1060,10 @@ public sealed class StreamEngine
 
     private void OnRevoked(IConsumer<byte[], byte[]> consumer, List<TopicPartitionOffset> revoked)
     {
+        if (Volatile.Read(ref _closeAbandoned))
+        {
+            return;
+        }
         EngineLog.Revoked(_logger, string.Join(',', revoked.Select(r => r.Partition.Value)));
         // Commit what was consumed from these partitions, and their sensors' detector state, before another instance
         // takes them over: it then continues from this state without replaying past the committed offsets.

@@ -22,7 +22,7 @@ public sealed class PostgresSink : IStorageSink
     private const string AlertStage = "smstream_stage_alerts";
     private const string StateStage = "smstream_stage_detector_state";
 
-    internal const string CopyReadingsSql =
+    public const string CopyReadingsSql =
         "COPY readings (sensor_id, ts, value, asset_id, sensor_type, unit, quality, seq, attributes, kafka_partition, kafka_offset, kafka_index) FROM STDIN (FORMAT BINARY)";
 
     // Temp staging tables live as long as the connection; ON COMMIT DELETE ROWS empties them after every batch.
@@ -150,6 +150,7 @@ public sealed class PostgresSink : IStorageSink
     private readonly Dictionary<int, long> _storedNext = [];
     private readonly List<int> _partitionScratch = [];
     private NpgsqlConnection? _connection;
+    private ReadingsCopyEncoder? _encoder;
     private bool _stagesCreated;
     private bool _stateStageCreated;
 
@@ -359,6 +360,7 @@ public sealed class PostgresSink : IStorageSink
     public async ValueTask DisposeAsync()
     {
         await DropConnectionAsync().ConfigureAwait(false);
+        _encoder?.Dispose();
         if (_ownsDataSource)
         {
             await _dataSource.DisposeAsync().ConfigureAwait(false);
@@ -482,77 +484,8 @@ public sealed class PostgresSink : IStorageSink
         // Marks of other topics in the same batch are still upserted; only the first topic's readings are filtered.
     }
 
-    private async Task<int> CopyReadingsAsync(NpgsqlConnection conn, List<SensorReading> readings, CancellationToken ct)
-    {
-        var filter = _storedNext.Count > 0;
-        var skipped = 0;
-        await using var importer = await conn.BeginBinaryImportAsync(CopyReadingsSql, ct).ConfigureAwait(false);
-        for (var i = 0; i < readings.Count; i++)
-        {
-            var r = readings[i];
-            if (filter && _storedNext.TryGetValue(r.Position.Partition, out var next) && r.Position.Offset < next)
-            {
-                skipped++;
-                continue;
-            }
-            if ((i & (CancellationCheckInterval - 1)) == 0)
-            {
-                ct.ThrowIfCancellationRequested();
-            }
-            WriteReadingRow(importer, r);
-        }
-        await importer.CompleteAsync(ct).ConfigureAwait(false);
-        return skipped;
-    }
-
-    /// <summary>One readings row in the column order of <see cref="CopyReadingsSql"/>.</summary>
-    /// <remarks>Synchronous writes fill Npgsql's buffer without a ValueTask per field; it flushes when full.</remarks>
-    internal static void WriteReadingRow(NpgsqlBinaryImporter importer, in SensorReading r)
-    {
-        importer.StartRow();
-        importer.Write(r.SensorId, NpgsqlDbType.Text);
-        importer.Write(ToUtc(r.Timestamp), NpgsqlDbType.TimestampTz);
-        importer.Write(r.Value, NpgsqlDbType.Double);
-        WriteText(importer, r.AssetId);
-        WriteText(importer, r.SensorType);
-        WriteText(importer, r.Unit);
-        if (r.HasQuality)
-        {
-            importer.Write((float)r.Quality, NpgsqlDbType.Real);
-        }
-        else
-        {
-            importer.WriteNull();
-        }
-        if (r.HasSeq)
-        {
-            importer.Write(r.Seq, NpgsqlDbType.Bigint);
-        }
-        else
-        {
-            importer.WriteNull();
-        }
-        if (r.Attributes is { Length: > 0 } attrs)
-        {
-            importer.Write(attrs, NpgsqlDbType.Jsonb);
-        }
-        else
-        {
-            importer.WriteNull();
-        }
-        if (r.Position.Partition >= 0)
-        {
-            importer.Write(r.Position.Partition, NpgsqlDbType.Integer);
-            importer.Write(r.Position.Offset, NpgsqlDbType.Bigint);
-            importer.Write(r.Position.Index, NpgsqlDbType.Integer);
-        }
-        else
-        {
-            importer.WriteNull();
-            importer.WriteNull();
-            importer.WriteNull();
-        }
-    }
+    private Task<int> CopyReadingsAsync(NpgsqlConnection conn, List<SensorReading> readings, CancellationToken ct) =>
+        (_encoder ??= new ReadingsCopyEncoder()).CopyAsync(conn, readings, _storedNext, ct);
 
     private static async Task CopyAggregatesAsync(NpgsqlConnection conn, ChunkedList<WindowAggregate> aggregates, CancellationToken ct)
     {

@@ -202,14 +202,11 @@ public static class StorageBench
     private static async Task CopyAllAsync(NpgsqlDataSource dataSource, List<StorageBatch> batches, CancellationToken ct)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+        // The sink's own encoder, so both paths send the same bytes.
+        using var encoder = new ReadingsCopyEncoder();
         foreach (var b in batches)
         {
-            await using var importer = await conn.BeginBinaryImportAsync(PostgresSink.CopyReadingsSql, ct).ConfigureAwait(false);
-            foreach (var r in b.Readings)
-            {
-                PostgresSink.WriteReadingRow(importer, r);
-            }
-            await importer.CompleteAsync(ct).ConfigureAwait(false);
+            await encoder.CopyAsync(conn, b.Readings, null, ct).ConfigureAwait(false);
         }
     }
 

@@ -149,6 +149,19 @@ internal sealed class PrometheusServer : IAsyncDisposable
     }
 
     /// <summary>Waits until <paramref name="promql"/> returns a series whose value satisfies <paramref name="condition"/>.</summary>
+    /// <summary>An instant query retried while it returns no series (up to <paramref name="timeout"/>, default 10 s): a
+    /// scrape that timed out on a loaded machine marks the target's series stale until the next one succeeds.</summary>
+    public async Task<QueryResult> QuerySeriesAsync(string promql, TimeSpan? timeout = null)
+    {
+        var sw = Stopwatch.StartNew();
+        QueryResult last;
+        while ((last = await QueryAsync(promql)).Error is null && last.Series.Count == 0 && sw.Elapsed < (timeout ?? TimeSpan.FromSeconds(10)))
+        {
+            await Task.Delay(250);
+        }
+        return last;
+    }
+
     public async Task<QueryResult> WaitForAsync(string promql, Func<double, bool> condition, TimeSpan timeout)
     {
         var sw = Stopwatch.StartNew();

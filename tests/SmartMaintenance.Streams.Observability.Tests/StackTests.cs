@@ -69,9 +69,9 @@ public sealed partial class StackTests(StackFixture stack)
             $"sum(smstream_records_consumed_total{{job=\"smstream-engine\", topic=~\"obs-readings-.*\"}})",
             v => v >= stack.Engine.Counters.Messages, TimeSpan.FromSeconds(15));
         Assert.Equal(stack.Engine.Counters.Messages, result.Series.Single().Value);
-        var partitions = await stack.Prometheus.QueryAsync("count(smstream_records_consumed_total{job=\"smstream-engine\", topic=~\"obs-readings-.*\"})");
+        var partitions = await stack.Prometheus.QuerySeriesAsync("count(smstream_records_consumed_total{job=\"smstream-engine\", topic=~\"obs-readings-.*\"})");
         Assert.Equal(6, partitions.Series.Single().Value);
-        var rejected = await stack.Prometheus.QueryAsync("sum(smstream_records_rejected_total{job=\"smstream-engine\"})");
+        var rejected = await stack.Prometheus.QuerySeriesAsync("sum(smstream_records_rejected_total{job=\"smstream-engine\"})");
         Assert.True(rejected.Series.Single().Value >= stack.Engine.Counters.RejectedTotal && stack.Engine.Counters.RejectedTotal > 0,
             "the simulator's malformed records are counted by reason");
     }
@@ -79,17 +79,16 @@ public sealed partial class StackTests(StackFixture stack)
     [Fact]
     public async Task Window_firings_alert_events_and_stored_latency_are_recorded_by_the_engine()
     {
+        // Waited for rather than queried once: a scrape that times out on a loaded machine (scrape_timeout 900 ms) marks
+        // the target's series stale, and an instant query right after it finds none.
+        var within = TimeSpan.FromSeconds(15);
         foreach (var kind in new[] { "early", "on_time", "final" })
         {
-            var firings = await stack.Prometheus.QueryAsync($"sum(smstream_window_firings_total{{job=\"smstream-engine\", kind=\"{kind}\"}})");
-            Assert.True(firings.Series.Single().Value > 0, $"no {kind} window firings");
+            await stack.Prometheus.WaitForAsync($"sum(smstream_window_firings_total{{job=\"smstream-engine\", kind=\"{kind}\"}})", v => v > 0, within);
         }
-        var opened = await stack.Prometheus.QueryAsync("sum(smstream_alert_events_total{job=\"smstream-engine\", status=\"open\"})");
-        Assert.True(opened.Series.Single().Value >= 1);
-        var stored = await stack.Prometheus.QueryAsync("sum(smstream_e2e_event_to_stored_seconds_count{job=\"smstream-engine\"})");
-        Assert.True(stored.Series.Single().Value >= stack.Engine.Counters.Stored);
-        var delivered = await stack.Prometheus.QueryAsync("sum(smstream_notifier_deliveries_total{job=\"smstream-notifier\", channel=\"console\", outcome=\"delivered\"})");
-        Assert.True(delivered.Series.Single().Value >= 1);
+        await stack.Prometheus.WaitForAsync("sum(smstream_alert_events_total{job=\"smstream-engine\", status=\"open\"})", v => v >= 1, within);
+        await stack.Prometheus.WaitForAsync("sum(smstream_e2e_event_to_stored_seconds_count{job=\"smstream-engine\"})", v => v >= stack.Engine.Counters.Stored, within);
+        await stack.Prometheus.WaitForAsync("sum(smstream_notifier_deliveries_total{job=\"smstream-notifier\", channel=\"console\", outcome=\"delivered\"})", v => v >= 1, within);
     }
 
     [Fact]
@@ -100,7 +99,7 @@ public sealed partial class StackTests(StackFixture stack)
         Assert.True(queries.Count >= 40, $"only {queries.Count} Prometheus queries found");
         foreach (var q in queries)
         {
-            var result = await stack.Prometheus.QueryAsync(Dashboards.ExpandPromQl(q.Query));
+            var result = await stack.Prometheus.QuerySeriesAsync(Dashboards.ExpandPromQl(q.Query));
             if (result.Error is not null)
             {
                 failures.Add($"{q}: {result.Error}");

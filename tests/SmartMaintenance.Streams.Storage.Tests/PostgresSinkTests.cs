@@ -47,6 +47,84 @@ public sealed class PostgresSinkTests(PostgresFixture fx)
     }
 
     [Fact]
+    public async Task The_sinks_own_binary_copy_encoding_stores_exactly_what_NpgsqlBinaryImporter_stores()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        var readings = new List<SensorReading>
+        {
+            new("pump-7.temp", TestData.BaseMs + 1, 71.3, "pump-7", "temperature", "°C", 0.98, 48213, """{"fw":"1.2","ß":[1,2]}""", new SourcePosition(3, 17, 0)),
+            new("pump-7.temp", TestData.BaseMs + 2, -1e300, Position: new SourcePosition(3, 18, 5)),
+            new("ünïcode-✓", TestData.BaseMs + 3, double.Epsilon, null, "vibration", null, 0, 0, null, SourcePosition.None),
+            new("s", TestData.BaseMs + 4, 0.1 + 0.2, "a", "b", "c", 1.0, long.MaxValue, "{}", new SourcePosition(int.MaxValue, long.MaxValue, int.MaxValue)),
+        };
+        await using (var sink = new PostgresSink(TestData.Options(cs)))
+        {
+            var batch = new StorageBatch();
+            batch.Readings.AddRange(readings);
+            await sink.WriteAsync(batch, default);
+        }
+        await TestData.ExecAsync(cs, "CREATE TABLE expected (LIKE readings)");
+        await using (var conn = new Npgsql.NpgsqlConnection(cs + ";Pooling=false"))
+        {
+            await conn.OpenAsync();
+            await using var importer = await conn.BeginBinaryImportAsync(PostgresSink.CopyReadingsSql.Replace("COPY readings", "COPY expected", StringComparison.Ordinal));
+            foreach (var r in readings)
+            {
+                await importer.StartRowAsync();
+                await importer.WriteAsync(r.SensorId, NpgsqlTypes.NpgsqlDbType.Text);
+                await importer.WriteAsync(DateTime.UnixEpoch.AddMilliseconds(r.Timestamp), NpgsqlTypes.NpgsqlDbType.TimestampTz);
+                await importer.WriteAsync(r.Value, NpgsqlTypes.NpgsqlDbType.Double);
+                foreach (var text in new[] { r.AssetId, r.SensorType, r.Unit })
+                {
+                    await (text is null ? importer.WriteNullAsync() : importer.WriteAsync(text, NpgsqlTypes.NpgsqlDbType.Text));
+                }
+                await (r.HasQuality ? importer.WriteAsync((float)r.Quality, NpgsqlTypes.NpgsqlDbType.Real) : importer.WriteNullAsync());
+                await (r.HasSeq ? importer.WriteAsync(r.Seq, NpgsqlTypes.NpgsqlDbType.Bigint) : importer.WriteNullAsync());
+                await (r.Attributes is null ? importer.WriteNullAsync() : importer.WriteAsync(r.Attributes, NpgsqlTypes.NpgsqlDbType.Jsonb));
+                if (r.Position.Partition >= 0)
+                {
+                    await importer.WriteAsync(r.Position.Partition, NpgsqlTypes.NpgsqlDbType.Integer);
+                    await importer.WriteAsync(r.Position.Offset, NpgsqlTypes.NpgsqlDbType.Bigint);
+                    await importer.WriteAsync(r.Position.Index, NpgsqlTypes.NpgsqlDbType.Integer);
+                }
+                else
+                {
+                    await importer.WriteNullAsync();
+                    await importer.WriteNullAsync();
+                    await importer.WriteNullAsync();
+                }
+            }
+            await importer.CompleteAsync();
+        }
+
+        const string columns = "sensor_id, ts, value, asset_id, sensor_type, unit, quality, seq, attributes::text, kafka_partition, kafka_offset, kafka_index";
+        Assert.Equal(4L, await TestData.ScalarAsync<long>(cs, $"SELECT count(*) FROM (SELECT {columns} FROM readings INTERSECT SELECT {columns} FROM expected) both_sides"));
+        Assert.Equal(0L, await TestData.ScalarAsync<long>(cs, $"SELECT count(*) FROM (SELECT {columns} FROM readings EXCEPT SELECT {columns} FROM expected) only_ours"));
+        Assert.Equal(-1e300, await TestData.ScalarAsync<double>(cs, "SELECT value FROM readings WHERE kafka_offset = 18"));
+        Assert.Equal("°C", await TestData.ScalarAsync<string>(cs, "SELECT unit FROM readings WHERE kafka_offset = 17"));
+    }
+
+    [Fact]
+    public async Task A_readings_copy_rejected_by_the_server_after_several_sent_chunks_stores_none_of_them()
+    {
+        var cs = await fx.CreateDatabaseAsync();
+        await using var sink = new PostgresSink(TestData.Options(cs));
+        var bad = new StorageBatch();
+        // ≈ 100 bytes per row: 5,000 rows go out in two chunks before the last row, which PostgreSQL refuses (NUL in text).
+        TestData.AddReadings(bad, 0, 0, 5000);
+        bad.Readings[^1] = bad.Readings[^1] with { SensorId = "s-\0-nul" };
+
+        var error = await Assert.ThrowsAsync<StorageException>(() => sink.WriteAsync(bad, default));
+
+        Assert.False(error.IsTransient);
+        Assert.Equal(0L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM readings"));
+        Assert.Empty(await sink.LoadOffsetsAsync(TestData.Group, TestData.Topic, default));
+        bad.Readings[^1] = bad.Readings[^1] with { SensorId = "s-ok" };
+        await sink.WriteAsync(bad, default);
+        Assert.Equal(5000L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM readings"));
+    }
+
+    [Fact]
     public async Task A_batch_that_fails_midway_commits_nothing_and_leaves_offsets_unchanged()
     {
         var cs = await fx.CreateDatabaseAsync();

@@ -561,6 +561,8 @@ public sealed class StreamEngine
             // Before the replay points below: a full take moves the lowest offset detector state still needs.
             CaptureState(allState || StateCheckpointDue(), allState ? int.MaxValue : _options.DetectorStateMaxPerBatch);
         }
+        // Counts the stage outputs, so before MoveAggregates empties the aggregate list into the batch's parts.
+        Probe.OnHandoff(_outputs, _batch.Rows);
         MoveAggregates();
         foreach (var retraction in _outputs.Retractions)
         {
@@ -586,7 +588,6 @@ public sealed class StreamEngine
             _batch.Part(partition).Offsets.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, next, replayFrom, watermark));
         }
         PublishNewAlerts();
-        Probe.OnHandoff(_outputs, _batch.Rows);
         _outputs.Clear();
         _alertsPublished = 0;
 

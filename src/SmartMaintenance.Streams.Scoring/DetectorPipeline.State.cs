@@ -20,57 +20,65 @@ public readonly record struct ChangedSensor(string SensorId, int Partition, long
 public sealed partial class DetectorPipeline
 {
     // "SMS2": the second per-sensor layout (each window state carries the end of the last window it judged); rows of the
-    // first ("SMSS") are rejected as incompatible and those sensors warm up once.
-    private const int SensorStateMagic = 0x32534D53;
+    // first ("SMSS") are rejected as incompatible and those sensors warm up once. Still read.
+    private const int SensorStateMagic2 = 0x32534D53;
+    // "SMS3": as SMS2, but each state starts with its form: a young state is stored as its input log (YoungLog, tens of
+    // bytes) instead of its built ensemble (≈ 450 B), and restored by replaying the log through the same code.
+    private const int SensorStateMagic = 0x33534D53;
+    private const byte FormFull = 0;
+    private const byte FormLog = 1;
+    // A young window state whose sensor type and asset are those of the row's reading state (nearly always): not repeated.
+    private const byte FormLogAsReading = 2;
 
-    // A young state logs its inputs instead of holding the ensemble (≈ 350 B inline plus its profile and rings): 16 inputs
-    // take 256 B, and a sensor seen a few times costs tens of bytes per state.
-    private const int YoungInputs = 16;
+    // A young state logs its inputs instead of holding the ensemble (≈ 350 B inline plus its profile and rings). Its count
+    // lives in four bits of the record, so at most 15.
+    private const int YoungInputs = 15;
+    // State indexes: 0 is the reading state, 1 + k window kind k. States from index 16 on (window kinds from 15 on) are
+    // never young: a young log entry carries its state index in four bits.
+    private const int YoungStates = 1 << YoungLog.SensorTagBits;
 
-    /// <summary>One detector state (a sensor's reading state, or one window kind's).</summary>
-    /// <remarks>
-    /// Materialized, it is a <see cref="SensorState"/> in the state slab. Young, it is the log of its inputs: while the
-    /// state has seen no more than its set's warm-up and the set has no range rule, the ensemble cannot fire (its output
-    /// is 0), so an input whose caller needs only whether it fired is logged, and the state is built by replaying the log
-    /// through the same <see cref="DetectorSet.Update"/> when it is first needed (the 17th input, a caller that needs the
-    /// full result, serialization). Update is deterministic, so the state and every later output are exactly those of
-    /// the state updated input by input.
-    /// </remarks>
-    private struct StateHandle
-    {
-        /// <summary>1 + the state's slot in the state slab once materialized; 0 while young or absent.</summary>
-        public int Slot;
-        /// <summary>Inputs in <see cref="Log"/>.</summary>
-        public int Count;
-        /// <summary>Young: event time and value bits of each input, in arrival order.</summary>
-        public long[]? Log;
-        /// <summary>Young: the set, sensor type and asset of the state (what SensorState holds once materialized).</summary>
-        public DetectorSet? Set;
-        public string? SensorType;
-        public string? AssetId;
-
-        public readonly bool Exists => Slot != 0 || Set is not null;
-    }
-
-    /// <summary>The detector state of one window kind of a sensor, and the end of the last final window it judged.</summary>
+    /// <summary>A materialized window-aggregate detector state of a sensor, and the end of the last final window it judged.</summary>
     private struct WindowSlot
     {
-        /// <summary>Absent while the kind has judged no window of the sensor.</summary>
-        public StateHandle State;
+        /// <summary>1 + the state's slot in the state slab; 0 while the kind's state is young or absent.</summary>
+        public int Slot;
         /// <summary>long.MinValue when unknown (untracked, or restored from a whole-pipeline snapshot).</summary>
         public long LastEnd;
     }
 
-    /// <summary>Everything the pipeline keeps for one sensor, in one slab slot.</summary>
+    /// <summary>Everything the pipeline keeps for one sensor, in one slab slot (64 bytes).</summary>
+    /// <remarks>
+    /// Each detector state of the sensor (its reading state, index 0, and one per window kind, index 1 + kind) is either
+    /// materialized, a <see cref="SensorState"/> in the state slab, or young: the log of its inputs. While a state has seen
+    /// no more than its set's warm-up and the set has no range rule, the ensemble cannot fire (its output is 0), so an input
+    /// whose caller needs only whether it fired is logged, and the state is built by replaying its inputs through the same
+    /// <see cref="DetectorSet.Update"/> when it is first needed (its 16th input, a caller that needs the full result,
+    /// serialization builds a copy). Update is deterministic, so the state and every later output are exactly those of the
+    /// state updated input by input. The inputs of all young states of a sensor share one log (<see cref="Young"/>, each
+    /// entry tagged with its state), and their sensor type and asset are the record's when their bit is set (null
+    /// otherwise); a state whose type or asset differs from the record's is materialized instead (never for a sensor whose
+    /// readings and windows agree on them, which is every sensor in practice).
+    /// </remarks>
     private struct SensorRecord
     {
         public string Id;
-        /// <summary>Reading-level state; absent when the sensor has none (only window state, or removed).</summary>
-        public StateHandle Reading;
-        /// <summary>Window-aggregate detector states by window kind index; null before the first final window.</summary>
+        /// <summary>Inputs of the young states, in arrival order, tagged with the state index (<see cref="YoungLog"/>).</summary>
+        public byte[]? Young;
+        /// <summary>Materialized window states by window kind index; null while none is materialized.</summary>
         public WindowSlot[]? Windows;
+        /// <summary>Sensor type and asset of the young states whose bit is set in <see cref="TypeBits"/> / <see cref="AssetBits"/>.</summary>
+        public string? SensorType;
+        public string? AssetId;
+        /// <summary>Inputs logged per young state, four bits per state index; 0: the state is not young.</summary>
+        public ulong YoungCounts;
+        /// <summary>1 + the reading state's slot in the state slab once materialized; 0 while young or absent.</summary>
+        public int ReadingSlot;
         /// <summary>Source partition of the sensor's last reading that changed the state.</summary>
         public int Partition;
+        /// <summary>Bytes of <see cref="Young"/> in use.</summary>
+        public ushort YoungLength;
+        public ushort TypeBits;
+        public ushort AssetBits;
         /// <summary>Changed since it was last taken.</summary>
         public bool Dirty;
         /// <summary>A window detector judged a final window since the state was last taken (listed in _urgent).</summary>
@@ -121,88 +129,202 @@ public sealed partial class DetectorPipeline
         return ref e.Windows[kind];
     }
 
-    private static int WindowCount(in SensorRecord e)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int YoungCount(in SensorRecord e, int state) =>
+        state < YoungStates ? (int)((e.YoungCounts >> (4 * state)) & 15) : 0;
+
+    private static void SetYoungCount(ref SensorRecord e, int state, int count) =>
+        e.YoungCounts = (e.YoungCounts & ~(15UL << (4 * state))) | ((ulong)count << (4 * state));
+
+    private static int WindowSlotOf(in SensorRecord e, int kind) => e.Windows is { } w && kind < w.Length ? w[kind].Slot : 0;
+
+    private static bool ReadingExists(in SensorRecord e) => e.ReadingSlot != 0 || YoungCount(e, 0) > 0;
+
+    private static bool WindowExists(in SensorRecord e, int kind) => WindowSlotOf(e, kind) != 0 || YoungCount(e, kind + 1) > 0;
+
+    private int WindowCount(in SensorRecord e)
     {
         var n = 0;
-        for (var k = 0; k < (e.Windows?.Length ?? 0); k++)
+        for (var k = 0; k < _kinds.Count; k++)
         {
-            n += e.Windows![k].State.Exists ? 1 : 0;
+            n += WindowExists(e, k) ? 1 : 0;
         }
         return n;
     }
 
-    /// <summary>Logs an input of a young state when the ensemble provably does not fire on it (see <see cref="StateHandle"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryLog(ref StateHandle h, long timestamp, double value)
+    /// <summary>Slab slot + 1 of a state's materialized form, 0 when young or absent.</summary>
+    private static int SlotOf(in SensorRecord e, int state) => state == 0 ? e.ReadingSlot : WindowSlotOf(e, state - 1);
+
+    /// <summary>Sensor type of a young state.</summary>
+    private static string? YoungType(in SensorRecord e, int state) => (e.TypeBits & (1 << state)) != 0 ? e.SensorType : null;
+
+    private static string? YoungAsset(in SensorRecord e, int state) => (e.AssetBits & (1 << state)) != 0 ? e.AssetId : null;
+
+    /// <summary>The end of the last window a young window state judged: its last input's time (inputs are window ends, in
+    /// closing order) when tracking, like a materialized state's <see cref="WindowSlot.LastEnd"/>.</summary>
+    private long YoungLastEnd(in SensorRecord e, int state)
     {
-        var set = h.Set!;
-        // After this input the state has seen Count + 1 ≤ WarmupReadings inputs: no detector is considered, and without a
-        // range rule the ensemble's output is 0, below any threshold (FireThreshold > 0).
-        if (h.Count >= Math.Min(YoungInputs, set.WarmupReadings) || set.Range.Enabled || !(set.Options.FireThreshold > 0))
+        if (!TrackChanges || YoungCount(e, state) == 0)
+        {
+            return long.MinValue;
+        }
+        var last = long.MinValue;
+        var reader = new YoungLog.Reader(e.Young.AsSpan(0, e.YoungLength), YoungLog.SensorTagBits);
+        while (reader.TryNext(out var tag, out var time, out _))
+        {
+            if (tag == state)
+            {
+                last = Math.Max(last, time);
+            }
+        }
+        return last;
+    }
+
+    /// <summary>
+    /// Logs an input of young (or new: <paramref name="type"/> is the new state's sensor type) state <paramref name="state"/>
+    /// when the ensemble provably does not fire on it, applying <paramref name="asset"/> as the state's asset when it has none.
+    /// False, with nothing changed, when the state must be materialized instead.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryLog(ref SensorRecord e, int state, string? type, string? asset, long timestamp, double value)
+    {
+        if (state >= YoungStates)
         {
             return false;
         }
-        var log = h.Log;
-        if (log is null || 2 * h.Count == log.Length)
+        var count = YoungCount(e, state);
+        var bit = (ushort)(1 << state);
+        var typeBits = e.TypeBits;
+        var sensorType = e.SensorType;
+        if (count > 0)
         {
-            Array.Resize(ref h.Log, log is null ? 4 : log.Length * 2);
-            log = h.Log;
+            type = (typeBits & bit) != 0 ? sensorType : null;
         }
-        log![2 * h.Count] = timestamp;
-        log[(2 * h.Count) + 1] = BitConverter.DoubleToInt64Bits(value);
-        h.Count++;
+        else if (type is not null)
+        {
+            if (typeBits == 0 || string.Equals(sensorType, type, StringComparison.Ordinal))
+            {
+                sensorType = type;
+                typeBits |= bit;
+            }
+            else
+            {
+                return false;
+            }
+        }
+        var set = SetFor(type);
+        // After this input the state has seen count + 1 ≤ WarmupReadings inputs: no detector is considered, and without a
+        // range rule the ensemble's output is 0, below any threshold (FireThreshold > 0).
+        if (count >= Math.Min(YoungInputs, set.WarmupReadings) || set.Range.Enabled || !(set.Options.FireThreshold > 0))
+        {
+            return false;
+        }
+        var assetBits = e.AssetBits;
+        var assetId = e.AssetId;
+        if (asset is not null && (assetBits & bit) == 0)
+        {
+            // The state's asset is the first it is given (AssetId ??= asset).
+            if (assetBits == 0 || string.Equals(assetId, asset, StringComparison.Ordinal))
+            {
+                assetId = asset;
+                assetBits |= bit;
+            }
+            else
+            {
+                return false;
+            }
+        }
+        YoungLog.Append(ref e.Young, ref e.YoungLength, timestamp, value, state, YoungLog.SensorTagBits);
+        SetYoungCount(ref e, state, count + 1);
+        (e.TypeBits, e.SensorType, e.AssetBits, e.AssetId) = (typeBits, sensorType, assetBits, assetId);
         return true;
     }
 
-    /// <summary>The state built from a young handle's log (a copy; the handle is unchanged).</summary>
-    private static SensorState Replay(in StateHandle h)
+    /// <summary>Whether a young state of <paramref name="count"/> inputs could have logged them all under <paramref name="set"/>
+    /// (what <see cref="TryLog"/> requires of each input), i.e. may stay young.</summary>
+    private static bool MayStayYoung(DetectorSet set, int count) =>
+        count <= Math.Min(YoungInputs, set.WarmupReadings) && !set.Range.Enabled && set.Options.FireThreshold > 0;
+
+    /// <summary>A young state built from its inputs (a copy; the record is unchanged).</summary>
+    private SensorState Replay(in SensorRecord e, int state)
     {
-        var set = h.Set!;
-        var s = new SensorState { Set = set, SensorType = h.SensorType, AssetId = h.AssetId };
-        for (var i = 0; i < h.Count; i++)
+        var type = YoungType(e, state);
+        var set = SetFor(type);
+        var s = new SensorState { Set = set, SensorType = type, AssetId = YoungAsset(e, state) };
+        var reader = new YoungLog.Reader(e.Young.AsSpan(0, e.YoungLength), YoungLog.SensorTagBits);
+        while (reader.TryNext(out var tag, out var time, out var value))
         {
-            set.Update(ref s, h.Log![2 * i], BitConverter.Int64BitsToDouble(h.Log[(2 * i) + 1]), out _);
+            if (tag == state)
+            {
+                set.Update(ref s, time, value, out _);
+            }
         }
         return s;
     }
 
-    /// <summary>The materialized state of an existing handle, built from its log first when young.</summary>
-    private ref SensorState Materialize(ref StateHandle h)
+    /// <summary>Makes a young state materialized: built from its inputs, which leave the sensor's log. Returns its slot + 1.</summary>
+    private int MaterializeYoung(ref SensorRecord e, int state)
     {
-        if (h.Slot == 0)
-        {
-            h = Store(Replay(h));
-        }
-        return ref _states[h.Slot - 1];
+        var slot = Store(Replay(e, state));
+        var bit = (ushort)(1 << state);
+        e.Young = YoungLog.Without(e.Young.AsSpan(0, e.YoungLength), state, YoungLog.SensorTagBits, out e.YoungLength);
+        SetYoungCount(ref e, state, 0);
+        ForgetYoungBits(ref e, bit);
+        return slot;
     }
 
-    /// <summary>A copy of the state of an existing handle, without materializing a young one (serialization).</summary>
-    private SensorState Materialized(in StateHandle h) => h.Slot != 0 ? _states[h.Slot - 1] : Replay(h);
+    private static void ForgetYoungBits(ref SensorRecord e, ushort bit)
+    {
+        e.TypeBits &= (ushort)~bit;
+        e.AssetBits &= (ushort)~bit;
+        if (e.TypeBits == 0)
+        {
+            e.SensorType = null;
+        }
+        if (e.AssetBits == 0)
+        {
+            e.AssetId = null;
+        }
+    }
 
-    private StateHandle Store(in SensorState state)
+    /// <summary>Drops a young state's inputs.</summary>
+    private static void DropYoung(ref SensorRecord e, int state)
+    {
+        if (YoungCount(e, state) == 0)
+        {
+            return;
+        }
+        e.Young = YoungLog.Without(e.Young.AsSpan(0, e.YoungLength), state, YoungLog.SensorTagBits, out e.YoungLength);
+        SetYoungCount(ref e, state, 0);
+        ForgetYoungBits(ref e, (ushort)(1 << state));
+    }
+
+    /// <summary>A copy of an existing state, without materializing a young one (serialization).</summary>
+    private SensorState Materialized(in SensorRecord e, int state) =>
+        SlotOf(e, state) is var slot and not 0 ? _states[slot - 1] : Replay(e, state);
+
+    /// <summary>Stores a materialized state; returns its slot + 1.</summary>
+    private int Store(in SensorState state)
     {
         var slot = _states.Allocate();
         _states[slot] = state;
-        return new StateHandle { Slot = slot + 1 };
-    }
-
-    private void Release(ref StateHandle h)
-    {
-        if (h.Slot != 0)
-        {
-            _states.Free(h.Slot - 1);
-        }
-        h = default;
+        return slot + 1;
     }
 
     /// <summary>Frees the record's slot and the slots of its materialized states.</summary>
     private void FreeRecord(int slot)
     {
         ref var e = ref _slab[slot];
-        Release(ref e.Reading);
+        if (e.ReadingSlot != 0)
+        {
+            _states.Free(e.ReadingSlot - 1);
+        }
         for (var k = 0; k < (e.Windows?.Length ?? 0); k++)
         {
-            Release(ref e.Windows![k].State);
+            if (e.Windows![k].Slot != 0)
+            {
+                _states.Free(e.Windows[k].Slot - 1);
+            }
         }
         _slab.Free(slot);
     }
@@ -276,7 +398,7 @@ public sealed partial class DetectorPipeline
                 continue;
             }
             e.Urgent = false;
-            if (!e.Reading.Exists)
+            if (!ReadingExists(e))
             {
                 // Window state of a sensor that never had a reading scored here (only outside the engine): nothing to place it by.
                 continue;
@@ -309,7 +431,11 @@ public sealed partial class DetectorPipeline
 
     /// <summary>Writes one sensor's state (reading and window detectors) in a form <see cref="RestoreSensorState"/> reads.</summary>
     /// <returns>False when the pipeline holds no state for the sensor (an empty state is written).</returns>
-    public bool WriteSensorState(string sensorId, BinaryWriter writer)
+    public bool WriteSensorState(string sensorId, BinaryWriter writer) => WriteSensorState(sensorId, writer, compact: true);
+
+    /// <param name="compact">Young states as their input logs; false builds and writes every state in full (a canonical
+    /// form, for tests that compare states kept differently).</param>
+    internal bool WriteSensorState(string sensorId, BinaryWriter writer, bool compact)
     {
         ArgumentNullException.ThrowIfNull(sensorId);
         ArgumentNullException.ThrowIfNull(writer);
@@ -317,32 +443,171 @@ public sealed partial class DetectorPipeline
         writer.Write(SnapshotVersion);
         ref var e = ref Find(sensorId);
         var found = !Unsafe.IsNullRef(ref e);
-        var hasReading = found && e.Reading.Exists;
+        var hasReading = found && ReadingExists(e);
         writer.Write(hasReading);
+        string? readingType = null, readingAsset = null;
         if (hasReading)
         {
-            WriteSensor(writer, Materialized(e.Reading));
+            (readingType, readingAsset) = TypeAndAsset(e, 0);
+            WriteState(writer, e, 0, compact, hasReading: false, null, null);
         }
         var count = found ? WindowCount(e) : 0;
         writer.Write(count);
-        for (var k = 0; k < (count > 0 ? e.Windows!.Length : 0); k++)
+        for (var k = 0; k < (count > 0 ? _kinds.Count : 0); k++)
         {
-            ref var window = ref e.Windows![k];
-            if (!window.State.Exists)
+            if (!WindowExists(e, k))
             {
                 continue;
             }
             writer.Write(_kinds[k]);
-            writer.Write(window.LastEnd);
-            WriteSensor(writer, Materialized(window.State));
+            writer.Write(WindowSlotOf(e, k) != 0 ? e.Windows![k].LastEnd : YoungLastEnd(e, k + 1));
+            WriteState(writer, e, k + 1, compact, hasReading, readingType, readingAsset);
         }
         return hasReading || count > 0;
     }
 
+    private (string? Type, string? Asset) TypeAndAsset(in SensorRecord e, int state)
+    {
+        var slot = SlotOf(e, state);
+        if (slot == 0)
+        {
+            return (YoungType(e, state), YoungAsset(e, state));
+        }
+        ref var s = ref _states[slot - 1];
+        return (s.SensorType, s.AssetId);
+    }
+
+    /// <param name="hasReading">Whether the row holds a reading state (written before this window state) whose sensor type
+    /// and asset are <paramref name="readingType"/> and <paramref name="readingAsset"/>.</param>
+    private void WriteState(BinaryWriter writer, in SensorRecord e, int state, bool compact, bool hasReading, string? readingType, string? readingAsset)
+    {
+        if (!compact || SlotOf(e, state) != 0)
+        {
+            writer.Write(FormFull);
+            WriteSensor(writer, Materialized(e, state));
+            return;
+        }
+        var (type, asset) = TypeAndAsset(e, state);
+        if (hasReading && string.Equals(type, readingType, StringComparison.Ordinal) && string.Equals(asset, readingAsset, StringComparison.Ordinal))
+        {
+            writer.Write(FormLogAsReading);
+        }
+        else
+        {
+            writer.Write(FormLog);
+            WriteNullable(writer, type);
+            WriteNullable(writer, asset);
+        }
+        var log = YoungLog.Extract(e.Young.AsSpan(0, e.YoungLength), state, YoungLog.SensorTagBits, out var inputs);
+        writer.Write((byte)inputs);
+        writer.Write7BitEncodedInt(log.Length);
+        writer.Write(log);
+    }
+
+    /// <summary>A state read from a stored row: built (<see cref="Full"/>), or a young state's input log.</summary>
+    private readonly record struct StoredState(SensorState? Full, string? SensorType, string? AssetId, byte[]? Log, int Count);
+
+    private StoredState ReadState(BinaryReader reader, string sensorId, bool hasReading, in StoredState reading)
+    {
+        var form = reader.ReadByte();
+        if (form == FormFull)
+        {
+            return new StoredState(ReadSensor(reader), null, null, null, 0);
+        }
+        string? type, asset;
+        switch (form)
+        {
+            case FormLog:
+                type = ReadNullable(reader);
+                asset = ReadNullable(reader);
+                break;
+            case FormLogAsReading when hasReading:
+                (type, asset) = reading.Full is { } full ? (full.SensorType, full.AssetId) : (reading.SensorType, reading.AssetId);
+                break;
+            default:
+                throw new InvalidDataException($"Stored state of sensor '{sensorId}' has a state of unknown form {form}.");
+        }
+        var count = reader.ReadByte();
+        var length = reader.Read7BitEncodedInt();
+        if (count == 0 || length <= 0 || length > count * YoungLog.MaxEntryBytes)
+        {
+            throw new InvalidDataException($"Stored state of sensor '{sensorId}' has an input log of {count} inputs in {length} bytes.");
+        }
+        var log = reader.ReadBytes(length);
+        if (log.Length != length || !YoungLog.IsWellFormed(log, count))
+        {
+            throw new InvalidDataException($"Stored state of sensor '{sensorId}' has a malformed input log.");
+        }
+        return new StoredState(null, type, asset, log, count);
+    }
+
+    /// <summary>Installs a stored state as state <paramref name="state"/> of a record being restored: the built one stored, or
+    /// a young one logged again (built by replaying its inputs instead when it could not stay young here: the current
+    /// configuration would not have logged them all, e.g. a range rule added since, or its type, asset or last judged
+    /// window cannot be kept in the young form).</summary>
+    private void Adopt(ref SensorRecord e, int state, in StoredState stored, long lastEnd)
+    {
+        if (stored.Full is not { } full)
+        {
+            var set = SetFor(stored.SensorType);
+            var young = state < YoungStates && YoungCount(e, state) == 0 && MayStayYoung(set, stored.Count);
+            if (young)
+            {
+                young = LogAll(ref e, state, stored);
+                if (young && state > 0 && YoungLastEnd(e, state) != lastEnd)
+                {
+                    // Its last judged window is not its last input (not written by this pipeline): kept with the built state.
+                    DropYoung(ref e, state);
+                    young = false;
+                }
+            }
+            if (young)
+            {
+                return;
+            }
+            full = new SensorState { Set = set, SensorType = stored.SensorType, AssetId = stored.AssetId };
+            var reader = new YoungLog.Reader(stored.Log, 0);
+            while (reader.TryNext(out _, out var time, out var value))
+            {
+                set.Update(ref full, time, value, out _);
+            }
+        }
+        var slot = Store(full);
+        if (state == 0)
+        {
+            e.ReadingSlot = slot;
+        }
+        else
+        {
+            WindowOf(ref e, state - 1) = new WindowSlot { Slot = slot, LastEnd = lastEnd };
+        }
+    }
+
+    /// <summary>Logs every input of a stored young state; false (nothing logged) when one cannot be.</summary>
+    private bool LogAll(ref SensorRecord e, int state, in StoredState stored)
+    {
+        var saved = (e.Young, e.YoungLength, e.YoungCounts, e.TypeBits, e.SensorType, e.AssetBits, e.AssetId);
+        var reader = new YoungLog.Reader(stored.Log, 0);
+        var first = true;
+        while (reader.TryNext(out _, out var time, out var value))
+        {
+            // The stored type binds the new state; its asset is set with the first input (it was set by one of them).
+            if (!TryLog(ref e, state, first ? stored.SensorType : null, first ? stored.AssetId : null, time, value))
+            {
+                // Appending wrote past the saved length or into a grown copy: the saved bytes are intact.
+                (e.Young, e.YoungLength, e.YoungCounts, e.TypeBits, e.SensorType, e.AssetBits, e.AssetId) = saved;
+                return false;
+            }
+            first = false;
+        }
+        return true;
+    }
+
     /// <summary>
-    /// Replaces one sensor's state with one written by <see cref="WriteSensorState"/> when the sensor's partition was at
-    /// <paramref name="position"/>: readings of the sensor below that offset are already in it (<see cref="AlreadySeen"/>),
-    /// and final windows it already judged are not judged again.
+    /// Replaces one sensor's state with one written by <see cref="WriteSensorState(string, BinaryWriter)"/> when the sensor's
+    /// partition was at <paramref name="position"/>: readings of the sensor below that offset are already in it
+    /// (<see cref="AlreadySeen"/>), and final windows it already judged are not judged again. Rows of the previous layout
+    /// (every state built) are read too.
     /// </summary>
     /// <exception cref="InvalidDataException">Not a sensor state, another version, or an incompatible configuration;
     /// nothing was changed.</exception>
@@ -350,45 +615,52 @@ public sealed partial class DetectorPipeline
     {
         ArgumentNullException.ThrowIfNull(sensorId);
         ArgumentNullException.ThrowIfNull(reader);
-        if (reader.ReadInt32() != SensorStateMagic)
+        var magic = reader.ReadInt32();
+        if (magic != SensorStateMagic && magic != SensorStateMagic2)
         {
             throw new InvalidDataException($"Stored state of sensor '{sensorId}' is not a detector state.");
         }
+        var forms = magic == SensorStateMagic;
         var version = reader.ReadInt32();
         if (version != SnapshotVersion)
         {
             throw new InvalidDataException($"Stored state of sensor '{sensorId}' has version {version} (expected {SnapshotVersion}).");
         }
-        SensorState? readingState = reader.ReadBoolean() ? ReadSensor(reader) : null;
+        var hasReading = reader.ReadBoolean();
+        StoredState readingState = default;
+        if (hasReading)
+        {
+            readingState = forms ? ReadState(reader, sensorId, hasReading: false, default) : new StoredState(ReadSensor(reader), null, null, null, 0);
+        }
         var count = reader.ReadInt32();
         if (count < 0 || count > 1024)
         {
             throw new InvalidDataException($"Stored state of sensor '{sensorId}' has {count} windows.");
         }
-        var windows = new List<(string Kind, long LastEnd, SensorState State)>(count);
+        var windows = new List<(string Kind, long LastEnd, StoredState State)>(count);
         for (var i = 0; i < count; i++)
         {
             var kind = string.Intern(reader.ReadString());
             var lastEnd = reader.ReadInt64();
-            windows.Add((kind, lastEnd, ReadSensor(reader)));
+            windows.Add((kind, lastEnd, forms ? ReadState(reader, sensorId, hasReading, readingState) : new StoredState(ReadSensor(reader), null, null, null, 0)));
         }
 
         RemoveSensorState(sensorId);
-        if (readingState is null && windows.Count == 0)
+        if (!hasReading && windows.Count == 0)
         {
             _restoredAt[sensorId] = position;
             return;
         }
         ref var e = ref Record(sensorId);
-        if (readingState is { } rs)
+        if (hasReading)
         {
-            e.Reading = Store(rs);
+            Adopt(ref e, 0, readingState, long.MinValue);
             e.Partition = partition;
             _readingStates++;
         }
         foreach (var (kind, lastEnd, state) in windows)
         {
-            WindowOf(ref e, KindIndex(kind)) = new WindowSlot { State = Store(state), LastEnd = lastEnd };
+            Adopt(ref e, 1 + KindIndex(kind), state, lastEnd);
             // Final windows close in order of their end: one ending at or before the last judged one was judged already.
             _restoredWindowEnd[(sensorId, kind)] = lastEnd;
         }
@@ -423,7 +695,7 @@ public sealed partial class DetectorPipeline
         foreach (var id in _restoredAt.Keys)
         {
             ref var e = ref Find(id);
-            if (Unsafe.IsNullRef(ref e) || !e.Reading.Exists || e.Partition == partition)
+            if (Unsafe.IsNullRef(ref e) || !ReadingExists(e) || e.Partition == partition)
             {
                 (done ??= []).Add(id);
             }
@@ -452,7 +724,7 @@ public sealed partial class DetectorPipeline
         foreach (var slot in _index.Values)
         {
             ref var e = ref _slab[slot];
-            if (e.Reading.Exists && partitions.Contains(e.Partition))
+            if (ReadingExists(e) && partitions.Contains(e.Partition))
             {
                 removed.Add(e.Id);
             }
@@ -476,13 +748,13 @@ public sealed partial class DetectorPipeline
             return;
         }
         ref var e = ref _slab[slot];
-        if (e.Reading.Exists)
+        if (ReadingExists(e))
         {
             _readingStates--;
         }
-        for (var k = 0; k < (e.Windows?.Length ?? 0); k++)
+        for (var k = 0; k < _kinds.Count; k++)
         {
-            if (e.Windows![k].State.Exists)
+            if (WindowExists(e, k))
             {
                 _restoredWindowEnd.Remove((sensorId, _kinds[k]));
             }

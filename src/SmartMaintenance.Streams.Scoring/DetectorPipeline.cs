@@ -29,7 +29,7 @@ public sealed partial class DetectorPipeline
     // dictionary of 4-byte slots: no dictionary of large structs that doubles, one lookup per reading or window.
     private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
     private readonly SensorSlab<SensorRecord> _slab = new();
-    // Materialized detector states (reading and window), referred to by StateHandle.Slot.
+    // Materialized detector states (reading and window), referred to by SensorRecord.ReadingSlot and WindowSlot.Slot.
     private readonly SensorSlab<SensorState> _states = new();
     private int _readingStates;
     // Window kinds (spec labels) by index: a record's window states are an array indexed by kind.
@@ -85,7 +85,7 @@ public sealed partial class DetectorPipeline
     public double Score(in SensorReading reading, out EnsembleResult result, out Anomaly? anomaly) =>
         Score(reading, defer: false, out result, out anomaly);
 
-    /// <param name="defer">The caller needs only whether it fired: a young state may just log the reading (see <see cref="StateHandle"/>).</param>
+    /// <param name="defer">The caller needs only whether it fired: a young state may just log the reading (see <see cref="SensorRecord"/>).</param>
     private double Score(in SensorReading reading, bool defer, out EnsembleResult result, out Anomaly? anomaly)
     {
         ArgumentNullException.ThrowIfNull(reading.SensorId);
@@ -94,25 +94,25 @@ public sealed partial class DetectorPipeline
         {
             MarkDirty(ref e, reading.SensorId, reading.Position);
         }
-        ref var h = ref e.Reading;
-        if (!h.Exists)
+        if (e.ReadingSlot == 0)
         {
-            h.Set = SetFor(reading.SensorType);
-            h.SensorType = reading.SensorType;
-            _readingStates++;
-        }
-        if (h.Slot == 0)
-        {
-            h.AssetId ??= reading.AssetId;
-            if (defer && TryLog(ref h, reading.Timestamp, reading.Value))
+            var young = YoungCount(e, 0) > 0;
+            if (!young)
+            {
+                _readingStates++;
+            }
+            if (defer && TryLog(ref e, 0, reading.SensorType, reading.AssetId, reading.Timestamp, reading.Value))
             {
                 // Within warm-up and without a range rule nothing can fire, so the ensemble's answer is known.
                 result = default;
                 anomaly = null;
                 return 0;
             }
+            e.ReadingSlot = young
+                ? MaterializeYoung(ref e, 0)
+                : Store(new SensorState { Set = SetFor(reading.SensorType), SensorType = reading.SensorType });
         }
-        ref var s = ref Materialize(ref h);
+        ref var s = ref _states[e.ReadingSlot - 1];
         s.AssetId ??= reading.AssetId;
         var set = s.Set!;
         set.Update(ref s, reading.Timestamp, reading.Value, out result);
@@ -224,33 +224,33 @@ public sealed partial class DetectorPipeline
         ArgumentNullException.ThrowIfNull(aggregate.SensorId);
         ArgumentNullException.ThrowIfNull(aggregate.WindowKind);
         ref var e = ref Record(aggregate.SensorId);
-        ref var window = ref WindowOf(ref e, KindIndex(aggregate.WindowKind));
-        ref var h = ref window.State;
-        if (!h.Exists)
+        var kind = KindIndex(aggregate.WindowKind);
+        if (TrackChanges && !e.Urgent)
         {
-            window.LastEnd = long.MinValue;
-            h.Set = SetFor(aggregate.SensorType);
-            h.SensorType = aggregate.SensorType;
+            e.Urgent = true;
+            _urgent.Add(aggregate.SensorId);
         }
-        if (TrackChanges)
+        var slot = WindowSlotOf(e, kind);
+        if (slot == 0)
         {
-            window.LastEnd = Math.Max(window.LastEnd, aggregate.WindowEnd);
-            if (!e.Urgent)
-            {
-                e.Urgent = true;
-                _urgent.Add(aggregate.SensorId);
-            }
-        }
-        if (h.Slot == 0)
-        {
-            h.AssetId ??= aggregate.AssetId;
             // TryLog requires no range rule, so the min/max check below could not fire either.
-            if (TryLog(ref h, aggregate.WindowEnd, aggregate.Mean))
+            if (TryLog(ref e, kind + 1, aggregate.SensorType, aggregate.AssetId, aggregate.WindowEnd, aggregate.Mean))
             {
                 return null;
             }
+            // A young state's last judged window is its last input; a new state has judged none.
+            var lastEnd = YoungLastEnd(e, kind + 1);
+            slot = YoungCount(e, kind + 1) > 0
+                ? MaterializeYoung(ref e, kind + 1)
+                : Store(new SensorState { Set = SetFor(aggregate.SensorType), SensorType = aggregate.SensorType });
+            WindowOf(ref e, kind) = new WindowSlot { Slot = slot, LastEnd = lastEnd };
         }
-        ref var s = ref Materialize(ref h);
+        ref var window = ref e.Windows![kind];
+        if (TrackChanges)
+        {
+            window.LastEnd = Math.Max(window.LastEnd, aggregate.WindowEnd);
+        }
+        ref var s = ref _states[slot - 1];
         s.AssetId ??= aggregate.AssetId;
         var set = s.Set!;
         set.Update(ref s, aggregate.WindowEnd, aggregate.Mean, out var result);
@@ -300,16 +300,21 @@ public sealed partial class DetectorPipeline
     public bool Remove(string sensorId)
     {
         ArgumentNullException.ThrowIfNull(sensorId);
-        if (!_index.TryGetValue(sensorId, out var slot) || !_slab[slot].Reading.Exists)
+        if (!_index.TryGetValue(sensorId, out var slot) || !ReadingExists(_slab[slot]))
         {
             return false;
         }
         ref var e = ref _slab[slot];
-        Release(ref e.Reading);
+        if (e.ReadingSlot != 0)
+        {
+            _states.Free(e.ReadingSlot - 1);
+            e.ReadingSlot = 0;
+        }
+        DropYoung(ref e, 0);
         e.Dirty = false;
         e.Partition = 0;
         _readingStates--;
-        if (e.Windows is null)
+        if (WindowCount(e) == 0)
         {
             _index.Remove(sensorId);
             FreeRecord(slot);
@@ -340,10 +345,10 @@ public sealed partial class DetectorPipeline
         foreach (var slot in _index.Values)
         {
             ref var e = ref _slab[slot];
-            if (e.Reading.Exists)
+            if (ReadingExists(e))
             {
                 w.Write(e.Id);
-                WriteSensor(w, Materialized(e.Reading));
+                WriteSensor(w, Materialized(e, 0));
             }
             windows += WindowCount(e);
         }
@@ -351,13 +356,13 @@ public sealed partial class DetectorPipeline
         foreach (var slot in _index.Values)
         {
             ref var e = ref _slab[slot];
-            for (var k = 0; k < (e.Windows?.Length ?? 0); k++)
+            for (var k = 0; k < _kinds.Count; k++)
             {
-                if (e.Windows![k].State.Exists)
+                if (WindowExists(e, k))
                 {
                     w.Write(e.Id);
                     w.Write(_kinds[k]);
-                    WriteSensor(w, Materialized(e.Windows[k].State));
+                    WriteSensor(w, Materialized(e, k + 1));
                 }
             }
         }
@@ -399,14 +404,14 @@ public sealed partial class DetectorPipeline
         _readingStates = 0;
         foreach (var (k, v) in sensors)
         {
-            Record(k).Reading = Store(v);
+            Record(k).ReadingSlot = Store(v);
             _readingStates++;
         }
         foreach (var (k, v) in windows)
         {
             // A whole-pipeline snapshot does not carry the last judged window end; only per-sensor states need it.
             ref var e = ref Record(k.Item1);
-            WindowOf(ref e, KindIndex(k.Item2)) = new WindowSlot { State = Store(v), LastEnd = long.MinValue };
+            WindowOf(ref e, KindIndex(k.Item2)) = new WindowSlot { Slot = Store(v), LastEnd = long.MinValue };
         }
     }
 

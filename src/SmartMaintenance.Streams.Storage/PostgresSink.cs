@@ -487,7 +487,7 @@ public sealed class PostgresSink : IStorageSink
     private Task<int> CopyReadingsAsync(NpgsqlConnection conn, List<SensorReading> readings, CancellationToken ct) =>
         (_encoder ??= new ReadingsCopyEncoder()).CopyAsync(conn, readings, _storedNext, ct);
 
-    private static async Task CopyAggregatesAsync(NpgsqlConnection conn, List<WindowAggregate> aggregates, CancellationToken ct)
+    private static async Task CopyAggregatesAsync(NpgsqlConnection conn, ChunkedList<WindowAggregate> aggregates, CancellationToken ct)
     {
         await using var importer = await conn.BeginBinaryImportAsync(CopyAggregatesSql, ct).ConfigureAwait(false);
         for (var i = 0; i < aggregates.Count; i++)

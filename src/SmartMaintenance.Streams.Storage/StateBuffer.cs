@@ -6,7 +6,9 @@ namespace SmartMaintenance.Streams.Storage;
 /// and the capacity it reached is as large again as what it holds: with a million sensors' states in one batch (the
 /// batch in which every window closes) that was gigabytes. Chunks are never copied: the buffer holds what was written
 /// plus less than one chunk. Positions are contiguous across chunks, so a row is (start, length) as before; the rare row
-/// that straddles a chunk boundary is copied out when it is read.
+/// that straddles a chunk boundary is copied out when it is read. Chunks a buffer releases go to a pool shared by every
+/// buffer, so the next large checkpoint reuses them instead of growing the large-object heap again (which the GC may not
+/// collect for minutes).
 /// </remarks>
 public sealed class StateBuffer : Stream
 {
@@ -17,6 +19,7 @@ public sealed class StateBuffer : Stream
     // the rest of a large checkpoint is released. Every pooled batch part keeps its own.
     private const int RetainedChunks = 2;
 
+    private static readonly System.Collections.Concurrent.ConcurrentStack<byte[]> s_pool = new();
     private readonly List<byte[]> _chunks = [];
     private long _length;
 
@@ -78,7 +81,7 @@ public sealed class StateBuffer : Stream
             var index = (int)(_length >> Shift);
             if (index == _chunks.Count)
             {
-                _chunks.Add(new byte[ChunkSize]);
+                _chunks.Add(Rent());
             }
             var at = (int)(_length & Mask);
             var n = Math.Min(buffer.Length, ChunkSize - at);
@@ -99,7 +102,7 @@ public sealed class StateBuffer : Stream
         var index = (int)(_length >> Shift);
         if (index == _chunks.Count)
         {
-            _chunks.Add(new byte[ChunkSize]);
+            _chunks.Add(Rent());
         }
         _chunks[index][(int)(_length & Mask)] = value;
         _length++;
@@ -111,10 +114,16 @@ public sealed class StateBuffer : Stream
         _length = 0;
         if (_chunks.Count > RetainedChunks)
         {
+            for (var i = RetainedChunks; i < _chunks.Count; i++)
+            {
+                s_pool.Push(_chunks[i]);
+            }
             _chunks.RemoveRange(RetainedChunks, _chunks.Count - RetainedChunks);
             _chunks.TrimExcess();
         }
     }
+
+    private static byte[] Rent() => s_pool.TryPop(out var chunk) ? chunk : new byte[ChunkSize];
 
     public override void Flush()
     {

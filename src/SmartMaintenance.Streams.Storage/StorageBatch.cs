@@ -35,14 +35,16 @@ public sealed class StorageBatch
     private long _bytes;
 
     public List<SensorReading> Readings { get; } = [];
-    public List<WindowAggregate> Aggregates { get; } = [];
+    /// <summary>Window aggregates in pooled chunks (<see cref="ChunkedList{T}"/>): the batch in which a minute ends holds one
+    /// per sensor and window kind.</summary>
+    public ChunkedList<WindowAggregate> Aggregates { get; private set; } = new();
     public List<Anomaly> Anomalies { get; } = [];
     public List<AlertEvent> Alerts { get; } = [];
     public List<OffsetMark> Offsets { get; } = [];
     /// <summary>Window rows to delete (session windows merged into another one); keyed by sensor, kind and start.</summary>
     public List<WindowAggregate> Retractions { get; } = [];
     /// <summary>Detector state rows, upserted unless the stored row is from a later position.</summary>
-    public List<DetectorStateRow> DetectorStates { get; } = [];
+    public ChunkedList<DetectorStateRow> DetectorStates { get; } = new();
     /// <summary>The bytes of <see cref="DetectorStates"/>, one chunked buffer for the batch (reused).</summary>
     public StateBuffer StateData { get; } = new();
 
@@ -82,20 +84,50 @@ public sealed class StorageBatch
         }
     }
 
-    /// <summary>Empties the batch for reuse (capacity kept).</summary>
+    /// <summary>Takes <paramref name="aggregates"/> as the batch's aggregate list and returns the list it had (empty), so a
+    /// caller that collected the aggregates in a list of its own hands them over without copying them.</summary>
+    /// <exception cref="InvalidOperationException">The batch already holds aggregates.</exception>
+    public ChunkedList<WindowAggregate> ExchangeAggregates(ChunkedList<WindowAggregate> aggregates)
+    {
+        ArgumentNullException.ThrowIfNull(aggregates);
+        if (Aggregates.Count > 0)
+        {
+            throw new InvalidOperationException("The batch already holds aggregates.");
+        }
+        var had = Aggregates;
+        Aggregates = aggregates;
+        _countedAggregates = 0;
+        return had;
+    }
+
+    /// <summary>Empties the batch for reuse (capacity kept, except for lists a burst grew beyond
+    /// <see cref="RetainedCapacity"/> items; chunked lists give their chunks back to the shared pool).</summary>
     public void Clear()
     {
         Readings.Clear();
         Aggregates.Clear();
-        Anomalies.Clear();
-        Alerts.Clear();
+        Release(Anomalies);
+        Release(Alerts);
         Offsets.Clear();
-        Retractions.Clear();
+        Release(Retractions);
         DetectorStates.Clear();
         // Batches are pooled: one large checkpoint must not pin its buffer in every batch that ever carried one.
         StateData.Reset();
         _countedReadings = _countedAggregates = _countedAnomalies = _countedAlerts = 0;
         _bytes = 0;
+    }
+
+    /// <summary>Items a pooled batch's other output lists keep room for: a burst of anomalies or alerts must not stay pinned
+    /// in every pooled batch that ever carried one. Readings are bounded by Storage:BatchMaxRows and keep their capacity.</summary>
+    public const int RetainedCapacity = 1 << 16;
+
+    private static void Release<T>(List<T> list)
+    {
+        list.Clear();
+        if (list.Capacity > RetainedCapacity)
+        {
+            list.Capacity = 0;
+        }
     }
 
     private static int Len(string? s) => s?.Length ?? 0;

@@ -305,41 +305,30 @@ internal sealed class OffsetTracker(long granularity)
 /// each entry is the varint of its time minus the previous entry's (the first: its zigzagged time), then its value:
 /// a varint of zigzag(v·1000 − the previous entry's v·1000) + 1 when v·1000 is an integer that reproduces the value's
 /// bits exactly (up to three decimals and |v| &lt; 2.1 M, e.g. 72.3, 0.125, 101325), otherwise a 0 byte and the 64
-/// value bits. A key reporting every 10 s a value such as 72.3 ± 0.1 takes 3–4 bytes per reading (8 before), any
-/// other value 10–11 (12). An entry depends only on its predecessor, so an out-of-order reading re-encodes one
-/// neighbour. Entries older than the horizon are ignored by lookups and dropped only when the array is full, so the
-/// usual in-order reading reads two fields and appends (cache misses dominate with many keys). Seqs, when readings
-/// carry them, sit in a side array aligned with the entries, allocated with the first one.
+/// value bits. Once a key's readings carry seqs, every entry also ends with a varint of zigzag(seq − the previous
+/// entry's seq) (−1: none; the first entry's predecessor is −1): a producer numbering a key's readings one by one adds a
+/// byte per entry, where a side array of seqs took 96 bytes per key (object and array) before its first growth. A key
+/// reporting every 10 s a value such as 72.3 ± 0.1 takes 3–5 bytes per reading, any other value 10–12. An entry depends
+/// only on its predecessor, so an out-of-order reading re-encodes one neighbour. Entries older than the horizon are
+/// ignored by lookups and dropped only when the array is full, so the usual in-order reading reads two fields and
+/// appends (cache misses dominate with many keys).
 /// </remarks>
 internal struct DedupIndex
 {
     private const double Scale = 1000;
-    // Zigzagged 64-bit time (10 bytes) + raw value marker and bits (9).
-    private const int MaxEntryBytes = 19;
+    // Zigzagged 64-bit time (10 bytes) + raw value marker and bits (9) + zigzagged seq delta (10).
+    private const int MaxEntryBytes = 29;
 
     private byte[]? _entries;
-    private SeqMemory? _seqs;
-    // Time and v·1000 (0 when it has none) of the last entry: what an in-order reading is compared with and encoded after.
+    // Time, v·1000 (0 when it has none) and seq (−1: none) of the last entry: what an in-order reading is compared with
+    // and encoded after.
     private long _lastTs;
+    private long _lastSeq;
+    // One past the largest seq ever remembered (a new seq at or above it is not a re-send, so the scan is skipped);
+    // 0 while no entry carries a seq field.
+    private long _seqBound;
     private int _lastScaled;
     private int _length;
-
-    /// <summary>Seqs of the entries (−1: none) and an upper bound of them.</summary>
-    private sealed class SeqMemory(int capacity)
-    {
-        public long[] Seqs = Filled(capacity);
-        public int Count;
-        // Producers number readings upwards, so a new seq above the bound is not a re-send and the scan of all
-        // remembered seqs (the whole dedup horizon) is skipped for nearly every reading.
-        public long Max = -1;
-
-        public static long[] Filled(int n)
-        {
-            var a = new long[n];
-            Array.Fill(a, -1L);
-            return a;
-        }
-    }
 
     /// <summary>Decoding position: the entry just read, which is also what the next entry is relative to.</summary>
     private struct Cursor
@@ -350,10 +339,12 @@ internal struct DedupIndex
         public int Scaled;
         public bool IsScaled;
         public long Bits;
+        public long Seq;
     }
 
-    public readonly long HeapBytes =>
-        (_entries is null ? 0 : 24 + _entries.Length) + (_seqs is null ? 0 : 32 + 24 + (8L * _seqs.Seqs.Length));
+    public readonly long HeapBytes => _entries is null ? 0 : 24 + _entries.Length;
+
+    private readonly bool HasSeqs => _seqBound != 0;
 
     /// <summary>v·1000 as an int when dividing it back gives exactly the same bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -400,8 +391,10 @@ internal struct DedupIndex
         return v;
     }
 
-    /// <summary>Encodes an entry after <paramref name="prev"/> (null: as the first entry).</summary>
-    private static int Encode(Span<byte> dst, bool first, long prevTs, int prevScaled, long ts, bool isScaled, int scaled, long bits)
+    /// <summary>Encodes an entry after one with time <paramref name="prevTs"/>, v·1000 <paramref name="prevScaled"/> and seq
+    /// <paramref name="prevSeq"/> (<paramref name="first"/>: as the first entry, whose predecessor's seq is −1).</summary>
+    private static int Encode(Span<byte> dst, bool first, long prevTs, int prevScaled, long prevSeq, long ts, bool isScaled, int scaled, long bits,
+        bool hasSeqs, long seq)
     {
         // Entries are sorted, so the unsigned difference is exact even across the whole long range.
         var n = WriteVarint(dst, first ? ZigZag(ts) : (ulong)(ts - prevTs));
@@ -416,10 +409,14 @@ internal struct DedupIndex
             BinaryPrimitives.WriteInt64LittleEndian(dst[n..], bits);
             n += 8;
         }
+        if (hasSeqs)
+        {
+            n += WriteVarint(dst[n..], ZigZag(seq - (first ? -1 : prevSeq)));
+        }
         return n;
     }
 
-    private static void Next(ReadOnlySpan<byte> src, ref Cursor c)
+    private static void Next(ReadOnlySpan<byte> src, ref Cursor c, bool hasSeqs)
     {
         var t = ReadVarint(src, ref c.Pos);
         c.Ts = c.Index == 0 ? UnZigZag(t) : c.Ts + (long)t;
@@ -435,6 +432,7 @@ internal struct DedupIndex
             c.IsScaled = true;
             c.Scaled = (int)(c.Scaled + UnZigZag(ReadVarint(src, ref c.Pos) - 1));
         }
+        c.Seq = hasSeqs ? (c.Index == 0 ? -1 : c.Seq) + UnZigZag(ReadVarint(src, ref c.Pos)) : -1;
         c.Index++;
     }
 
@@ -449,13 +447,14 @@ internal struct DedupIndex
         // In-order reading: nothing at or after its time is remembered, so only a seq can match.
         if (_lastTs < ts)
         {
-            return seq >= 0 && _seqs is not null && ContainsSeq(seq, lowBound);
+            return seq >= 0 && seq < _seqBound && ContainsSeq(seq, lowBound);
         }
         return ContainsSlow(ts, bits, seq, lowBound);
     }
 
     private readonly bool ContainsSlow(long ts, long bits, long seq, long lowBound)
     {
+        var hasSeqs = HasSeqs;
         if (ts >= lowBound)
         {
             // The encoding is canonical: a value with a v·1000 form is only ever stored in it.
@@ -464,7 +463,7 @@ internal struct DedupIndex
             var c = default(Cursor);
             while (c.Pos < src.Length)
             {
-                Next(src, ref c);
+                Next(src, ref c, hasSeqs);
                 if (c.Ts > ts)
                 {
                     break;
@@ -475,23 +474,17 @@ internal struct DedupIndex
                 }
             }
         }
-        return seq >= 0 && _seqs is not null && ContainsSeq(seq, lowBound);
+        return seq >= 0 && seq < _seqBound && ContainsSeq(seq, lowBound);
     }
 
     private readonly bool ContainsSeq(long seq, long lowBound)
     {
-        var memory = _seqs!;
-        if (seq > memory.Max || Array.IndexOf(memory.Seqs, seq, 0, memory.Count) < 0)
-        {
-            return false;
-        }
         var src = _entries.AsSpan(0, _length);
         var c = default(Cursor);
         while (c.Pos < src.Length)
         {
-            var i = c.Index;
-            Next(src, ref c);
-            if (memory.Seqs[i] == seq && c.Ts >= lowBound)
+            Next(src, ref c, hasSeqs: true);
+            if (c.Seq == seq && c.Ts >= lowBound)
             {
                 return true;
             }
@@ -502,35 +495,70 @@ internal struct DedupIndex
     public void Insert(long ts, long bits, long seq, long lowBound)
     {
         var isScaled = TryScale(bits, out var scaled);
-        if (seq >= 0 && _seqs is null)
+        if (seq >= 0 && !HasSeqs)
         {
-            _seqs = new SeqMemory(Math.Max(4, CountEntries() + 1)) { Count = CountEntries() };
+            AddSeqFields();
+        }
+        var hasSeqs = HasSeqs;
+        if (seq >= _seqBound && hasSeqs)
+        {
+            _seqBound = seq + 1;
         }
         if (_length != 0 && ts >= _lastTs && _entries!.Length - _length >= MaxEntryBytes)
         {
             // The usual reading: in order, with room for any entry, so it is encoded in place.
-            _length += Encode(_entries.AsSpan(_length), false, _lastTs, _lastScaled, ts, isScaled, scaled, bits);
+            _length += Encode(_entries.AsSpan(_length), false, _lastTs, _lastScaled, _lastSeq, ts, isScaled, scaled, bits, hasSeqs, seq);
             _lastTs = ts;
             _lastScaled = isScaled ? scaled : 0;
-            if (_seqs is not null)
-            {
-                AddSeq(_seqs.Count, seq);
-            }
+            _lastSeq = seq;
             return;
         }
         InsertSlow(ts, bits, seq, lowBound, isScaled, scaled);
     }
 
+    /// <summary>The first seq of the key: every remembered entry gets a seq field (−1, none), re-encoded once.</summary>
+    private void AddSeqFields()
+    {
+        if (_length > 0)
+        {
+            var src = _entries.AsSpan(0, _length);
+            var count = 0;
+            var c = default(Cursor);
+            while (c.Pos < src.Length)
+            {
+                Next(src, ref c, hasSeqs: false);
+                count++;
+            }
+            // Each entry gains one byte (a zero delta), except the first (−1 after −1: also zero).
+            var fresh = new byte[(_length + count + (MaxEntryBytes / 2) + 7) & ~7];
+            var prev = default(Cursor);
+            c = default;
+            var at = 0;
+            while (c.Pos < src.Length)
+            {
+                Next(src, ref c, hasSeqs: false);
+                at += Encode(fresh.AsSpan(at), c.Index == 1, prev.Ts, prev.Scaled, -1, c.Ts, c.IsScaled, c.Scaled, c.Bits, hasSeqs: true, -1);
+                prev = c;
+            }
+            _entries = fresh;
+            _length = at;
+        }
+        _lastSeq = -1;
+        // Non-zero from now on: the index carries seqs (the caller raises the bound to the new seq).
+        _seqBound = 1;
+    }
+
     private void InsertSlow(long ts, long bits, long seq, long lowBound, bool isScaled, int scaled)
     {
         Span<byte> encoded = stackalloc byte[2 * MaxEntryBytes];
+        var hasSeqs = HasSeqs;
         while (true)
         {
             _entries ??= new byte[16];
             if (_length == 0 || ts >= _lastTs)
             {
                 // In order (equal times go after the remembered ones): append.
-                var n = Encode(encoded, _length == 0, _lastTs, _lastScaled, ts, isScaled, scaled, bits);
+                var n = Encode(encoded, _length == 0, _lastTs, _lastScaled, _lastSeq, ts, isScaled, scaled, bits, hasSeqs, seq);
                 if (_length + n > _entries.Length)
                 {
                     MakeRoom(lowBound, n);
@@ -540,37 +568,36 @@ internal struct DedupIndex
                 _length += n;
                 _lastTs = ts;
                 _lastScaled = isScaled ? scaled : 0;
-                AddSeq(_seqs?.Count ?? 0, seq);
+                _lastSeq = seq;
                 return;
             }
-            if (InsertBefore(ts, isScaled, scaled, bits, encoded, lowBound, out var index))
+            if (InsertBefore(ts, isScaled, scaled, bits, seq, encoded, lowBound))
             {
-                AddSeq(index, seq);
                 return;
             }
         }
     }
 
     /// <summary>Inserts before the first entry later than <paramref name="ts"/> (there is one); false when room had to be made first.</summary>
-    private bool InsertBefore(long ts, bool isScaled, int scaled, long bits, Span<byte> encoded, long lowBound, out int index)
+    private bool InsertBefore(long ts, bool isScaled, int scaled, long bits, long seq, Span<byte> encoded, long lowBound)
     {
+        var hasSeqs = HasSeqs;
         var src = _entries.AsSpan(0, _length);
         var before = default(Cursor);
         var c = default(Cursor);
         while (true)
         {
             before = c;
-            Next(src, ref c);
+            Next(src, ref c, hasSeqs);
             if (c.Ts > ts)
             {
                 break;
             }
         }
         // The new entry after `before`, then the later one re-encoded after the new entry; everything further is unchanged.
-        index = before.Index;
-        var first = index == 0;
-        var n = Encode(encoded, first, before.Ts, before.Scaled, ts, isScaled, scaled, bits);
-        n += Encode(encoded[n..], false, ts, isScaled ? scaled : 0, c.Ts, c.IsScaled, c.Scaled, c.Bits);
+        var first = before.Index == 0;
+        var n = Encode(encoded, first, before.Ts, before.Scaled, before.Seq, ts, isScaled, scaled, bits, hasSeqs, seq);
+        n += Encode(encoded[n..], false, ts, isScaled ? scaled : 0, seq, c.Ts, c.IsScaled, c.Scaled, c.Bits, hasSeqs, c.Seq);
         var old = c.Pos - before.Pos;
         if (_length + n - old > _entries!.Length)
         {
@@ -583,64 +610,31 @@ internal struct DedupIndex
         return true;
     }
 
-    private readonly int CountEntries()
-    {
-        var src = _entries.AsSpan(0, _length);
-        var c = default(Cursor);
-        while (c.Pos < src.Length)
-        {
-            Next(src, ref c);
-        }
-        return c.Index;
-    }
-
-    private readonly void AddSeq(int index, long seq)
-    {
-        if (_seqs is not { } memory)
-        {
-            return;
-        }
-        if (memory.Count == memory.Seqs.Length)
-        {
-            var grown = SeqMemory.Filled(memory.Count + (memory.Count / 4) + 1);
-            Array.Copy(memory.Seqs, grown, memory.Count);
-            memory.Seqs = grown;
-        }
-        Array.Copy(memory.Seqs, index, memory.Seqs, index + 1, memory.Count - index);
-        memory.Seqs[index] = seq;
-        memory.Count++;
-        if (seq > memory.Max)
-        {
-            memory.Max = seq;
-        }
-    }
-
     /// <summary>Drops the entries older than the horizon and makes room for <paramref name="needed"/> more bytes.</summary>
     private void MakeRoom(long lowBound, int needed)
     {
+        var hasSeqs = HasSeqs;
         var entries = _entries!;
         var src = entries.AsSpan(0, _length);
         var c = default(Cursor);
-        var drop = 0;
         var liveFrom = _length;
         while (c.Pos < src.Length)
         {
             var start = c.Pos;
-            Next(src, ref c);
+            Next(src, ref c, hasSeqs);
             if (c.Ts >= lowBound)
             {
                 liveFrom = start;
                 break;
             }
-            drop++;
         }
         Span<byte> head = stackalloc byte[MaxEntryBytes];
         var headLength = 0;
         var tail = ReadOnlySpan<byte>.Empty;
         if (liveFrom < _length)
         {
-            // The oldest live entry becomes the first: absolute time and value; the rest is relative to it as before.
-            headLength = Encode(head, true, 0, 0, c.Ts, c.IsScaled, c.Scaled, c.Bits);
+            // The oldest live entry becomes the first: absolute time and value, seq after −1; the rest is relative to it as before.
+            headLength = Encode(head, true, 0, 0, -1, c.Ts, c.IsScaled, c.Scaled, c.Bits, hasSeqs, c.Seq);
             tail = src[c.Pos..];
         }
         var live = headLength + tail.Length;
@@ -664,12 +658,7 @@ internal struct DedupIndex
         {
             _lastTs = 0;
             _lastScaled = 0;
-        }
-        if (_seqs is { } memory && drop > 0)
-        {
-            Array.Copy(memory.Seqs, drop, memory.Seqs, 0, memory.Count - drop);
-            Array.Fill(memory.Seqs, -1L, memory.Count - drop, drop);
-            memory.Count -= drop;
+            _lastSeq = -1;
         }
     }
 }

@@ -39,7 +39,9 @@ internal sealed class PaneGroup(int stateIndex, WindowSpec first)
         // Two panes to start, growing by two: a key seen within a minute or two needs no more, and at a million young keys
         // the six a 5m/1m spec holds in the steady state would cost 320 B each before they are used.
         InitialPanes = Math.Max(InitialPanes, (int)Math.Min(2, (spec.Size / spec.Pane) + 1));
-        InitialWindows = (int)Math.Min(128, InitialWindows + (spec.Size / spec.Advance) + 1);
+        // The windows one reading opens (one per advance in the size; 6 for tumbling 1m + hopping 5m/1m): the next minute's
+        // first reading arrives when the oldest have closed, and the array grows by two when it does not.
+        InitialWindows = (int)Math.Min(128, InitialWindows + (spec.Size / spec.Advance));
         return (byte)Members++;
     }
 

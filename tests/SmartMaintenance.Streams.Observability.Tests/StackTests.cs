@@ -86,6 +86,11 @@ public sealed partial class StackTests(StackFixture stack)
         {
             await stack.Prometheus.WaitForAsync($"sum(smstream_window_firings_total{{job=\"smstream-engine\", kind=\"{kind}\"}})", v => v > 0, within);
         }
+        // Counted at the handoff, before the batch's aggregates move to the writer's parts.
+        foreach (var state in new[] { "partial", "final" })
+        {
+            await stack.Prometheus.WaitForAsync($"sum(smstream_window_aggregates_emitted_total{{job=\"smstream-engine\", state=\"{state}\"}})", v => v > 0, within);
+        }
         await stack.Prometheus.WaitForAsync("sum(smstream_alert_events_total{job=\"smstream-engine\", status=\"open\"})", v => v >= 1, within);
         await stack.Prometheus.WaitForAsync("sum(smstream_e2e_event_to_stored_seconds_count{job=\"smstream-engine\"})", v => v >= stack.Engine.Counters.Stored, within);
         await stack.Prometheus.WaitForAsync("sum(smstream_notifier_deliveries_total{job=\"smstream-notifier\", channel=\"console\", outcome=\"delivered\"})", v => v >= 1, within);

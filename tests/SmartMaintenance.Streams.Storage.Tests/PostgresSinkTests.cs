@@ -147,7 +147,8 @@ public sealed class PostgresSinkTests(PostgresFixture fx)
         Assert.Equal(100L, (await sink.LoadOffsetsAsync(TestData.Group, TestData.Topic, default))[0].NextOffset);
 
         // The sink is usable again afterwards (fresh connection, staging recreated).
-        bad.Aggregates.RemoveAt(1);
+        bad.Aggregates.Clear();
+        bad.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 0, 1.0));
         await sink.WriteAsync(bad, default);
         Assert.Equal(5100L, await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM readings"));
     }

@@ -91,6 +91,29 @@ public sealed class DedupIndexTests
     }
 
     [Fact]
+    public void Seqs_numbered_one_by_one_cost_a_byte_per_entry_and_a_key_that_starts_sending_them_keeps_its_entries()
+    {
+        var plain = default(DedupIndex);
+        var numbered = default(DedupIndex);
+        var late = default(DedupIndex);
+        for (var i = 0; i < 40; i++)
+        {
+            var ts = 1_700_000_000_000 + (i * 1000);
+            var bits = BitConverter.DoubleToInt64Bits(60 + (i * 0.1));
+            plain.Insert(ts, bits, -1, 0);
+            numbered.Insert(ts, bits, 1000 + i, 0);
+            // Seqs from the 20th reading on: the earlier entries stay findable by time and value.
+            late.Insert(ts, bits, i >= 20 ? i : -1, 0);
+        }
+        Assert.InRange(numbered.HeapBytes - plain.HeapBytes, 0, (40 * 5 / 4) + 16);
+        Assert.True(numbered.Contains(1_700_000_000_000 + 50_000, 0, 1010, 0));
+        Assert.False(numbered.Contains(1_700_000_000_000 + 50_000, 0, 1040, 0));
+        Assert.True(late.Contains(1_700_000_000_000 + 5000, BitConverter.DoubleToInt64Bits(60 + (5 * 0.1)), -1, 0));
+        Assert.True(late.Contains(1_700_000_000_000 + 50_000, 0, 25, 0));
+        Assert.False(late.Contains(1_700_000_000_000 + 50_000, 0, 5, 0));
+    }
+
+    [Fact]
     public void Out_of_order_readings_and_expiry_keep_every_live_entry_findable()
     {
         var index = default(DedupIndex);

@@ -1,4 +1,5 @@
 using SmartMaintenance.Streams.Contracts;
+using SmartMaintenance.Streams.Storage;
 
 namespace SmartMaintenance.Streams.Engine.Stages;
 
@@ -107,7 +108,12 @@ public interface IPersistentWindowStage
 /// <summary>Side outputs of the processing stages for one batch.</summary>
 public sealed class StageOutputs
 {
-    public List<WindowAggregate> Aggregates { get; } = [];
+    // A list that grew beyond this many items (the batch in which a minute ended at many sensors) is released when
+    // cleared rather than kept for every later batch.
+    internal const int RetainedCapacity = 1 << 16;
+
+    /// <summary>In pooled chunks: when a minute ends at a million sensors the stages emit two million at once.</summary>
+    public ChunkedList<WindowAggregate> Aggregates { get; private set; } = new();
     /// <summary>Session windows superseded by a merge (a late reading bridged two sessions): their rows are deleted.</summary>
     public List<WindowAggregate> Retractions { get; } = [];
     public List<Anomaly> Anomalies { get; } = [];
@@ -115,11 +121,29 @@ public sealed class StageOutputs
 
     public bool IsEmpty => Aggregates.Count == 0 && Retractions.Count == 0 && Anomalies.Count == 0 && Alerts.Count == 0;
 
+    /// <summary>Takes <paramref name="aggregates"/> (empty) as the aggregate list and returns the one it had, so the
+    /// engine can hand a batch's aggregates to the writer without copying them.</summary>
+    internal ChunkedList<WindowAggregate> ExchangeAggregates(ChunkedList<WindowAggregate> aggregates)
+    {
+        var had = Aggregates;
+        Aggregates = aggregates;
+        return had;
+    }
+
     public void Clear()
     {
         Aggregates.Clear();
-        Retractions.Clear();
-        Anomalies.Clear();
-        Alerts.Clear();
+        Release(Retractions);
+        Release(Anomalies);
+        Release(Alerts);
+    }
+
+    private static void Release<T>(List<T> list)
+    {
+        list.Clear();
+        if (list.Capacity > RetainedCapacity)
+        {
+            list.Capacity = 0;
+        }
     }
 }

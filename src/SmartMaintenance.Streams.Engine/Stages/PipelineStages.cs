@@ -21,7 +21,6 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
     private readonly DetectorPipeline _detectors;
     private readonly AlertTracker _alerts;
     private readonly List<AlertEvent> _suppressed = [];
-    private readonly StageOutputs _windowOutputs = new();
     private readonly List<string> _removed = [];
     private bool _persist;
     // Session boundaries: persisted with the sensor's state when a session spec is configured.
@@ -61,10 +60,15 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
             // marker): restored boundaries must not judge new readings.
             ReplayFinished(reading.Position.Partition);
         }
-        var reason = _windows.OnReading(reading, replaying, _windowOutputs, out detail);
-        if (_windowOutputs.Aggregates.Count > 0)
+        var first = outputs.Aggregates.Count;
+        RejectReason reason;
+        try
         {
-            ForwardWindows(outputs);
+            reason = _windows.OnReading(reading, replaying, outputs, out detail);
+        }
+        finally
+        {
+            JudgeWindows(outputs, first);
         }
         if (reason != RejectReason.None)
         {
@@ -93,16 +97,29 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
 
     public void OnBatchBoundary(StageOutputs outputs)
     {
-        _windows.OnBatchBoundary(_windowOutputs);
-        ForwardWindows(outputs);
+        ArgumentNullException.ThrowIfNull(outputs);
+        var first = outputs.Aggregates.Count;
+        try
+        {
+            _windows.OnBatchBoundary(outputs);
+        }
+        finally
+        {
+            JudgeWindows(outputs, first);
+        }
     }
 
     public void OnTick(StageOutputs outputs)
     {
-        _windows.OnTick(_windowOutputs);
-        if (!_windowOutputs.IsEmpty)
+        ArgumentNullException.ThrowIfNull(outputs);
+        var first = outputs.Aggregates.Count;
+        try
         {
-            ForwardWindows(outputs);
+            _windows.OnTick(outputs);
+        }
+        finally
+        {
+            JudgeWindows(outputs, first);
         }
     }
 
@@ -112,16 +129,27 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
 
     public void OnPartitionsAssigned(IReadOnlyDictionary<int, long?> watermarkFloors, StageOutputs outputs)
     {
-        _windows.OnPartitionsAssigned(watermarkFloors, _windowOutputs);
-        ForwardWindows(outputs);
+        ArgumentNullException.ThrowIfNull(outputs);
+        var first = outputs.Aggregates.Count;
+        try
+        {
+            _windows.OnPartitionsAssigned(watermarkFloors, outputs);
+        }
+        finally
+        {
+            JudgeWindows(outputs, first);
+        }
     }
 
-    private void ForwardWindows(StageOutputs outputs)
+    /// <summary>Judges the aggregates the window stage appended from <paramref name="first"/> on.</summary>
+    /// <remarks>The window stage writes into the caller's outputs directly: when a minute ends at a million sensors it
+    /// emits two million aggregates at once, and a list of its own copied into the caller's held them twice.</remarks>
+    private void JudgeWindows(StageOutputs outputs, int first)
     {
-        outputs.Retractions.AddRange(_windowOutputs.Retractions);
-        foreach (var aggregate in _windowOutputs.Aggregates)
+        var aggregates = outputs.Aggregates;
+        for (var i = first; i < aggregates.Count; i++)
         {
-            outputs.Aggregates.Add(aggregate);
+            var aggregate = aggregates[i];
             // Window detectors judge a window once, when it is final, not at every early revision.
             if (aggregate.IsFinal && _detectors.ProcessWindow(aggregate, out var anomaly) && anomaly is not null)
             {
@@ -129,7 +157,6 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
                 _alerts.OnAnomaly(anomaly, outputs.Alerts);
             }
         }
-        _windowOutputs.Clear();
     }
 
     public long? LowestNeededOffset(int partition) => _windows.LowestNeededOffset(partition);

@@ -182,7 +182,14 @@ public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDispo
                 var output = e.Item;
                 if (output.Kind == WindowOutputKind.Aggregate)
                 {
-                    (output.Firing == FiringKind.Retraction ? _sink?.Retractions : _sink?.Aggregates)?.Add(output.Aggregate);
+                    if (output.Firing == FiringKind.Retraction)
+                    {
+                        _sink?.Retractions.Add(output.Aggregate);
+                    }
+                    else
+                    {
+                        _sink?.Aggregates.Add(output.Aggregate);
+                    }
                 }
                 else
                 {

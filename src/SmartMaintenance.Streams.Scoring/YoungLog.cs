@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using static SmartMaintenance.Streams.Contracts.Varint;
 
 namespace SmartMaintenance.Streams.Scoring;
 
@@ -159,43 +160,6 @@ internal static class YoungLog
         }
         scaled = 0;
         return false;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong ZigZag(long v) => (ulong)((v << 1) ^ (v >> 63));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static long UnZigZag(ulong v) => (long)(v >> 1) ^ -(long)(v & 1);
-
-    private static int WriteVarint(Span<byte> dst, ulong v)
-    {
-        var n = 0;
-        while (v >= 0x80)
-        {
-            dst[n++] = (byte)(v | 0x80);
-            v >>= 7;
-        }
-        dst[n++] = (byte)v;
-        return n;
-    }
-
-    private static ulong ReadVarint(ReadOnlySpan<byte> src, ref int pos)
-    {
-        ulong v = 0;
-        var shift = 0;
-        byte b;
-        do
-        {
-            if (shift > 63)
-            {
-                throw new ArgumentOutOfRangeException(nameof(src), "Varint longer than 64 bits.");
-            }
-            b = src[pos++];
-            v |= (ulong)(b & 0x7F) << shift;
-            shift += 7;
-        }
-        while ((b & 0x80) != 0);
-        return v;
     }
 
     /// <summary>Reads the entries of a log in order.</summary>

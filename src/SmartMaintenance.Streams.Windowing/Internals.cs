@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using static SmartMaintenance.Streams.Contracts.Varint;
 
 namespace SmartMaintenance.Streams.Windowing;
 
@@ -358,37 +359,6 @@ internal struct DedupIndex
         }
         scaled = 0;
         return false;
-    }
-
-    private static ulong ZigZag(long v) => (ulong)((v << 1) ^ (v >> 63));
-
-    private static long UnZigZag(ulong v) => (long)(v >> 1) ^ -(long)(v & 1);
-
-    private static int WriteVarint(Span<byte> dst, ulong v)
-    {
-        var n = 0;
-        while (v >= 0x80)
-        {
-            dst[n++] = (byte)(v | 0x80);
-            v >>= 7;
-        }
-        dst[n++] = (byte)v;
-        return n;
-    }
-
-    private static ulong ReadVarint(ReadOnlySpan<byte> src, ref int pos)
-    {
-        ulong v = 0;
-        var shift = 0;
-        byte b;
-        do
-        {
-            b = src[pos++];
-            v |= (ulong)(b & 0x7F) << shift;
-            shift += 7;
-        }
-        while (b >= 0x80);
-        return v;
     }
 
     /// <summary>Encodes an entry after one with time <paramref name="prevTs"/>, v·1000 <paramref name="prevScaled"/> and seq

@@ -88,30 +88,19 @@ internal sealed class CpuMeter(string? pgDataDirectory, int? brokerPid)
 
     private double Postgres(Dictionary<int, (PgKind Kind, double Cpu)> processes)
     {
-        if (pgDataDirectory is null || !File.Exists(Path.Combine(pgDataDirectory, "postmaster.pid")))
+        if (PostgresProcesses.Postmaster(pgDataDirectory) is not { } postmaster)
         {
             return 0;
         }
-        var postmaster = int.Parse(File.ReadLines(Path.Combine(pgDataDirectory, "postmaster.pid")).First(), CultureInfo.InvariantCulture);
         // Reaped backends are in the postmaster's children time; live ones are read one by one.
         var total = ReadStat($"/proc/{postmaster}/stat", includeChildren: true).Cpu;
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        foreach (var (pid, fields, dir) in PostgresProcesses.Children(postmaster))
         {
-            var name = Path.GetFileName(dir);
-            if (name.Length == 0 || !char.IsAsciiDigit(name[0]))
-            {
-                continue;
-            }
             try
             {
-                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                if (int.Parse(fields[1], CultureInfo.InvariantCulture) == postmaster)
-                {
-                    var cpu = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * TickSeconds;
-                    total += cpu;
-                    processes[int.Parse(name, CultureInfo.InvariantCulture)] = (Kind(File.ReadAllText(Path.Combine(dir, "cmdline"))), cpu);
-                }
+                var cpu = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * TickSeconds;
+                total += cpu;
+                processes[pid] = (Kind(File.ReadAllText(Path.Combine(dir, "cmdline"))), cpu);
             }
             catch (IOException)
             {

@@ -43,28 +43,12 @@ internal sealed class PerfRecorder
     /// <summary>Stops the recording (SIGINT, as Ctrl-C) and writes the cluster's process ids.</summary>
     public void Stop(string? pgDataDirectory)
     {
-        if (pgDataDirectory is not null && File.Exists(Path.Combine(pgDataDirectory, "postmaster.pid")))
+        if (PostgresProcesses.Postmaster(pgDataDirectory) is { } postmaster)
         {
-            var postmaster = File.ReadLines(Path.Combine(pgDataDirectory, "postmaster.pid")).First();
-            var pids = new List<string> { postmaster };
-            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            var pids = new List<int> { postmaster };
+            foreach (var (pid, _, _) in PostgresProcesses.Children(postmaster))
             {
-                var name = Path.GetFileName(dir);
-                if (name.Length == 0 || !char.IsAsciiDigit(name[0]))
-                {
-                    continue;
-                }
-                try
-                {
-                    var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                    if (stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1] == postmaster)
-                    {
-                        pids.Add(name);
-                    }
-                }
-                catch (IOException)
-                {
-                }
+                pids.Add(pid);
             }
             File.WriteAllText(Path.Combine(_directory, _stage + ".pg-pids"), string.Join(',', pids));
         }

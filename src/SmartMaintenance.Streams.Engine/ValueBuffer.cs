@@ -1,0 +1,47 @@
+using Confluent.Kafka;
+
+namespace SmartMaintenance.Streams.Engine;
+
+/// <summary>
+/// The consume loop's value deserializer and the value it returns: each message's bytes are copied into one buffer that
+/// is reused for the next message, instead of a new array per message (Confluent.Kafka's byte[] deserializer). The
+/// loop processes a message completely before it consumes the next, so one buffer is enough; the rejection path copies
+/// the bytes it keeps (<see cref="ToArray"/>).
+/// </summary>
+internal sealed class ValueBuffer : IDeserializer<ValueBuffer>
+{
+    // A rare huge message gets an array of its own rather than pinning that much memory for the life of the engine.
+    private const int MaxRetainedBytes = 1 << 20;
+
+    private byte[] _retained = new byte[4096];
+    private byte[] _current;
+    private int _length;
+
+    public ValueBuffer() => _current = _retained;
+
+    /// <summary>The current message's value (empty for a null value).</summary>
+    public ReadOnlySpan<byte> Span => _current.AsSpan(0, _length);
+
+    public int Length => _length;
+
+    /// <summary>A copy of the current value that outlives the next message (DLQ records).</summary>
+    public byte[] ToArray() => Span.ToArray();
+
+    public ValueBuffer Deserialize(ReadOnlySpan<byte> data, bool isNull, SerializationContext context)
+    {
+        if (data.Length > _retained.Length)
+        {
+            if (data.Length > MaxRetainedBytes)
+            {
+                _current = data.ToArray();
+                _length = data.Length;
+                return this;
+            }
+            _retained = new byte[Math.Max(data.Length, Math.Min(_retained.Length * 2, MaxRetainedBytes))];
+        }
+        data.CopyTo(_retained);
+        _current = _retained;
+        _length = data.Length;
+        return this;
+    }
+}

@@ -56,7 +56,7 @@ public sealed class StreamEngine
     private readonly List<SensorReading> _decoded = [];
     private readonly List<Rejection> _rejects = [];
 
-    private IConsumer<byte[], ValueBuffer>? _consumer;
+    private IConsumer<ReusedBytes, ReusedBytes>? _consumer;
     private bool _closeAbandoned;
     private CancellationToken _stopping;
     private IProducer<byte[], byte[]>? _producer;
@@ -213,8 +213,9 @@ public sealed class StreamEngine
 
     private void ConsumeLoop(CancellationToken ct)
     {
-        var consumer = new ConsumerBuilder<byte[], ValueBuffer>(EngineProbe.WithStatistics(_kafka.BuildEngineConsumerConfig(_options.ConsumerGroup)))
-            .SetValueDeserializer(new ValueBuffer())
+        var consumer = new ConsumerBuilder<ReusedBytes, ReusedBytes>(EngineProbe.WithStatistics(_kafka.BuildEngineConsumerConfig(_options.ConsumerGroup)))
+            .SetKeyDeserializer(new ReusedBytes())
+            .SetValueDeserializer(new ReusedBytes())
             .SetStatisticsHandler((_, json) => Probe.OnStatistics(json))
             .SetErrorHandler((_, e) =>
             {
@@ -238,7 +239,7 @@ public sealed class StreamEngine
                 StoreCommittedOffsets();
                 TryDrainOverflow();
                 MarkBackloggedPartitions(consumer);
-                ConsumeResult<byte[], ValueBuffer>? cr;
+                ConsumeResult<ReusedBytes, ReusedBytes>? cr;
                 try
                 {
                     // Paused: nothing can arrive, so wake on the writer taking a batch (then resume at once) rather than
@@ -308,7 +309,7 @@ public sealed class StreamEngine
     /// unreachable, can block far beyond any shutdown deadline. Nothing of record depends on it (offsets of record are in
     /// the database), so past the timeout the close is left to a background thread and the engine stops anyway; the
     /// group then drops this member after session.timeout.ms.</remarks>
-    private bool CloseConsumer(IConsumer<byte[], ValueBuffer> consumer)
+    private bool CloseConsumer(IConsumer<ReusedBytes, ReusedBytes> consumer)
     {
         using var closed = new ManualResetEventSlim();
         var closing = new Thread(() =>
@@ -351,7 +352,7 @@ public sealed class StreamEngine
         return false;
     }
 
-    private void Process(ConsumeResult<byte[], ValueBuffer> cr)
+    private void Process(ConsumeResult<ReusedBytes, ReusedBytes> cr)
     {
         var partition = cr.Partition.Value;
         var offset = cr.Offset.Value;
@@ -460,10 +461,10 @@ public sealed class StreamEngine
         }
     }
 
-    private static bool IsDlqReplay(ConsumeResult<byte[], ValueBuffer> cr) =>
+    private static bool IsDlqReplay(ConsumeResult<ReusedBytes, ReusedBytes> cr) =>
         cr.Message.Headers is { } headers && headers.TryGetLastBytes(DlqHeaders.ReplayedFrom, out _);
 
-    private void DeadLetter(ConsumeResult<byte[], ValueBuffer> cr, byte[] value, RejectReason reason, string detail, int index)
+    private void DeadLetter(ConsumeResult<ReusedBytes, ReusedBytes> cr, byte[] value, RejectReason reason, string detail, int index)
     {
         Counters.AddRejected(reason);
         EngineProbe.OnRejected(reason);
@@ -487,7 +488,7 @@ public sealed class StreamEngine
         headers.Add(DlqHeaders.Time, Encoding.UTF8.GetBytes(_time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)));
         var started = Stopwatch.GetTimestamp();
         // One delegate per DLQ record (the rejection path, which allocates its headers anyway), to time its acknowledgement.
-        Produce(_producer!, _topics.ReadingsDlq, new Message<byte[], byte[]> { Key = cr.Message.Key, Value = value, Headers = headers },
+        Produce(_producer!, _topics.ReadingsDlq, new Message<byte[], byte[]> { Key = cr.Message.Key.ToArrayOrNull()!, Value = value, Headers = headers },
             report => OnDelivered(report, EngineMetrics.DlqAck, started));
     }
 
@@ -745,7 +746,7 @@ public sealed class StreamEngine
     /// Once a second, tells the stages which partitions still have records to read (paused, or the position is below
     /// the high watermark of the last fetch): only a caught-up partition may turn idle and stop holding the watermark.
     /// </summary>
-    private void MarkBackloggedPartitions(IConsumer<byte[], ValueBuffer> consumer)
+    private void MarkBackloggedPartitions(IConsumer<ReusedBytes, ReusedBytes> consumer)
     {
         var now = Environment.TickCount64;
         if (now - _lastBacklogCheck < 1000)
@@ -773,7 +774,7 @@ public sealed class StreamEngine
     /// and neither is one whose first message has not reached the loop (its position is unset until then: its start
     /// is where the assignment seeked).
     /// </summary>
-    private static bool IsCaughtUp(IConsumer<byte[], ValueBuffer> consumer, TopicPartition tp, PartitionState ps)
+    private static bool IsCaughtUp(IConsumer<ReusedBytes, ReusedBytes> consumer, TopicPartition tp, PartitionState ps)
     {
         var offsets = consumer.GetWatermarkOffsets(tp);
         if (offsets.High == Offset.Unset)
@@ -928,7 +929,7 @@ public sealed class StreamEngine
         return _fatal is null;
     }
 
-    private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[], ValueBuffer> consumer, List<TopicPartition> assigned)
+    private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<ReusedBytes, ReusedBytes> consumer, List<TopicPartition> assigned)
     {
         if (LoadOffsetsWithRetry() is not { } stored)
         {
@@ -1067,7 +1068,7 @@ public sealed class StreamEngine
         EngineLog.StateRestored(_logger, restored, string.Join(',', partitions), rejected, Stopwatch.GetElapsedTime(started));
     }
 
-    private void OnRevoked(IConsumer<byte[], ValueBuffer> consumer, List<TopicPartitionOffset> revoked)
+    private void OnRevoked(IConsumer<ReusedBytes, ReusedBytes> consumer, List<TopicPartitionOffset> revoked)
     {
         if (Volatile.Read(ref _closeAbandoned))
         {
@@ -1088,7 +1089,7 @@ public sealed class StreamEngine
         Forget(revoked);
     }
 
-    private void OnLost(IConsumer<byte[], ValueBuffer> consumer, List<TopicPartitionOffset> lost)
+    private void OnLost(IConsumer<ReusedBytes, ReusedBytes> consumer, List<TopicPartitionOffset> lost)
     {
         EngineLog.Lost(_logger, string.Join(',', lost.Select(r => r.Partition.Value)));
         Forget(lost);

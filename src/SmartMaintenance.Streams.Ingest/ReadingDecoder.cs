@@ -37,6 +37,7 @@ public sealed class ReadingDecoder
     // a larger fleet misses more often and falls back to the pool, as before.
     private const int IdCacheSize = 8192;
     private readonly string?[] _idCache = new string?[IdCacheSize];
+    private readonly byte[]?[] _idCacheUtf8 = new byte[]?[IdCacheSize];
 
     public ReadingDecoder(ValidationOptions options, TimeProvider? time = null, StringPool? pool = null)
     {
@@ -323,10 +324,14 @@ public sealed class ReadingDecoder
         if (cacheable)
         {
             var utf8 = reader.ValueSpan;
-            slot = (int)(Fnv1a(utf8) & (IdCacheSize - 1));
-            if (_idCache[slot] is { } cached && cached.Length == utf8.Length && System.Text.Ascii.Equals(utf8, cached))
+            slot = IdSlot(utf8);
+            if (_idCache[slot] is { } cached)
             {
-                return cached;
+                // ASCII ids (the usual case) compare with the string itself; others with their UTF-8 bytes, kept beside.
+                if (_idCacheUtf8[slot] is { } bytes ? utf8.SequenceEqual(bytes) : cached.Length == utf8.Length && System.Text.Ascii.Equals(utf8, cached))
+                {
+                    return cached;
+                }
             }
         }
         Span<char> buffer = stackalloc char[raw];
@@ -340,19 +345,35 @@ public sealed class ReadingDecoder
         var id = Pool.Intern(chars);
         if (cacheable)
         {
+            var utf8 = reader.ValueSpan;
             _idCache[slot] = id;
+            _idCacheUtf8[slot] = System.Text.Ascii.IsValid(utf8) ? null : utf8.ToArray();
         }
         return id;
     }
 
-    private static uint Fnv1a(ReadOnlySpan<byte> bytes)
+    /// <summary>Cache slot of an id: its first and last eight bytes and its length, mixed (ids of one fleet usually differ
+    /// in their last characters). A byte-at-a-time hash cost as much as the transcoding the cache saves.</summary>
+    private static int IdSlot(ReadOnlySpan<byte> utf8)
     {
-        var h = 2166136261u;
-        foreach (var b in bytes)
+        ulong head;
+        ulong tail;
+        if (utf8.Length >= 8)
         {
-            h = (h ^ b) * 16777619u;
+            head = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(utf8);
+            tail = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(utf8[^8..]);
         }
-        return h;
+        else
+        {
+            head = 0;
+            for (var i = 0; i < utf8.Length; i++)
+            {
+                head = (head << 8) | utf8[i];
+            }
+            tail = 0;
+        }
+        var h = ((head * 0x9E3779B97F4A7C15UL) ^ (tail * 0xC2B2AE3D27D4EB4FUL) ^ (ulong)utf8.Length) * 0x165667B19E3779F9UL;
+        return (int)(h >> 51) & (IdCacheSize - 1);
     }
 
     private static void ReadTimestamp(ref Utf8JsonReader reader, ref Fields f)

@@ -176,6 +176,22 @@ public sealed class KafkaOptions
         return config;
     }
 
+    /// <summary>
+    /// The engine's consumer: as <see cref="BuildConsumerConfig"/>, except that Confluent.Kafka does not marshal each
+    /// message's topic name into a new string (<c>dotnet.consumer.consume.result.fields</c> = timestamp,headers): the
+    /// engine reads one topic and knows its name. Timestamps (the consume-delay metric) and headers (the original headers a
+    /// DLQ record carries, the mark of a DLQ replay) stay on. A <see cref="Client"/> value for the property still wins.
+    /// </summary>
+    public ConsumerConfig BuildEngineConsumerConfig(string groupId)
+    {
+        var config = BuildConsumerConfig(groupId);
+        if (!Client.ContainsKey(ConfigPropertyNames.Consumer.ConsumeResultFields))
+        {
+            config.ConsumeResultFields = "timestamp,headers";
+        }
+        return config;
+    }
+
     /// <summary>An idempotent producer: acks from all replicas, lz4 batches, ordered retries.</summary>
     public ProducerConfig BuildProducerConfig() => BuildProducerConfig(LingerMs);
 

@@ -45,6 +45,64 @@ public sealed class ReadingDecoderTests
     }
 
     [Fact]
+    public void Ids_decode_to_the_same_pooled_string_whether_escaped_or_not_and_across_many_distinct_ids()
+    {
+        var decoder = NewDecoder();
+        // More distinct ids than the decoder's id cache has slots: colliding ids must each still decode to themselves.
+        for (var round = 0; round < 2; round++)
+        {
+            for (var i = 0; i < 20_000; i++)
+            {
+                Decode($$"""{"sensor_id":"s-{{i}}","ts":"2026-11-25T11:00:00Z","value":1,"unit":"°C","sensor_type":"t{{i % 7}}"}""", decoder);
+            }
+        }
+        Assert.Empty(_rejects);
+        Assert.Equal(40_000, _readings.Count);
+        for (var i = 0; i < 20_000; i++)
+        {
+            Assert.Equal("s-" + i, _readings[i].SensorId);
+            Assert.Same(_readings[i].SensorId, _readings[20_000 + i].SensorId);
+            Assert.Equal("t" + (i % 7), _readings[20_000 + i].SensorType);
+            Assert.Equal("°C", _readings[20_000 + i].Unit);
+        }
+        _readings.Clear();
+
+        // "s-1" spelled with a JSON escape is the same id, and a cached "s-1" is not returned for "s-10".
+        Decode("""{"sensor_id":"s\u002d1","ts":"2026-11-25T11:00:00Z","value":1}""", decoder);
+        Decode("""{"sensor_id":"s-1","ts":"2026-11-25T11:00:00Z","value":1}""", decoder);
+        Decode("""{"sensor_id":"s-10","ts":"2026-11-25T11:00:00Z","value":1}""", decoder);
+        Assert.Equal(["s-1", "s-1", "s-10"], _readings.Select(r => r.SensorId));
+        Assert.Same(_readings[0].SensorId, _readings[1].SensorId);
+    }
+
+    [Fact]
+    public void Blank_ids_are_rejected_on_every_message_not_only_the_first()
+    {
+        var decoder = NewDecoder();
+        Decode("""{"sensor_id":"  ","ts":"2026-11-25T11:00:00Z","value":1}""", decoder);
+        Decode("""{"sensor_id":"  ","ts":"2026-11-25T11:00:00Z","value":1}""", decoder);
+        Assert.Empty(_readings);
+        Assert.Equal(2, _rejects.Count);
+        Assert.All(_rejects, r => Assert.Equal(RejectReason.MissingField, r.Reason));
+    }
+
+    [Fact]
+    public void The_callers_clock_reading_is_what_timestamp_limits_are_checked_against()
+    {
+        var decoder = NewDecoder();
+        var later = Now.AddHours(3).ToUnixTimeMilliseconds();
+        var json = Encoding.UTF8.GetBytes($$"""{"sensor_id":"a","ts":{{Now.AddHours(2).ToUnixTimeMilliseconds()}},"value":1}""");
+
+        // Two hours ahead of the decoder's own clock (Now), but one hour behind the clock reading passed in.
+        decoder.Decode(json, SourcePosition.None, later, _readings, _rejects);
+        Assert.Single(_readings);
+        Assert.Empty(_rejects);
+
+        decoder.Decode(json, SourcePosition.None, _readings, _rejects);
+        Assert.Equal(RejectReason.FutureTimestamp, Assert.Single(_rejects).Reason);
+    }
+
+    [Fact]
     public void Epoch_millisecond_timestamps_are_accepted()
     {
         var ms = Now.AddSeconds(-5).ToUnixTimeMilliseconds();

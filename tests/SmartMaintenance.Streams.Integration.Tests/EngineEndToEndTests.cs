@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Npgsql;
 using SmartMaintenance.Streams.Alerting;
 using SmartMaintenance.Streams.Contracts;
@@ -47,9 +48,11 @@ public sealed class EngineEndToEndTests(KafkaFixture kafka, PostgresFixture post
         var db = await postgres.CreateDatabaseAsync();
         var valid = Enumerable.Range(0, 3000).Select(i => ReadingFactory.ValidMessage(i % 50, i)).ToList();
         var invalid = ReadingFactory.Invalid(60);
+        // Every other invalid message has no key, and each carries a header of its own: the DLQ record keeps both as they
+        // were (the consumer copies keys and values into reused buffers, so a stale key must never leak into a record).
         var messages = valid
-            .Concat(invalid.Select(x => ReadingFactory.Message(x.Json, "bad")))
-                        .ToList();
+            .Concat(invalid.Select((x, i) => TestMessage.Utf8(i % 2 == 0 ? "bad" : null, x.Json, ("origin", "producer-" + i))))
+            .ToList();
         await kafka.ProduceAsync(topics.Input, messages);
 
         var storage = StorageFor(db);
@@ -85,6 +88,9 @@ public sealed class EngineEndToEndTests(KafkaFixture kafka, PostgresFixture post
             Assert.Equal(topics.Input, m.Header("dlq.source.topic"));
             Assert.False(string.IsNullOrEmpty(m.Header("dlq.detail")));
             Assert.Contains(m.ValueText, invalid.Select(x => x.Json));
+            var i = int.Parse(m.Header("origin")!["producer-".Length..], CultureInfo.InvariantCulture);
+            Assert.Equal(invalid[i].Json, m.ValueText);
+            Assert.Equal(i % 2 == 0 ? "bad" : null, m.Key is null ? null : m.KeyText);
         });
     }
 

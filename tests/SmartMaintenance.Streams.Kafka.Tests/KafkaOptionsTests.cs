@@ -23,6 +23,30 @@ public sealed class KafkaOptionsTests
     }
 
     [Fact]
+    public void Engine_consumer_skips_the_topic_name_but_keeps_timestamps_and_headers()
+    {
+        var options = new KafkaOptions();
+
+        var engine = options.BuildEngineConsumerConfig("smstream-engine");
+
+        // Headers carry the DLQ-replay mark and go into DLQ records; the timestamp feeds the consume-delay metric.
+        Assert.Equal("timestamp,headers", engine.Get(ConfigPropertyNames.Consumer.ConsumeResultFields));
+        Assert.Equal("smstream-engine", engine.GroupId);
+        Assert.False(engine.EnableAutoOffsetStore);
+        // Other consumers (DLQ tools, load checks) read the topic name of what they consume.
+        Assert.Null(options.BuildConsumerConfig("g").Get(ConfigPropertyNames.Consumer.ConsumeResultFields));
+    }
+
+    [Fact]
+    public void Engine_consumer_result_fields_from_client_properties_win()
+    {
+        var options = new KafkaOptions();
+        options.Client[ConfigPropertyNames.Consumer.ConsumeResultFields] = "all";
+
+        Assert.Equal("all", options.BuildEngineConsumerConfig("g").Get(ConfigPropertyNames.Consumer.ConsumeResultFields));
+    }
+
+    [Fact]
     public void Producer_defaults_are_idempotent_acks_all_lz4()
     {
         var config = new KafkaOptions().BuildProducerConfig();

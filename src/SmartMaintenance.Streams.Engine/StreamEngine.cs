@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -40,8 +39,6 @@ public sealed class StreamEngine
     /// <summary>The stages' persistent side when Engine:PersistDetectorState is on, else null.</summary>
     private readonly IPersistentStages? _persistent;
     private readonly List<Scoring.ChangedSensor> _taken = [];
-    // Aggregates in one batch from which it counts as a minute-end burst (≈ 38 MB of them).
-    private const int BurstAggregates = 1 << 18;
     private readonly long _stateIntervalMs;
     private long _lastStateCheckpoint;
     private readonly ReadingDecoder _decoder;
@@ -559,10 +556,6 @@ public sealed class StreamEngine
     private void Handoff(bool allState = false)
     {
         _stages.OnBatchBoundary(_outputs);
-        if (_outputs.Aggregates.Count >= BurstAggregates)
-        {
-            CompactBeforeBurstState();
-        }
         if (_persistent is not null)
         {
             // Before the replay points below: a full take moves the lowest offset detector state still needs.
@@ -605,20 +598,6 @@ public sealed class StreamEngine
             PauseAll();
         }
         _batch = _pool.TryTake(out var next1) ? next1 : new PendingBatch(_sinks.Length);
-    }
-
-    /// <summary>
-    /// A minute ended at many sensors: its aggregates are out, its detector states are about to be serialized. The keys'
-    /// arrays that grew during the minute (panes, window records, dedup entries, young detector logs) left their old copies
-    /// in gen 2, which a process with memory to spare collects rarely and, in the background, without compacting: at a
-    /// million sensors ≈ 250 MB that the state rows and the next minute came on top of (docs/performance.md, "Memory with
-    /// many sensors"). A compacting collection here gives that space to them. Once a minute at that scale; the pause
-    /// (≈ 1–2 s at a million sensors on 2 cores) falls while the writer stores the burst, which pauses the loop longer.
-    /// </summary>
-    private static void CompactBeforeBurstState()
-    {
-        GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
     }
 
     private bool StateCheckpointDue() =>

@@ -2,10 +2,12 @@ namespace SmartMaintenance.Streams.Ingest;
 
 /// <summary>Interns identifiers decoded from JSON so that a million readings of one sensor share one string.</summary>
 /// <remarks>Lookup by span: no allocation once an id is known. Bounded so hostile input with
-/// endless distinct ids cannot grow it without limit; past the bound ids are still returned, just not pooled.</remarks>
+/// endless distinct ids cannot grow it without limit; past the bound ids are still returned, just not pooled.
+/// A set, not a string → string map: an entry is 16 bytes instead of 24, ≈ 11 MB less (and as much less garbage
+/// from its growth) at a million sensors.</remarks>
 public sealed class StringPool(int capacity = 4_000_000)
 {
-    private readonly Dictionary<string, string> _pool = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _pool = new(StringComparer.Ordinal);
 
     public int Count => _pool.Count;
 
@@ -19,7 +21,7 @@ public sealed class StringPool(int capacity = 4_000_000)
         var s = chars.ToString();
         if (_pool.Count < capacity)
         {
-            _pool[s] = s;
+            _pool.Add(s);
         }
         return s;
     }

@@ -25,6 +25,7 @@ internal static class YoungLog
     /// <summary>Largest entry: a 10-byte header varint and a 10-byte value varint, or 1 + 8 + 8 for the fallback.</summary>
     public const int MaxEntryBytes = 20;
     private const double Scale = 1000;
+    private const int FirstCapacity = 32;
     private const ulong FarTime = 1UL << 57;
 
     /// <summary>Appends (time, value), tagged, to a log whose first <paramref name="length"/> bytes are in use, growing the
@@ -40,7 +41,10 @@ internal static class YoungLog
         }
         if (log is null || log.Length < needed)
         {
-            var size = Math.Max(needed, (log?.Length ?? 0) + ((log?.Length ?? 0) / 2));
+            // The first array holds a few inputs: a sensor logs its readings and each window kind's inputs here, and every
+            // outgrown array is garbage that lives to gen 2 (the sensor's next reading comes seconds later). Growing from
+            // the first entry's size took four copies to reach a minute's inputs (≈ 180 B of gen-2 garbage per sensor).
+            var size = log is null ? Math.Max(needed, FirstCapacity) : Math.Max(needed, log.Length + (log.Length / 2));
             var grown = new byte[(size + 7) & ~7];
             log?.AsSpan(0, length).CopyTo(grown);
             log = grown;

@@ -114,6 +114,24 @@ internal sealed class TimeQueue<TItem>
 
     public bool TryPeek(out long time) => _times.TryPeek(out time, out _);
 
+    /// <summary>Items due at or before <paramref name="time"/> (a few lists: one per pending window end).</summary>
+    public int CountUpTo(long time)
+    {
+        if (!TryPeek(out var first) || first > time)
+        {
+            return 0;
+        }
+        var count = 0;
+        foreach (var (t, list) in _lists)
+        {
+            if (t <= time)
+            {
+                count += list.Count;
+            }
+        }
+        return count;
+    }
+
     public List<TItem> Take(long time)
     {
         _times.Dequeue();

@@ -111,6 +111,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     private readonly OffsetTracker _tracker;
     private readonly WindowCounters _counters;
     private readonly WindowProbe? _probe;
+    private readonly Action<int>? _firingsDue;
     private readonly Func<SensorReading, string>? _keySelector;
     private readonly Func<SensorReading, double>? _valueSelector;
     private readonly bool _dedup;
@@ -184,6 +185,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         _keySelector = options.KeySelector;
         _valueSelector = options.ValueSelector;
         _probe = options.Probe;
+        _firingsDue = options.FiringsDue;
         _counters = _probe?.Counters ?? new WindowCounters();
         if (options.ResumeFrom is { } resume)
         {
@@ -937,6 +939,10 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             return false;
         }
         _watermark = watermark;
+        if (_firingsDue is not null)
+        {
+            NotifyFiringsDue(_firingsDue);
+        }
         foreach (var sr in _specs)
         {
             if (sr.IsSession)
@@ -950,6 +956,22 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         }
         _tracker.Advance(watermark);
         return true;
+    }
+
+    private void NotifyFiringsDue(Action<int> firingsDue)
+    {
+        var due = 0;
+        foreach (var sr in _specs)
+        {
+            if (!sr.IsSession)
+            {
+                due += sr.OnTime.CountUpTo(_watermark);
+            }
+        }
+        if (due > 0)
+        {
+            firingsDue(due);
+        }
     }
 
     private void ScheduleEarlyTick(IScheduler scheduler, SpecRuntime sr)

@@ -28,6 +28,11 @@ public sealed class WindowOperatorOptions
     /// <summary>Receives counters and serves checkpoints of the subscription.</summary>
     public WindowProbe? Probe { get; init; }
 
+    /// <summary>Called on the feeding thread when the watermark has advanced and on-time windows are about to fire, with (at
+    /// most) the number of (key, window) firings due, before any of them is emitted. Lets a host prepare for a burst: when a minute
+    /// ends at a million keys the firings emit two million aggregates at once. Must not throw.</summary>
+    public Action<int>? FiringsDue { get; init; }
+
     /// <summary>Resume after a crash: start at the checkpoint's watermark and rebuild state from the replayed
     /// readings below its next offsets without emitting anything for them.</summary>
     public WindowCheckpoint? ResumeFrom { get; init; }

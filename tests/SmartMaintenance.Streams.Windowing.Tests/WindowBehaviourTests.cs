@@ -31,6 +31,31 @@ public sealed class WindowBehaviourTests
     }
 
     [Fact]
+    public void FiringsDue_reports_the_on_time_firings_of_a_watermark_before_any_of_them_is_emitted()
+    {
+        Harness? h = null;
+        var calls = new List<(int Due, int EmittedBefore)>();
+        using (h = new Harness([Tumbling100], new WindowOperatorOptions { FiringsDue = due => calls.Add((due, h!.Aggregates.Count)) }))
+        {
+            h.Data(Harness.Reading("a", 10, 1));
+            h.Data(Harness.Reading("b", 20, 2));
+            h.Data(Harness.Reading("c", 30, 3));
+            h.Data(Harness.Reading("d", 150, 4));
+            h.Watermark(99);
+            Assert.Empty(calls);
+            h.Watermark(100);
+            Assert.Equal([(3, 0)], calls);
+            Assert.Equal(3, h.Aggregates.Count);
+            // Nothing due: d's window ends at 200.
+            h.Watermark(150);
+            Assert.Single(calls);
+            h.Watermark(250);
+            Assert.Equal([(3, 0), (1, 3)], calls);
+            Assert.Equal(4, h.Aggregates.Count);
+        }
+    }
+
+    [Fact]
     public void Late_reading_within_allowed_lateness_emits_a_correction_with_the_next_revision_then_a_final()
     {
         using var h = new Harness([Tumbling100 with { AllowedLateness = 50 }]);

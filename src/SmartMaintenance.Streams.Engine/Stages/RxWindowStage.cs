@@ -1,5 +1,6 @@
 using System.Reactive.Concurrency;
 using System.Reactive.Subjects;
+using System.Runtime;
 using SmartMaintenance.Streams.Contracts;
 using SmartMaintenance.Streams.Windowing;
 
@@ -47,6 +48,7 @@ public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDispo
             EmitDuplicates = true,
             Probe = _probe,
             Scheduler = _scheduler,
+            FiringsDue = OnFiringsDue,
         };
         var specs = settings.ToSpecs();
         var kinds = new string[specs.Count];
@@ -60,6 +62,28 @@ public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDispo
             .CombineWatermarks()
             .AggregateWindows(specs, options)
             .Subscribe(OnOutput, OnFailed);
+    }
+
+    /// <summary>Firings due at one watermark from which a compacting collection runs first (≈ 38 MB of aggregates follow).</summary>
+    internal const int BurstFirings = 1 << 18;
+
+    /// <summary>
+    /// A minute is ending at many sensors: every one of them is about to emit its windows, and then, with persistence on,
+    /// have its detector state serialized. The keys' arrays that grew during the minute (panes, window records, dedup
+    /// entries, young detector logs) left their old copies in gen 2, which a process with memory to spare collects rarely,
+    /// and then in the background without compacting: at a million sensors ≈ 300 MB that the burst (≈ 470 MB of
+    /// aggregates and state rows) came on top of (docs/performance.md, "Memory with many sensors"). A compacting
+    /// collection first gives that space to the burst. At most once per window end, and only at that scale; its pause
+    /// (measured in the doc) is small next to the writer's time for the burst, which pauses the loop anyway.
+    /// </summary>
+    private static void OnFiringsDue(int firings)
+    {
+        if (firings < BurstFirings)
+        {
+            return;
+        }
+        GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
     }
 
     /// <summary>Labels of the configured window specs (the window kinds of the aggregates this stage emits).</summary>

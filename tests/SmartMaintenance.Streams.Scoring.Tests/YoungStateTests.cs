@@ -26,6 +26,16 @@ public class YoungStateTests
             AssetId: "asset-" + sensor, SensorType: null);
 
     /// <summary>The sensor's state with every detector state built (the canonical form states kept differently compare in).</summary>
+    /// <summary>Feeds the first <paramref name="count"/> values of <paramref name="values"/> to both pipelines, one per step.</summary>
+    private static void ProcessBoth(DetectorPipeline young, DetectorPipeline reference, string sensor, double[] values, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            young.Process(At(sensor, i, values[i]), out _);
+            reference.Process(At(sensor, i, values[i]), out _);
+        }
+    }
+
     private static byte[] StateOf(DetectorPipeline pipeline, string sensor) => Row(pipeline, sensor, compact: false);
 
     /// <summary>The row the engine stores: young states as their input logs.</summary>
@@ -108,11 +118,7 @@ public class YoungStateTests
         var young = Default();
         var reference = InputByInput();
         var v = Synthetic.Noise(300);
-        for (var i = 0; i < 5; i++)
-        {
-            young.Process(At("a", i, v[i]), out _);
-            reference.Process(At("a", i, v[i]), out _);
-        }
+        ProcessBoth(young, reference, "a", v, 5);
         using var snapshot = new MemoryStream();
         young.Snapshot(snapshot);
         snapshot.Position = 0;
@@ -267,11 +273,7 @@ public class YoungStateTests
         var young = Default();
         var reference = InputByInput();
         var v = Synthetic.Noise(20);
-        for (var i = 0; i < 6; i++)
-        {
-            young.Process(At("a", i, v[i]), out _);
-            reference.Process(At("a", i, v[i]), out _);
-        }
+        ProcessBoth(young, reference, "a", v, 6);
         young.ProcessWindow(Window("a", "tumbling:1m", 0, v[5]), out _);
         reference.ProcessWindow(Window("a", "tumbling:1m", 0, v[5]), out _);
         var restored = InputByInput();

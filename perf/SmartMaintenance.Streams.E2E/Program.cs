@@ -27,6 +27,7 @@ namespace SmartMaintenance.Streams.E2E;
 ///   state-upsert [--rows N] [--bytes S] [--rounds R]                       detector_state upsert: the sink's COPY + staging table vs unnest of arrays
 ///   split   --bootstrap B --topic T --readings N [--variants V] [--rounds R] the engine's batches (two writers) recorded, then written again in variants (SinkSplit)
 ///   ab      --bootstrap B --topic T --readings N [--variants V] [--rounds R] (b) and engine variants (w1, w2, kafka:p=v) alternating on one cluster
+///   rawpoll --bootstrap B --topic T --messages N [--rounds R]              Consume vs rd_kafka_consumer_poll on the handle: CPU per message (RawPoll)
 /// pg and agg take [--warmup-topic W --warmup-readings M]: the same stages run untimed on W first, in the same process,
 /// so the timed run measures JIT-compiled (tier-1) code, as a long-running engine runs, not the tiered JIT catching up.
 /// </summary>
@@ -45,13 +46,14 @@ internal static class Program
             "state-upsert" => await StateUpsertAsync(a).ConfigureAwait(false),
             "split" => await SplitAsync(a).ConfigureAwait(false),
             "ab" => await AbAsync(a).ConfigureAwait(false),
+            "rawpoll" => RawPoll.Run(a.Str("bootstrap"), a.Str("topic"), a.Int("messages", 1_000_000), a.Int("rounds", 2)),
             _ => Usage(),
         };
     }
 
     private static int Usage()
     {
-        Console.Error.WriteLine("usage: produce|pg|agg|bounds|persist|split|ab --bootstrap B --topic T --readings N [--batch K] [--sensors S] [--out O] [--warmup-topic W --warmup-readings M]");
+        Console.Error.WriteLine("usage: produce|pg|agg|bounds|persist|split|ab|rawpoll --bootstrap B --topic T --readings N [--batch K] [--sensors S] [--out O] [--warmup-topic W --warmup-readings M]");
         return 2;
     }
 
@@ -499,6 +501,7 @@ internal static class Program
         var run = engine.RunAsync(stop.Token);
         var firstAt = TimeSpan.Zero;
         var rssPeak = 0.0;
+        var writerPolls = new int[3];
         CpuMeter.Sample cpuFrom = default;
         var jit = default(JitSample);
         PerfRecorder? perf = null;
@@ -517,6 +520,13 @@ internal static class Program
             {
                 rssPeak = Math.Max(rssPeak, Environment.WorkingSet / 1048576.0);
             }
+            if (firstAt != TimeSpan.Zero)
+            {
+                // What the writer had at this moment: nothing handed over (idle, waiting for the consume loop), one batch
+                // (writing it, none queued), or more (a batch queued behind the one being written).
+                var buffered = engine.Probe.BufferedRecords;
+                writerPolls[buffered == 0 ? 0 : buffered <= storage.BatchMaxRows ? 1 : 2]++;
+            }
             await Task.Delay(firstAt == TimeSpan.Zero ? 2 : 20).ConfigureAwait(false);
         }
         rssPeak = Math.Max(rssPeak, Environment.WorkingSet / 1048576.0);
@@ -533,7 +543,7 @@ internal static class Program
         var c = engine.Counters;
         var seconds = (doneAt - firstAt).TotalSeconds;
         return (c, seconds, string.Create(CultureInfo.InvariantCulture,
-            $"readings={c.Readings} stored={c.Stored} rejected={c.RejectedTotal} aggregates={c.Aggregates} anomalies={c.Anomalies} alerts={c.AlertsPublished} seconds={seconds:F3} readings_per_s={c.Stored / seconds:F0} join_s={firstAt.TotalSeconds:F1} rss_mb={rssPeak:F0} load={Load()} ") + CpuMeter.PerReading(cpuFrom, cpuTo, c.Stored) + " " + jitLine);
+            $"readings={c.Readings} stored={c.Stored} rejected={c.RejectedTotal} aggregates={c.Aggregates} anomalies={c.Anomalies} alerts={c.AlertsPublished} seconds={seconds:F3} readings_per_s={c.Stored / seconds:F0} join_s={firstAt.TotalSeconds:F1} rss_mb={rssPeak:F0} load={Load()} writer_polls={writerPolls[0]}/{writerPolls[1]}/{writerPolls[2]} ") + CpuMeter.PerReading(cpuFrom, cpuTo, c.Stored) + " " + jitLine);
     }
 
     private static void NpgsqlConnectionPoolsClear() => Npgsql.NpgsqlConnection.ClearAllPools();

@@ -600,9 +600,6 @@ public sealed class StreamEngine
         _outputs.Clear();
         _alertsPublished = 0;
 
-        // The readings COPY is encoded on the thread pool from here on, so the writer only sends bytes (perf/e2e round 4).
-        var handed = _batch;
-        handed.Preparing = Task.Run(() => handed.Prepare(_sinks), CancellationToken.None);
         Interlocked.Increment(ref _inFlight);
         if (_overflow.Count > 0 || !WriteOrWait(_batch))
         {
@@ -824,15 +821,28 @@ public sealed class StreamEngine
             _slotFreed.Set();
             try
             {
-                if (batch.Preparing is { } preparing)
+                // DLQ records and alerts of this batch must be durable in Kafka before its offsets are in the database.
+                var flushStarted = Stopwatch.GetTimestamp();
+                while ((_alertProducer is { } a && a.Flush(TimeSpan.FromSeconds(1)) > 0) || (_producer is { } p && p.Flush(TimeSpan.FromSeconds(1)) > 0))
                 {
-                    // A preparation that failed only leaves the encoding to the write.
-                    await preparing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    ct.ThrowIfCancellationRequested();
+                    if (_fatal is { } fatal)
+                    {
+                        throw fatal;
+                    }
+                    // librdkafka gives up on a message after message.timeout.ms and reports it; past that (plus slack)
+                    // the flush is stuck, and stopping uncommitted is the safe outcome (a restart replays the batch).
+                    if (Stopwatch.GetElapsedTime(flushStarted) > _flushTimeout)
+                    {
+                        throw new TimeoutException($"Kafka did not acknowledge the batch's DLQ records and alerts within {_flushTimeout} (Kafka:MessageTimeoutMs + 30 s)");
+                    }
+                }
+                if (_produceError is { } produceError)
+                {
+                    throw produceError;
                 }
                 var started = Stopwatch.GetTimestamp();
-                // DLQ records and alerts of this batch must be durable in Kafka before its offsets are in the database: the
-                // sinks commit only once the producers are flushed, which runs alongside the transaction.
-                await WriteAllAsync(batch, FlushProducersAsync(ct), ct).ConfigureAwait(false);
+                await WriteAllAsync(batch, ct).ConfigureAwait(false);
                 EngineMetrics.BatchSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
                 foreach (var part in batch.Parts)
                 {
@@ -861,61 +871,19 @@ public sealed class StreamEngine
         }
     }
 
-    /// <summary>Each part on its own connection, in parallel; each part is one transaction (rows + its partitions' offsets),
-    /// committed once <paramref name="beforeCommit"/> has completed.</summary>
-    private Task WriteAllAsync(PendingBatch batch, Task beforeCommit, CancellationToken ct)
+    /// <summary>Each part on its own connection, in parallel; each part is one transaction (rows + its partitions' offsets).</summary>
+    private Task WriteAllAsync(PendingBatch batch, CancellationToken ct)
     {
         if (_sinks.Length == 1)
         {
-            return _sinks[0].WriteAsync(batch.Parts[0], beforeCommit, ct);
+            return _sinks[0].WriteAsync(batch.Parts[0], ct);
         }
-        var writes = new Task[_sinks.Length + 1];
-        for (var i = 0; i < _sinks.Length; i++)
+        var writes = new Task[_sinks.Length];
+        for (var i = 0; i < writes.Length; i++)
         {
-            writes[i] = batch.Parts[i].IsEmpty ? Task.CompletedTask : _sinks[i].WriteAsync(batch.Parts[i], beforeCommit, ct);
+            writes[i] = batch.Parts[i].IsEmpty ? Task.CompletedTask : _sinks[i].WriteAsync(batch.Parts[i], ct);
         }
-        writes[^1] = beforeCommit;
         return Task.WhenAll(writes);
-    }
-
-    /// <summary>
-    /// Flushes the DLQ and alert producers: done when every record produced so far (this batch's included) is acknowledged.
-    /// Usually nothing is outstanding by the time a batch is written (alerts leave as they arise), and the task is complete
-    /// at once; otherwise the flush runs on the thread pool while the sinks write, and they commit after it.
-    /// </summary>
-    private Task FlushProducersAsync(CancellationToken ct)
-    {
-        if (Outstanding(TimeSpan.Zero))
-        {
-            return Task.Run(() => FlushProducers(ct), CancellationToken.None);
-        }
-        return _produceError is { } produceError ? Task.FromException(produceError) : Task.CompletedTask;
-    }
-
-    private bool Outstanding(TimeSpan wait) =>
-        (_alertProducer is { } a && a.Flush(wait) > 0) || (_producer is { } p && p.Flush(wait) > 0);
-
-    private void FlushProducers(CancellationToken ct)
-    {
-        var flushStarted = Stopwatch.GetTimestamp();
-        while (Outstanding(TimeSpan.FromSeconds(1)))
-        {
-            ct.ThrowIfCancellationRequested();
-            if (_fatal is { } fatal)
-            {
-                throw fatal;
-            }
-            // librdkafka gives up on a message after message.timeout.ms and reports it; past that (plus slack)
-            // the flush is stuck, and stopping uncommitted is the safe outcome (a restart replays the batch).
-            if (Stopwatch.GetElapsedTime(flushStarted) > _flushTimeout)
-            {
-                throw new TimeoutException($"Kafka did not acknowledge the batch's DLQ records and alerts within {_flushTimeout} (Kafka:MessageTimeoutMs + 30 s)");
-            }
-        }
-        if (_produceError is { } produceError)
-        {
-            throw produceError;
-        }
     }
 
     /// <summary>Tells Kafka about offsets the database has committed (lag monitoring only), recycling the batches.</summary>
@@ -1161,21 +1129,8 @@ public sealed class StreamEngine
         public long Bytes;
         public long StartedTicks;
         public bool HasWork;
-        /// <summary>The sinks' <see cref="IStorageSink.Prepare"/> of the parts, started at the hand-over.</summary>
-        public Task? Preparing;
 
         public StorageBatch Part(int partition) => Parts[partition % Parts.Length];
-
-        public void Prepare(IStorageSink[] sinks)
-        {
-            for (var i = 0; i < Parts.Length; i++)
-            {
-                if (Parts[i].Readings.Count > 0)
-                {
-                    sinks[i].Prepare(Parts[i]);
-                }
-            }
-        }
 
         public void Reset()
         {
@@ -1187,7 +1142,6 @@ public sealed class StreamEngine
             Rows = 0;
             Bytes = 0;
             HasWork = false;
-            Preparing = null;
         }
     }
 }

@@ -17,8 +17,6 @@ namespace SmartMaintenance.Streams.Storage;
 public sealed class PostgresSink : IStorageSink
 {
     private const int CancellationCheckInterval = 4096;
-    /// <summary>Prepared batches kept at most: the engine's queue (Engine:MaxQueuedBatches, 3) and the one being written.</summary>
-    internal const int MaxPrepared = 4;
     private const string AggregateStage = "smstream_stage_aggregates";
     private const string AnomalyStage = "smstream_stage_anomalies";
     private const string AlertStage = "smstream_stage_alerts";
@@ -153,9 +151,6 @@ public sealed class PostgresSink : IStorageSink
     private readonly List<int> _partitionScratch = [];
     private NpgsqlConnection? _connection;
     private ReadingsCopyEncoder? _encoder;
-    // Readings COPYs encoded ahead by Prepare (on the thread pool), by batch; taken by the batch's write.
-    private readonly List<(StorageBatch Batch, PreparedCopy Copy)> _prepared = [];
-    private bool _disposed;
     private bool _stagesCreated;
     private bool _stateStageCreated;
 
@@ -200,9 +195,6 @@ public sealed class PostgresSink : IStorageSink
     /// <summary>Transactions committed since creation.</summary>
     public long BatchesCommitted { get; private set; }
 
-    /// <summary>Readings COPYs sent as prepared by <see cref="Prepare"/> (the rest were encoded by the write).</summary>
-    public long PreparedCopiesSent { get; private set; }
-
     /// <summary>A data source configured for the writers (application name, command timeout, auto-prepare).</summary>
     public static NpgsqlDataSource CreateDataSource(StorageOptions options)
     {
@@ -219,41 +211,14 @@ public sealed class PostgresSink : IStorageSink
         return builder.Build();
     }
 
-    public Task WriteAsync(StorageBatch batch, CancellationToken ct) => WriteAsync(batch, Task.CompletedTask, ct);
-
-    /// <summary>Encodes the batch's readings COPY ahead (<see cref="ReadingsCopyEncoder.Prepare"/>), for the write to send.
-    /// Thread-safe; at most <see cref="MaxPrepared"/> are kept (a backlog beyond that is encoded when written).</summary>
-    public void Prepare(StorageBatch batch)
+    public async Task WriteAsync(StorageBatch batch, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        if (batch.Readings.Count == 0)
-        {
-            return;
-        }
-        var copy = ReadingsCopyEncoder.Prepare(batch.Readings);
-        lock (_prepared)
-        {
-            if (_prepared.Count < MaxPrepared && !_disposed)
-            {
-                _prepared.Add((batch, copy));
-                return;
-            }
-        }
-        copy.Dispose();
-    }
-
-    public async Task WriteAsync(StorageBatch batch, Task beforeCommit, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(batch);
-        ArgumentNullException.ThrowIfNull(beforeCommit);
-        using var prepared = TakePrepared(batch);
         if (batch.IsEmpty)
         {
-            await beforeCommit.ConfigureAwait(false);
             return;
         }
         await _gate.WaitAsync(ct).ConfigureAwait(false);
-        var waitingBeforeCommit = false;
         try
         {
             var conn = await OpenAsync(ct).ConfigureAwait(false);
@@ -261,18 +226,9 @@ public sealed class PostgresSink : IStorageSink
             DedupMarks(batch.Offsets);
             await LockOffsetsAsync(conn, tx, ct).ConfigureAwait(false);
             var skipped = 0;
-            var sentPrepared = false;
             if (batch.Readings.Count > 0)
             {
-                if (prepared is not null && prepared.Covers(batch.Readings, _storedNext))
-                {
-                    await prepared.SendAsync(conn, ct).ConfigureAwait(false);
-                    sentPrepared = true;
-                }
-                else
-                {
-                    skipped = await CopyReadingsAsync(conn, batch.Readings, ct).ConfigureAwait(false);
-                }
+                skipped = await CopyReadingsAsync(conn, batch.Readings, ct).ConfigureAwait(false);
             }
             var upserted = 0;
             // A batch whose offsets are all already stored comes from an instance that lost its partitions, or is the
@@ -314,19 +270,12 @@ public sealed class PostgresSink : IStorageSink
             {
                 await UpsertOffsetsAsync(conn, tx, ct).ConfigureAwait(false);
             }
-            waitingBeforeCommit = true;
-            await beforeCommit.ConfigureAwait(false);
-            waitingBeforeCommit = false;
             await tx.CommitAsync(ct).ConfigureAwait(false);
             StatesUpserted += states;
             ReadingsWritten += batch.Readings.Count - skipped;
             ReadingsSkipped += skipped;
             RowsUpserted += upserted;
             BatchesCommitted++;
-            if (sentPrepared)
-            {
-                PreparedCopiesSent++;
-            }
             if (skipped > 0)
             {
                 Log.ReadingsSkipped(_logger, skipped);
@@ -336,8 +285,7 @@ public sealed class PostgresSink : IStorageSink
         {
             // The connection's state is unknown (broken, mid-COPY, terminated): the next attempt starts on a fresh one.
             await DropConnectionAsync().ConfigureAwait(false);
-            // The caller's work failed, not the database: rolled back, and not a storage error to classify (or retry).
-            var classified = waitingBeforeCommit ? ex : StorageErrors.Classify(ex);
+            var classified = StorageErrors.Classify(ex);
             if (ReferenceEquals(classified, ex))
             {
                 throw;
@@ -413,39 +361,11 @@ public sealed class PostgresSink : IStorageSink
     {
         await DropConnectionAsync().ConfigureAwait(false);
         _encoder?.Dispose();
-        lock (_prepared)
-        {
-            _disposed = true;
-            foreach (var (_, copy) in _prepared)
-            {
-                copy.Dispose();
-            }
-            _prepared.Clear();
-        }
         if (_ownsDataSource)
         {
             await _dataSource.DisposeAsync().ConfigureAwait(false);
         }
         _gate.Dispose();
-    }
-
-    /// <summary>The copy prepared for <paramref name="batch"/>, removed from the sink: one attempt sends it; a retry encodes
-    /// again (it may have to skip rows the failed commit stored after all).</summary>
-    private PreparedCopy? TakePrepared(StorageBatch batch)
-    {
-        lock (_prepared)
-        {
-            for (var i = 0; i < _prepared.Count; i++)
-            {
-                if (ReferenceEquals(_prepared[i].Batch, batch))
-                {
-                    var copy = _prepared[i].Copy;
-                    _prepared.RemoveAt(i);
-                    return copy;
-                }
-            }
-        }
-        return null;
     }
 
     private async ValueTask<NpgsqlConnection> OpenAsync(CancellationToken ct)

@@ -67,74 +67,27 @@ internal sealed class ReadingsCopyEncoder : IDisposable
         }
         catch
         {
-            await AbortAsync(stream).ConfigureAwait(false);
+            // CopyFail: PostgreSQL discards the partial COPY (the transaction fails with it, nothing is half-written).
+            // On a broken connection that fails too; the original error is the one the sink classifies and rethrows.
+            try
+            {
+                await stream.CancelAsync().ConfigureAwait(false);
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (NpgsqlException)
+            {
+            }
+            catch (IOException)
+            {
+            }
+            catch (ObjectDisposedException)
+            {
+            }
             throw;
         }
         // CopyDone, and waits for the server's CommandComplete: errors (constraint, type) surface here.
         await stream.DisposeAsync().ConfigureAwait(false);
         return skipped;
-    }
-
-    /// <summary>
-    /// Encodes all of <paramref name="readings"/> now, into pooled chunks, so that the writer later only sends bytes: run on
-    /// the thread pool when a batch is handed over, it keeps the encoding off the writer's transaction, where the one
-    /// backend would otherwise wait for each chunk (docs/performance.md, perf/e2e round 4). Nothing is skipped here;
-    /// <see cref="PreparedCopy.Covers"/> tells the writer whether the copy may be sent as is.
-    /// </summary>
-    public static PreparedCopy Prepare(List<SensorReading> readings)
-    {
-        ArgumentNullException.ThrowIfNull(readings);
-        var encoder = new ReadingsCopyEncoder();
-        var prepared = new PreparedCopy(readings.Count);
-        try
-        {
-            Header.CopyTo(encoder._buffer);
-            encoder._length = Header.Length;
-            for (var i = 0; i < readings.Count; i++)
-            {
-                var r = readings[i];
-                prepared.Track(r.Position.Partition, r.Position.Offset);
-                encoder.Append(r);
-                if (encoder._length >= FlushAt)
-                {
-                    prepared.Add(encoder._buffer, encoder._length);
-                    encoder._buffer = ArrayPool<byte>.Shared.Rent(FlushAt + 4096);
-                    encoder._length = 0;
-                }
-            }
-            encoder.Ensure(2);
-            BinaryPrimitives.WriteInt16BigEndian(encoder._buffer.AsSpan(encoder._length), -1);
-            encoder._length += 2;
-            prepared.Add(encoder._buffer, encoder._length);
-            encoder._buffer = [];
-            return prepared;
-        }
-        catch
-        {
-            prepared.Dispose();
-            encoder.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>CopyFail: PostgreSQL discards the partial COPY (the transaction fails with it, nothing is half-written).
-    /// On a broken connection that fails too; the original error is the one the sink classifies and rethrows.</summary>
-    internal static async Task AbortAsync(NpgsqlRawCopyStream stream)
-    {
-        try
-        {
-            await stream.CancelAsync().ConfigureAwait(false);
-            await stream.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (NpgsqlException)
-        {
-        }
-        catch (IOException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
     }
 
     /// <summary>One row, in the column order of <see cref="PostgresSink.CopyReadingsSql"/>.</summary>
@@ -257,91 +210,7 @@ internal sealed class ReadingsCopyEncoder : IDisposable
 
     public void Dispose()
     {
-        if (_buffer.Length > 0)
-        {
-            ArrayPool<byte>.Shared.Return(_buffer);
-        }
+        ArrayPool<byte>.Shared.Return(_buffer);
         _buffer = [];
-    }
-}
-
-/// <summary>A readings COPY encoded ahead (<see cref="ReadingsCopyEncoder.Prepare"/>): pooled chunks, and the lowest offset
-/// of each partition in it. Returned to the pool by <see cref="Dispose"/>; sent at most once.</summary>
-internal sealed class PreparedCopy(int rows) : IDisposable
-{
-    private readonly List<(byte[] Buffer, int Length)> _chunks = [];
-    // Lowest offset per partition, indexed by partition (long.MaxValue: none); partitions are small non-negative numbers.
-    private long[] _minOffset = [];
-
-    public int Rows { get; } = rows;
-
-    internal int Chunks => _chunks.Count;
-
-    internal void Track(int partition, long offset)
-    {
-        if (partition < 0)
-        {
-            return;
-        }
-        if (partition >= _minOffset.Length)
-        {
-            var grown = new long[Math.Max(partition + 1, _minOffset.Length * 2)];
-            grown.AsSpan().Fill(long.MaxValue);
-            _minOffset.CopyTo(grown, 0);
-            _minOffset = grown;
-        }
-        if (offset < _minOffset[partition])
-        {
-            _minOffset[partition] = offset;
-        }
-    }
-
-    internal void Add(byte[] buffer, int length) => _chunks.Add((buffer, length));
-
-    /// <summary>Whether the copy is exactly what the filtering encoder would send for <paramref name="readings"/>: the same
-    /// rows, and none of them below its partition's stored next offset in <paramref name="skipBelow"/>.</summary>
-    public bool Covers(List<SensorReading> readings, Dictionary<int, long> skipBelow)
-    {
-        if (readings.Count != Rows)
-        {
-            return false;
-        }
-        foreach (var (partition, next) in skipBelow)
-        {
-            if (partition >= 0 && partition < _minOffset.Length && _minOffset[partition] < next)
-            {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /// <summary>Sends the chunks as one COPY (CopyFail on error, as <see cref="ReadingsCopyEncoder.CopyAsync"/>).</summary>
-    public async Task SendAsync(NpgsqlConnection conn, CancellationToken ct)
-    {
-        var stream = await conn.BeginRawBinaryCopyAsync(PostgresSink.CopyReadingsSql, ct).ConfigureAwait(false);
-        try
-        {
-            foreach (var (buffer, length) in _chunks)
-            {
-                ct.ThrowIfCancellationRequested();
-                await stream.WriteAsync(buffer.AsMemory(0, length), ct).ConfigureAwait(false);
-            }
-        }
-        catch
-        {
-            await ReadingsCopyEncoder.AbortAsync(stream).ConfigureAwait(false);
-            throw;
-        }
-        await stream.DisposeAsync().ConfigureAwait(false);
-    }
-
-    public void Dispose()
-    {
-        foreach (var (buffer, _) in _chunks)
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-        _chunks.Clear();
     }
 }

@@ -77,16 +77,6 @@ public sealed class RetryingSink : IStorageSink
         await ExecuteAsync(static (s, b, c) => new ValueTask(s.WriteAsync(b, c)), batch, ct).ConfigureAwait(false);
     }
 
-    public async Task WriteAsync(StorageBatch batch, Task beforeCommit, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(batch);
-        ArgumentNullException.ThrowIfNull(beforeCommit);
-        // A retried attempt waits for the same task (already completed, or failed: then every attempt fails with it).
-        await ExecuteAsync((s, b, c) => new ValueTask(s.WriteAsync(b, beforeCommit, c)), batch, ct).ConfigureAwait(false);
-    }
-
-    public void Prepare(StorageBatch batch) => _inner.Prepare(batch);
-
     public async Task<IReadOnlyDictionary<int, OffsetMark>> LoadOffsetsAsync(string group, string topic, CancellationToken ct)
     {
         IReadOnlyDictionary<int, OffsetMark>? result = null;

@@ -27,6 +27,8 @@ namespace SmartMaintenance.Streams.E2E;
 ///   state-upsert [--rows N] [--bytes S] [--rounds R]                       detector_state upsert: the sink's COPY + staging table vs unnest of arrays
 ///   split   --bootstrap B --topic T --readings N [--variants V] [--rounds R] the engine's batches (two writers) recorded, then written again in variants (SinkSplit)
 ///   ab      --bootstrap B --topic T --readings N [--variants V] [--rounds R] (b) and engine variants (w1, w2, kafka:p=v) alternating on one cluster
+///   settle  [--rows N] [--sensors S] [--rounds R]                          CPU time of the writer's per-batch bookkeeping (EngineProbe.OnCommitted)
+///   rawpoll --bootstrap B --topic T --messages N [--rounds R]              Consume vs rd_kafka_consumer_poll on the handle: CPU per message (RawPoll)
 /// pg and agg take [--warmup-topic W --warmup-readings M]: the same stages run untimed on W first, in the same process,
 /// so the timed run measures JIT-compiled (tier-1) code, as a long-running engine runs, not the tiered JIT catching up.
 /// </summary>
@@ -45,13 +47,15 @@ internal static class Program
             "state-upsert" => await StateUpsertAsync(a).ConfigureAwait(false),
             "split" => await SplitAsync(a).ConfigureAwait(false),
             "ab" => await AbAsync(a).ConfigureAwait(false),
+            "settle" => SettleCost(a),
+            "rawpoll" => RawPoll.Run(a.Str("bootstrap"), a.Str("topic"), a.Int("messages", 1_000_000), a.Int("rounds", 2)),
             _ => Usage(),
         };
     }
 
     private static int Usage()
     {
-        Console.Error.WriteLine("usage: produce|pg|agg|bounds|persist|split|ab --bootstrap B --topic T --readings N [--batch K] [--sensors S] [--out O] [--warmup-topic W --warmup-readings M]");
+        Console.Error.WriteLine("usage: produce|pg|agg|bounds|persist|split|ab|rawpoll --bootstrap B --topic T --readings N [--batch K] [--sensors S] [--out O] [--warmup-topic W --warmup-readings M]");
         return 2;
     }
 
@@ -499,6 +503,7 @@ internal static class Program
         var run = engine.RunAsync(stop.Token);
         var firstAt = TimeSpan.Zero;
         var rssPeak = 0.0;
+        var writerPolls = new int[3];
         CpuMeter.Sample cpuFrom = default;
         var jit = default(JitSample);
         PerfRecorder? perf = null;
@@ -517,6 +522,13 @@ internal static class Program
             {
                 rssPeak = Math.Max(rssPeak, Environment.WorkingSet / 1048576.0);
             }
+            if (firstAt != TimeSpan.Zero)
+            {
+                // What the writer had at this moment: nothing handed over (idle, waiting for the consume loop), one batch
+                // (writing it, none queued), or more (a batch queued behind the one being written).
+                var buffered = engine.Probe.BufferedRecords;
+                writerPolls[buffered == 0 ? 0 : buffered <= storage.BatchMaxRows ? 1 : 2]++;
+            }
             await Task.Delay(firstAt == TimeSpan.Zero ? 2 : 20).ConfigureAwait(false);
         }
         rssPeak = Math.Max(rssPeak, Environment.WorkingSet / 1048576.0);
@@ -533,7 +545,7 @@ internal static class Program
         var c = engine.Counters;
         var seconds = (doneAt - firstAt).TotalSeconds;
         return (c, seconds, string.Create(CultureInfo.InvariantCulture,
-            $"readings={c.Readings} stored={c.Stored} rejected={c.RejectedTotal} aggregates={c.Aggregates} anomalies={c.Anomalies} alerts={c.AlertsPublished} seconds={seconds:F3} readings_per_s={c.Stored / seconds:F0} join_s={firstAt.TotalSeconds:F1} rss_mb={rssPeak:F0} load={Load()} ") + CpuMeter.PerReading(cpuFrom, cpuTo, c.Stored) + " " + jitLine);
+            $"readings={c.Readings} stored={c.Stored} rejected={c.RejectedTotal} aggregates={c.Aggregates} anomalies={c.Anomalies} alerts={c.AlertsPublished} seconds={seconds:F3} readings_per_s={c.Stored / seconds:F0} join_s={firstAt.TotalSeconds:F1} rss_mb={rssPeak:F0} load={Load()} writer_polls={writerPolls[0]}/{writerPolls[1]}/{writerPolls[2]} ") + CpuMeter.PerReading(cpuFrom, cpuTo, c.Stored) + " " + jitLine);
     }
 
     private static void NpgsqlConnectionPoolsClear() => Npgsql.NpgsqlConnection.ClearAllPools();
@@ -558,6 +570,40 @@ internal static class Program
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"RESULT stage=agg readings={seen} aggregates={produced} seconds={seconds:F3} readings_per_s={seen / seconds:F0} rss_mb={Environment.WorkingSet / 1048576.0:F0} warm={(warm is null ? 0 : 1)} load={Load()} {jit.Since()}"));
         return seen == expected ? 0 : 4;
+    }
+
+    /// <summary>
+    /// What the writer's bookkeeping of one committed batch costs (<see cref="EngineProbe.OnCommitted"/>: a histogram
+    /// observation and two dictionary updates per reading), on one thread: the time the one writer backend sat idle per
+    /// batch while the writer did it between two transactions (before round 4).
+    /// </summary>
+    private static int SettleCost(Args a)
+    {
+        var rows = a.Int("rows", 20_000);
+        var sensors = a.Int("sensors", 1000);
+        var probe = new EngineProbe();
+        var batch = new StorageBatch();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var ids = Enumerable.Range(0, sensors).Select(i => "sensor-" + i.ToString("D5", CultureInfo.InvariantCulture)).ToArray();
+        for (var i = 0; i < rows; i++)
+        {
+            batch.Readings.Add(new SensorReading(ids[i % sensors], now - 5000 + (i / sensors * 100), i, "asset-1", "vibration", "mm/s",
+                Position: new SourcePosition(i % 24, i, 0)));
+        }
+        StorageBatch[] parts = [batch];
+        for (var round = 0; round < a.Int("rounds", 5); round++)
+        {
+            var sw = Stopwatch.StartNew();
+            const int Batches = 50;
+            for (var b = 0; b < Batches; b++)
+            {
+                probe.OnCommitted(parts, rows, rows * 100L);
+            }
+            var ms = sw.Elapsed.TotalMilliseconds / Batches;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"RESULT stage=settle round={round} rows={rows} ms_per_batch={ms:F3} us_per_reading={ms * 1000 / rows:F4} load={Load()}"));
+        }
+        return 0;
     }
 
     /// <summary>

@@ -741,6 +741,18 @@ public sealed class StreamEngine
         {
             slice.Part(partition).Fences.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, ps.HandedOff, ps.HandedOff));
         }
+        foreach (var part in slice.Parts)
+        {
+            if (part.Fences.Count == 0 && part.Aggregates.Count > 0)
+            {
+                // Aggregates of sensors only replayed so far go to the first connection, which may own no partition: fenced
+                // by all of them, so a part never goes out unfenced (it would be written as an ordinary batch).
+                foreach (var (partition, ps) in _partitions)
+                {
+                    part.Fences.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, ps.HandedOff, ps.HandedOff));
+                }
+            }
+        }
         QueueBlocking(slice);
     }
 

@@ -770,6 +770,8 @@ public sealed class StreamEngine
         Interlocked.Increment(ref _inFlight);
         while (true)
         {
+            // Committed slices back to the pool (and Kafka told of committed batches): no poll, no callback.
+            StoreCommittedOffsets();
             // Reset before trying, so a slot freed between a failed try and the wait is not missed.
             _slotFreed.Reset();
             TryDrainOverflow();
@@ -935,6 +937,12 @@ public sealed class StreamEngine
                         Counters.AddSliceCommitted(part.Aggregates.Count);
                     }
                     Probe.OnSliceCommitted(batch.Parts);
+                    // Its chunks go back to the pool now: the consume loop, blocked in the burst that made this slice,
+                    // recycles batches only when it returns, and until then every committed slice would hold its aggregates.
+                    foreach (var part in batch.Parts)
+                    {
+                        part.Clear();
+                    }
                     _committed.Enqueue(batch);
                     continue;
                 }

@@ -15,6 +15,7 @@ public sealed class EngineCounters
     private long _anomalies;
     private long _alerts;
     private long _batches;
+    private long _slices;
     private readonly long[] _rejected = new long[Enum.GetValues<RejectReason>().Length];
 
     public long Messages => Interlocked.Read(ref _messages);
@@ -26,6 +27,8 @@ public sealed class EngineCounters
     public long Anomalies => Interlocked.Read(ref _anomalies);
     public long AlertsPublished => Interlocked.Read(ref _alerts);
     public long Batches => Interlocked.Read(ref _batches);
+    /// <summary>Aggregate slices committed ahead of their batch (a minute-end burst, Engine:AggregateSliceSize).</summary>
+    public long Slices => Interlocked.Read(ref _slices);
     public long Rejected(RejectReason reason) => Interlocked.Read(ref _rejected[(int)reason]);
     public long RejectedTotal
     {
@@ -52,5 +55,11 @@ public sealed class EngineCounters
         Interlocked.Add(ref _anomalies, anomalies);
         Interlocked.Add(ref _alerts, alerts);
         Interlocked.Increment(ref _batches);
+    }
+
+    internal void AddSliceCommitted(long aggregates)
+    {
+        Interlocked.Add(ref _aggregates, aggregates);
+        Interlocked.Increment(ref _slices);
     }
 }

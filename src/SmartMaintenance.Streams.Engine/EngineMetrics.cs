@@ -308,16 +308,7 @@ public sealed class EngineProbe
             EngineMetrics.Replayed.Inc(_pendingReplayed);
             _pendingReplayed = 0;
         }
-        long partial = 0;
-        foreach (var aggregate in outputs.Aggregates)
-        {
-            if (!aggregate.IsFinal)
-            {
-                partial++;
-            }
-        }
-        EngineMetrics.PartialAggregates.Inc(partial);
-        EngineMetrics.FinalAggregates.Inc(outputs.Aggregates.Count - partial);
+        CountAggregates(outputs.Aggregates);
         foreach (var anomaly in outputs.Anomalies)
         {
             EngineMetrics.Anomalies.WithLabels(anomaly.Detector).Inc();
@@ -380,6 +371,40 @@ public sealed class EngineProbe
         EngineMetrics.BufferedRecords.Set(Interlocked.Add(ref _bufferedRecords, -records));
         EngineMetrics.BufferedBatches.Set(Interlocked.Decrement(ref _bufferedBatches));
         Interlocked.Exchange(ref _lastProgressTicks, ticks);
+    }
+
+    /// <summary>A slice of aggregates leaves for the writer ahead of its batch (consume loop).</summary>
+    public void OnSliceHandoff(ChunkedList<WindowAggregate> aggregates)
+    {
+        ArgumentNullException.ThrowIfNull(aggregates);
+        CountAggregates(aggregates);
+        EngineMetrics.BufferedBatches.Set(Interlocked.Increment(ref _bufferedBatches));
+    }
+
+    /// <summary>A slice committed (writer): its aggregate rows; it counts as progress, not as a batch.</summary>
+    public void OnSliceCommitted(IReadOnlyList<StorageBatch> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        for (var i = 0; i < parts.Count; i++)
+        {
+            EngineMetrics.AggregateRows.Inc(parts[i].Aggregates.Count);
+        }
+        EngineMetrics.BufferedBatches.Set(Interlocked.Decrement(ref _bufferedBatches));
+        Interlocked.Exchange(ref _lastProgressTicks, Stopwatch.GetTimestamp());
+    }
+
+    private static void CountAggregates(ChunkedList<WindowAggregate> aggregates)
+    {
+        long partial = 0;
+        foreach (var aggregate in aggregates)
+        {
+            if (!aggregate.IsFinal)
+            {
+                partial++;
+            }
+        }
+        EngineMetrics.PartialAggregates.Inc(partial);
+        EngineMetrics.FinalAggregates.Inc(aggregates.Count - partial);
     }
 
     /// <summary>The writer gave up on a batch: the engine stops.</summary>

@@ -39,6 +39,9 @@ public sealed class EngineOptions
     [Setting("Most sensor states a checkpoint writes with one batch; a checkpoint of more changed sensors is spread over the following batches (the replay bound it releases moves only when its last sensor is written). Bounds the transaction size and the memory of a checkpoint in large fleets. States that cannot wait (a window detector judged a final window) are not counted against it.", Unit = "sensors", Min = 1, Max = 10_000_000)]
     public int DetectorStateMaxPerBatch { get; set; } = 5_000;
 
+    [Setting("Window aggregates the engine holds before it hands them to the writer as a slice of their own: a transaction of aggregate upserts, fenced like a batch, ahead of the batch that commits the offsets of the readings behind them. When a minute ends at many sensors one watermark fires every sensor's windows at once (two million aggregates at a million sensors with two window specs); slices bound what that burst holds to the writer queue's slots (Engine:MaxQueuedBatches) times this. A crash before the offsets commit replays to the same rows. 0: no slices, the aggregates travel with their batch.", Unit = "aggregates", Min = 0, Max = 10_000_000)]
+    public int AggregateSliceSize { get; set; } = 65_536;
+
     public void Validate(string section = "Engine")
     {
         SettingsValidator.Validate(this, section);

@@ -120,6 +120,11 @@ public sealed class StreamEngine
         }
         _stateIntervalMs = (long)options.DetectorStateInterval.TotalMilliseconds;
         _lastStateCheckpoint = Environment.TickCount64;
+        if (options.AggregateSliceSize > 0)
+        {
+            _outputs.SliceAggregates = options.AggregateSliceSize;
+            _outputs.SliceReady = HandSlice;
+        }
     }
 
     public EngineCounters Counters { get; } = new();
@@ -595,6 +600,10 @@ public sealed class StreamEngine
                 replayFrom = untaken;
             }
             _batch.Part(partition).Offsets.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, next, replayFrom, watermark));
+            if (_partitions.TryGetValue(partition, out var handed))
+            {
+                handed.HandedOff = next;
+            }
         }
         PublishNewAlerts();
         _outputs.Clear();
@@ -701,6 +710,83 @@ public sealed class StreamEngine
 
     private StorageBatch PartFor(string sensorId) =>
         _batch.Part(_sinks.Length > 1 && _sensorPartition.TryGetValue(sensorId, out var p) ? p : 0);
+
+    /// <summary>
+    /// Hands the aggregates the stages hold (already judged by the window detectors) to the writer as a slice: a transaction
+    /// of their own ahead of the batch that will commit the offsets behind them (docs/design.md, "Minute-end bursts in
+    /// slices"). Called from inside the window operator's emission when Engine:AggregateSliceSize are held, so a minute end
+    /// at a million sensors never holds its two million aggregates at once. Each partition of a part is fenced with the
+    /// next offset this instance has handed off for it. Blocks until the writer's queue takes the slice: that is the bound.
+    /// </summary>
+    private void HandSlice(StageOutputs outputs)
+    {
+        var all = outputs.Aggregates;
+        if (all.Count == 0)
+        {
+            return;
+        }
+        var slice = _pool.TryTake(out var pooled) ? pooled : new PendingBatch(_sinks.Length);
+        slice.IsSlice = true;
+        Probe.OnSliceHandoff(all);
+        if (slice.Parts.Length == 1)
+        {
+            outputs.ExchangeAggregates(slice.Parts[0].ExchangeAggregates(all));
+        }
+        else
+        {
+            all.MoveTo(static (aggregate, state) => state.Slice.Part(state.Engine.PartitionOf(aggregate.SensorId)).Aggregates, (Slice: slice, Engine: this));
+            outputs.JudgedAggregates = 0;
+        }
+        foreach (var (partition, ps) in _partitions)
+        {
+            slice.Part(partition).Fences.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, ps.HandedOff, ps.HandedOff));
+        }
+        foreach (var part in slice.Parts)
+        {
+            if (part.Fences.Count == 0 && part.Aggregates.Count > 0)
+            {
+                // Aggregates of sensors only replayed so far go to the first connection, which may own no partition: fenced
+                // by all of them, so a part never goes out unfenced (it would be written as an ordinary batch).
+                foreach (var (partition, ps) in _partitions)
+                {
+                    part.Fences.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, ps.HandedOff, ps.HandedOff));
+                }
+            }
+        }
+        QueueBlocking(slice);
+    }
+
+    private int PartitionOf(string sensorId) => _sinks.Length > 1 && _sensorPartition.TryGetValue(sensorId, out var p) ? p : 0;
+
+    /// <summary>
+    /// Queues a slice behind everything queued before it, waiting for as long as the writer needs: the loop is inside the
+    /// window operator's emission and cannot poll (it cannot take a rebalance callback there), so it neither pauses nor
+    /// returns until the slice is queued. A minute-end burst blocks the loop about as long as the writer takes to store all
+    /// but the last few slices, far below max.poll.interval.ms (heartbeats run on librdkafka's thread). After a fatal error
+    /// nothing commits any more; the slice then waits in the overflow like the batches.
+    /// </summary>
+    private void QueueBlocking(PendingBatch slice)
+    {
+        Interlocked.Increment(ref _inFlight);
+        while (true)
+        {
+            // Committed slices back to the pool (and Kafka told of committed batches): no poll, no callback.
+            StoreCommittedOffsets();
+            // Reset before trying, so a slot freed between a failed try and the wait is not missed.
+            _slotFreed.Reset();
+            TryDrainOverflow();
+            if (_overflow.Count == 0 && _queue.Writer.TryWrite(slice))
+            {
+                return;
+            }
+            if (_fatal is not null)
+            {
+                _overflow.Enqueue(slice);
+                return;
+            }
+            _slotFreed.Wait(100);
+        }
+    }
 
     /// <summary>
     /// Queues the batch for the writer, waiting up to Engine:PauseAfter for a free slot. A short stall (the writer busy
@@ -856,6 +942,22 @@ public sealed class StreamEngine
                     }
                     await write.ConfigureAwait(false);
                     EngineMetrics.BatchSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+                    if (batch.IsSlice)
+                    {
+                        foreach (var part in batch.Parts)
+                        {
+                            Counters.AddSliceCommitted(part.Aggregates.Count);
+                        }
+                        Probe.OnSliceCommitted(batch.Parts);
+                        // Its chunks go back to the pool now: the consume loop, blocked in the burst that made this slice,
+                        // recycles batches only when it returns, and until then every committed slice would hold its aggregates.
+                        foreach (var part in batch.Parts)
+                        {
+                            part.Clear();
+                        }
+                        _committed.Enqueue(batch);
+                        continue;
+                    }
                     foreach (var part in batch.Parts)
                     {
                         EngineMetrics.StoredRows.Inc(part.Readings.Count);
@@ -985,6 +1087,7 @@ public sealed class StreamEngine
                 {
                     ps.StoredNext = mark.NextOffset;
                     ps.NextOffset = mark.NextOffset;
+                    ps.HandedOff = mark.NextOffset;
                     ps.ReplayFrom = Math.Min(mark.ReplayFrom, mark.NextOffset);
                     start = new Offset(ps.ReplayFrom);
                     floors[tp.Partition.Value] = mark.Watermark == long.MinValue ? null : mark.Watermark;
@@ -1153,6 +1256,9 @@ public sealed class StreamEngine
         public long AssignedAt;
         /// <summary>Offset after the last message the loop processed (replayed or not): what a detector state taken now covers.</summary>
         public long Position;
+        /// <summary>The next offset stored once every batch handed off so far has committed (-1: none stored): what a slice
+        /// expects to find in the database, unless another owner has moved the partition on.</summary>
+        public long HandedOff = -1;
     }
 
     private sealed class PendingBatch(int parts)
@@ -1164,6 +1270,8 @@ public sealed class StreamEngine
         public long Bytes;
         public long StartedTicks;
         public bool HasWork;
+        /// <summary>Aggregates only, written ahead of the batch that commits their offsets (<see cref="StorageBatch.Fences"/>).</summary>
+        public bool IsSlice;
 
         public StorageBatch Part(int partition) => Parts[partition % Parts.Length];
 
@@ -1177,6 +1285,7 @@ public sealed class StreamEngine
             Rows = 0;
             Bytes = 0;
             HasWork = false;
+            IsSlice = false;
         }
     }
 }

@@ -195,6 +195,10 @@ public sealed class PostgresSink : IStorageSink
     /// <summary>Transactions committed since creation.</summary>
     public long BatchesCommitted { get; private set; }
 
+    /// <summary>Slices (batches with <see cref="StorageBatch.Fences"/>) whose fenced partitions had all been moved on by
+    /// another owner: nothing applied.</summary>
+    public long StaleSlicesSkipped { get; private set; }
+
     /// <summary>A data source configured for the writers (application name, command timeout, auto-prepare).</summary>
     public static NpgsqlDataSource CreateDataSource(StorageOptions options)
     {
@@ -216,6 +220,11 @@ public sealed class PostgresSink : IStorageSink
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.IsEmpty)
         {
+            return;
+        }
+        if (batch.Fences.Count > 0)
+        {
+            await WriteSliceAsync(batch, ct).ConfigureAwait(false);
             return;
         }
         await _gate.WaitAsync(ct).ConfigureAwait(false);
@@ -284,6 +293,72 @@ public sealed class PostgresSink : IStorageSink
         catch (Exception ex)
         {
             // The connection's state is unknown (broken, mid-COPY, terminated): the next attempt starts on a fresh one.
+            await DropConnectionAsync().ConfigureAwait(false);
+            var classified = StorageErrors.Classify(ex);
+            if (ReferenceEquals(classified, ex))
+            {
+                throw;
+            }
+            throw classified;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Writes a slice: its aggregates in one transaction of their own, ahead of the batch that commits the offsets of the
+    /// readings behind them (docs/design.md, "Minute-end bursts in slices"). Fenced like a batch: the fenced partitions'
+    /// offset rows are locked, and when every one of them has moved beyond what the engine expects (another owner committed
+    /// them since) nothing is applied. Aggregates are upserts by key, so a crash before the offsets commit replays to the
+    /// same rows, and retrying an ambiguous commit writes the same rows again.
+    /// </summary>
+    private async Task WriteSliceAsync(StorageBatch slice, CancellationToken ct)
+    {
+        if (slice.Readings.Count + slice.Offsets.Count + slice.DetectorStates.Count + slice.Anomalies.Count + slice.Alerts.Count + slice.Retractions.Count > 0)
+        {
+            throw new StorageException("A slice carries only window aggregates (and fences): the engine built it wrongly (it was not written).", isTransient: false);
+        }
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var conn = await OpenAsync(ct).ConfigureAwait(false);
+            await using var tx = await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
+            _marks.Clear();
+            foreach (var f in slice.Fences)
+            {
+                _marks[(f.ConsumerGroup, f.Topic, f.Partition)] = f;
+            }
+            await LockOffsetsAsync(conn, tx, ct).ConfigureAwait(false);
+            var stale = true;
+            foreach (var f in _marks.Values)
+            {
+                if ((_storedNext.TryGetValue(f.Partition, out var stored) ? stored : -1) <= f.NextOffset)
+                {
+                    stale = false;
+                    break;
+                }
+            }
+            _marks.Clear();
+            var upserted = 0;
+            if (stale)
+            {
+                StaleSlicesSkipped++;
+            }
+            else if (slice.Aggregates.Count > 0)
+            {
+                await EnsureStagesAsync(conn, tx, ct).ConfigureAwait(false);
+                await CopyAggregatesAsync(conn, slice.Aggregates, ct).ConfigureAwait(false);
+                upserted = await ExecAsync(conn, tx, UpsertAggregatesSql, ct).ConfigureAwait(false);
+            }
+            await tx.CommitAsync(ct).ConfigureAwait(false);
+            RowsUpserted += upserted;
+            BatchesCommitted++;
+        }
+        catch (Exception ex)
+        {
+            _marks.Clear();
             await DropConnectionAsync().ConfigureAwait(false);
             var classified = StorageErrors.Classify(ex);
             if (ReferenceEquals(classified, ex))

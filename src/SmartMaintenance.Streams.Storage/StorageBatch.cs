@@ -41,6 +41,11 @@ public sealed class StorageBatch
     public List<Anomaly> Anomalies { get; } = [];
     public List<AlertEvent> Alerts { get; } = [];
     public List<OffsetMark> Offsets { get; } = [];
+    /// <summary>Makes the batch a <em>slice</em>: aggregates written ahead of the batch that commits their partitions' offsets
+    /// (a minute-end burst handed to the writer in bounded parts). Each fence's <see cref="OffsetMark.NextOffset"/> is the next
+    /// offset the engine expects stored for the partition once everything handed off before the slice has committed (-1: none
+    /// stored). Fences are only checked, never stored; a slice carries no readings, offsets or detector states.</summary>
+    public List<OffsetMark> Fences { get; } = [];
     /// <summary>Window rows to delete (session windows merged into another one); keyed by sensor, kind and start.</summary>
     public List<WindowAggregate> Retractions { get; } = [];
     /// <summary>Detector state rows, upserted unless the stored row is from a later position.</summary>
@@ -109,6 +114,7 @@ public sealed class StorageBatch
         Release(Anomalies);
         Release(Alerts);
         Offsets.Clear();
+        Fences.Clear();
         Release(Retractions);
         DetectorStates.Clear();
         // Batches are pooled: one large checkpoint must not pin its buffer in every batch that ever carried one.

@@ -121,18 +121,49 @@ public sealed class StageOutputs
 
     public bool IsEmpty => Aggregates.Count == 0 && Retractions.Count == 0 && Anomalies.Count == 0 && Alerts.Count == 0;
 
+    /// <summary>Aggregates (from the start of <see cref="Aggregates"/>) the window detectors have judged already.</summary>
+    internal int JudgedAggregates { get; set; }
+
+    /// <summary>Judges the aggregates from <see cref="JudgedAggregates"/> on (set by the stages that own the detectors), so a
+    /// slice leaves only after its windows were judged.</summary>
+    internal Action<StageOutputs>? Judge { get; set; }
+
+    /// <summary>Aggregates at which <see cref="SliceReady"/> is called while a stage emits; 0: never.</summary>
+    public int SliceAggregates { get; set; }
+
+    /// <summary>Takes the judged aggregates away (the engine hands them to the writer as a slice), leaving the list empty. It
+    /// runs inside the window operator's emission, on the consume loop's thread, and must not call back into the stages.</summary>
+    public Action<StageOutputs>? SliceReady { get; set; }
+
+    /// <summary>Appends an aggregate a window stage emitted; once <see cref="SliceAggregates"/> are held they are judged and
+    /// handed on as a slice. When a minute ends at a million sensors one watermark fires two million aggregates (≈ 290 MB):
+    /// slicing bounds what the burst holds to what the writer's queue holds (docs/design.md, "Minute-end bursts in slices").</summary>
+    public void AddAggregate(in WindowAggregate aggregate)
+    {
+        Aggregates.Add(aggregate);
+        if (SliceAggregates > 0 && Aggregates.Count >= SliceAggregates && SliceReady is { } ready)
+        {
+            Judge?.Invoke(this);
+            ready(this);
+            // Whatever the callee left was judged above.
+            JudgedAggregates = Aggregates.Count;
+        }
+    }
+
     /// <summary>Takes <paramref name="aggregates"/> (empty) as the aggregate list and returns the one it had, so the
     /// engine can hand a batch's aggregates to the writer without copying them.</summary>
     internal ChunkedList<WindowAggregate> ExchangeAggregates(ChunkedList<WindowAggregate> aggregates)
     {
         var had = Aggregates;
         Aggregates = aggregates;
+        JudgedAggregates = 0;
         return had;
     }
 
     public void Clear()
     {
         Aggregates.Clear();
+        JudgedAggregates = 0;
         Release(Retractions);
         Release(Anomalies);
         Release(Alerts);

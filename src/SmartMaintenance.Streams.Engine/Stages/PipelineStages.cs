@@ -35,6 +35,9 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
     // Partitions with restored session boundaries whose replay has not ended yet.
     private readonly HashSet<int> _sessionReplays = [];
     private MemoryStream? _sectionBuffer;
+    private readonly Action<StageOutputs> _judge;
+    // A detector failure while a slice is judged, inside the window operator's emission: thrown once the window stage returns.
+    private Exception? _sliceError;
     private BinaryWriter? _sectionWriter;
 
     public PipelineStages(IWindowStage windows, DetectorPipeline detectors, AlertTracker alerts)
@@ -45,6 +48,7 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
         _windows = windows;
         _detectors = detectors;
         _alerts = alerts;
+        _judge = JudgeSlice;
         if (windows is RxWindowStage rx)
         {
             // Each sensor's window detector states are then allocated once, for every kind.
@@ -60,7 +64,8 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
             // marker): restored boundaries must not judge new readings.
             ReplayFinished(reading.Position.Partition);
         }
-        var first = outputs.Aggregates.Count;
+        outputs.Judge = _judge;
+        _sliceError = null;
         RejectReason reason;
         try
         {
@@ -68,8 +73,9 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
         }
         finally
         {
-            JudgeWindows(outputs, first);
+            JudgeWindows(outputs);
         }
+        ThrowSliceError();
         if (reason != RejectReason.None)
         {
             return reason;
@@ -98,29 +104,33 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
     public void OnBatchBoundary(StageOutputs outputs)
     {
         ArgumentNullException.ThrowIfNull(outputs);
-        var first = outputs.Aggregates.Count;
+        outputs.Judge = _judge;
+        _sliceError = null;
         try
         {
             _windows.OnBatchBoundary(outputs);
         }
         finally
         {
-            JudgeWindows(outputs, first);
+            JudgeWindows(outputs);
         }
+        ThrowSliceError();
     }
 
     public void OnTick(StageOutputs outputs)
     {
         ArgumentNullException.ThrowIfNull(outputs);
-        var first = outputs.Aggregates.Count;
+        outputs.Judge = _judge;
+        _sliceError = null;
         try
         {
             _windows.OnTick(outputs);
         }
         finally
         {
-            JudgeWindows(outputs, first);
+            JudgeWindows(outputs);
         }
+        ThrowSliceError();
     }
 
     public void OnPartitionBacklogged(int partition) => _windows.OnPartitionBacklogged(partition);
@@ -130,24 +140,54 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
     public void OnPartitionsAssigned(IReadOnlyDictionary<int, long?> watermarkFloors, StageOutputs outputs)
     {
         ArgumentNullException.ThrowIfNull(outputs);
-        var first = outputs.Aggregates.Count;
+        outputs.Judge = _judge;
+        _sliceError = null;
         try
         {
             _windows.OnPartitionsAssigned(watermarkFloors, outputs);
         }
         finally
         {
-            JudgeWindows(outputs, first);
+            JudgeWindows(outputs);
+        }
+        ThrowSliceError();
+    }
+
+    /// <summary>Judges a slice before it leaves, in the middle of the window operator's emission: an exception must not
+    /// unwind through the operator (it would leave a firing half done), so it is kept and thrown when the stage returns,
+    /// as it was when every window was judged after the stage returned.</summary>
+    private void JudgeSlice(StageOutputs outputs)
+    {
+        try
+        {
+            JudgeWindows(outputs);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            _sliceError ??= ex;
         }
     }
 
-    /// <summary>Judges the aggregates the window stage appended from <paramref name="first"/> on.</summary>
+    private void ThrowSliceError()
+    {
+        if (_sliceError is { } error)
+        {
+            _sliceError = null;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+        }
+    }
+
+    /// <summary>Judges the aggregates the window stage appended since the last judgement.</summary>
     /// <remarks>The window stage writes into the caller's outputs directly: when a minute ends at a million sensors it
-    /// emits two million aggregates at once, and a list of its own copied into the caller's held them twice.</remarks>
-    private void JudgeWindows(StageOutputs outputs, int first)
+    /// emits two million aggregates at once, and a list of its own copied into the caller's held them twice. With slicing on
+    /// (<see cref="StageOutputs.SliceAggregates"/>) the outputs call this before each slice leaves, in the middle of an emission.</remarks>
+    private void JudgeWindows(StageOutputs outputs)
     {
         var aggregates = outputs.Aggregates;
-        for (var i = first; i < aggregates.Count; i++)
+        var i = outputs.JudgedAggregates;
+        // Counted before judging: an exception below must not have the same windows judged twice.
+        outputs.JudgedAggregates = aggregates.Count;
+        for (; i < aggregates.Count; i++)
         {
             var aggregate = aggregates[i];
             // Window detectors judge a window once, when it is final, not at every early revision.

@@ -212,7 +212,7 @@ public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDispo
                     }
                     else
                     {
-                        _sink?.Aggregates.Add(output.Aggregate);
+                        _sink?.AddAggregate(output.Aggregate);
                     }
                 }
                 else

@@ -292,14 +292,11 @@ public sealed class PostgresSink : IStorageSink
         }
         catch (Exception ex)
         {
-            // The connection's state is unknown (broken, mid-COPY, terminated): the next attempt starts on a fresh one.
-            await DropConnectionAsync().ConfigureAwait(false);
-            var classified = StorageErrors.Classify(ex);
-            if (ReferenceEquals(classified, ex))
+            if (await AbandonAsync(ex).ConfigureAwait(false) is { } classified)
             {
-                throw;
+                throw classified;
             }
-            throw classified;
+            throw;
         }
         finally
         {
@@ -359,13 +356,11 @@ public sealed class PostgresSink : IStorageSink
         catch (Exception ex)
         {
             _marks.Clear();
-            await DropConnectionAsync().ConfigureAwait(false);
-            var classified = StorageErrors.Classify(ex);
-            if (ReferenceEquals(classified, ex))
+            if (await AbandonAsync(ex).ConfigureAwait(false) is { } classified)
             {
-                throw;
+                throw classified;
             }
-            throw classified;
+            throw;
         }
         finally
         {
@@ -454,6 +449,18 @@ public sealed class PostgresSink : IStorageSink
         _stagesCreated = false;
         _stateStageCreated = false;
         return _connection;
+    }
+
+    /// <summary>
+    /// After a failed transaction: the connection's state is unknown (broken, mid-COPY, terminated), so the next attempt
+    /// starts on a fresh one. Returns the error to throw instead of <paramref name="ex"/> (classified as transient or
+    /// not), or null when <paramref name="ex"/> is already classified and is rethrown as it is.
+    /// </summary>
+    private async ValueTask<Exception?> AbandonAsync(Exception ex)
+    {
+        await DropConnectionAsync().ConfigureAwait(false);
+        var classified = StorageErrors.Classify(ex);
+        return ReferenceEquals(classified, ex) ? null : classified;
     }
 
     private async ValueTask DropConnectionAsync()

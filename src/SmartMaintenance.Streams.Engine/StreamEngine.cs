@@ -708,8 +708,7 @@ public sealed class StreamEngine
         all.MoveTo(static (aggregate, engine) => engine.PartFor(aggregate.SensorId).Aggregates, this);
     }
 
-    private StorageBatch PartFor(string sensorId) =>
-        _batch.Part(_sinks.Length > 1 && _sensorPartition.TryGetValue(sensorId, out var p) ? p : 0);
+    private StorageBatch PartFor(string sensorId) => _batch.Part(PartitionOf(sensorId));
 
     /// <summary>
     /// Hands the aggregates the stages hold (already judged by the window detectors) to the writer as a slice: a transaction
@@ -739,7 +738,7 @@ public sealed class StreamEngine
         }
         foreach (var (partition, ps) in _partitions)
         {
-            slice.Part(partition).Fences.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, ps.HandedOff, ps.HandedOff));
+            slice.Part(partition).Fences.Add(Fence(partition, ps));
         }
         foreach (var part in slice.Parts)
         {
@@ -749,7 +748,7 @@ public sealed class StreamEngine
                 // by all of them, so a part never goes out unfenced (it would be written as an ordinary batch).
                 foreach (var (partition, ps) in _partitions)
                 {
-                    part.Fences.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, ps.HandedOff, ps.HandedOff));
+                    part.Fences.Add(Fence(partition, ps));
                 }
             }
         }
@@ -757,6 +756,10 @@ public sealed class StreamEngine
     }
 
     private int PartitionOf(string sensorId) => _sinks.Length > 1 && _sensorPartition.TryGetValue(sensorId, out var p) ? p : 0;
+
+    /// <summary>A slice's fence for <paramref name="partition"/>: the next offset stored once everything handed off has committed.</summary>
+    private OffsetMark Fence(int partition, PartitionState ps) =>
+        new(_options.ConsumerGroup, _topics.Readings, partition, ps.HandedOff, ps.HandedOff);
 
     /// <summary>
     /// Queues a slice behind everything queued before it, waiting for as long as the writer needs: the loop is inside the

@@ -40,6 +40,6 @@ internal static class Synthetic
         return found;
     }
 
-    /// <summary>The shared NAB dev corpus: ../shared/data/nab-dev beside the repository.</summary>
+    /// <summary>The NAB dev corpus vendored in the repository (tests/data/nab-dev).</summary>
     public static string NabDev() => RepositoryPaths.NabDev();
 }

@@ -36,9 +36,10 @@ public static class RepositoryPaths
     public static string Root() => Upwards(dir => File.Exists(Path.Combine(dir, "SmartMaintenance.Streams.sln")) ? dir : null)
         ?? throw new InvalidOperationException("SmartMaintenance.Streams.sln not found above " + AppContext.BaseDirectory);
 
-    /// <summary>../shared/data/nab-dev beside the clone (CI lays shared/ next to it).</summary>
-    public static string NabDev() => Upwards(dir => Path.Combine(dir, "shared", "data", "nab-dev") is var p && Directory.Exists(p) ? p : null)
-        ?? throw new DirectoryNotFoundException("../shared/data/nab-dev (the NAB development subset) was not found beside the repository.");
+    /// <summary>The NAB development subset vendored in the repository (tests/data/nab-dev).</summary>
+    public static string NabDev() => Path.Combine(Root(), "tests", "data", "nab-dev") is var p && Directory.Exists(p)
+        ? p
+        : throw new DirectoryNotFoundException("tests/data/nab-dev (the vendored NAB development subset) is missing from the repository.");
 
     private static string? Upwards(Func<string, string?> probe)
     {

@@ -10,7 +10,11 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var data = new Option<DirectoryInfo>("--data") { Description = "Corpus in NAB's layout: data/<folder>/<name>.csv, labels/combined_windows.json, profiles.json.", Required = true };
+        var data = new Option<DirectoryInfo?>("--data")
+        {
+            Description = "Corpus in NAB's layout: data/<folder>/<name>.csv, labels/combined_windows.json, profiles.json. "
+                + "Default: the NAB development subset vendored in the repository (tests/data/nab-dev).",
+        };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Folder for per-row scores and detections (series/*.csv), results.csv and summary.md." };
         var nab = new Command("nab", "Replay every series through the engine's detectors and compute the NAB score (three profiles, per series and total).");
         nab.Options.Add(data);
@@ -27,7 +31,15 @@ internal static class EvalCommand
                 Directory.CreateDirectory(outDir);
             }
             var started = System.Diagnostics.Stopwatch.StartNew();
-            var report = NabEvaluator.Run(parse.GetValue(data)!.FullName, options, outDir);
+            var corpus = parse.GetValue(data)?.FullName ?? VendoredData.Find("nab-dev");
+            if (corpus is null || !Directory.Exists(corpus))
+            {
+                await Console.Error.WriteLineAsync(corpus is null
+                    ? "eval nab: no --data given and tests/data/nab-dev was not found (run from a clone of the repository, or pass --data DIR)."
+                    : $"eval nab: --data {corpus} does not exist.").ConfigureAwait(false);
+                return 2;
+            }
+            var report = NabEvaluator.Run(corpus, options, outDir);
             await Console.Out.WriteAsync(NabEvaluator.Markdown(report)).ConfigureAwait(false);
             await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"\n{report.Rows} rows in {started.Elapsed.TotalSeconds:0.0} s{(outDir is null ? "" : $"; output in {outDir}")}")).ConfigureAwait(false);

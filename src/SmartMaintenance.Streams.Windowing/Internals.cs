@@ -178,6 +178,15 @@ internal sealed class OffsetTracker(long granularity)
         }
     }
 
+    /// <summary>Forgets a partition's notes (revoked: its next owner needs them, not this operator).</summary>
+    public void Forget(int partition)
+    {
+        if (_rings.TryGet(partition, out var ring) && ring is not null)
+        {
+            _rings[partition] = null;
+        }
+    }
+
     public void Advance(long watermark)
     {
         var bucket = TimeMath.FloorDiv(watermark, granularity);

@@ -247,6 +247,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 case StreamEventKind.PartitionRevoked:
                     _partitionWatermarks.Remove(value.Partition);
                     _floors[value.Partition] = long.MinValue;
+                    DropPartitionState(value.Partition);
                     _downstream.OnNext(value.WithoutItem<WindowOutput>());
                     break;
                 case StreamEventKind.PartitionFloor:
@@ -387,6 +388,10 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 : new KeyState(key, _stateCount, 0, 0);
         }
         var ks = slot!;
+        if (partition >= 0)
+        {
+            ks.Partition = partition;
+        }
         if (r.AssetId is not null)
         {
             ks.AssetId = r.AssetId;
@@ -481,6 +486,77 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 : new KeyState(key, _stateCount, 0, 0);
         }
         return slot!;
+    }
+
+    /// <summary>
+    /// A revoked partition's keys go with it. Their windows hold only the readings up to the revocation: kept, this
+    /// operator's watermark would later fire them, partial, over the complete ones of the partition's next owner; and if
+    /// the partition came back, its replay would add to them a second time. Whoever owns the partition next rebuilds its
+    /// open windows from the stored replay point under the stored floor, the one path that is exact (docs/design.md,
+    /// "Why a stored final aggregate equals its recompute"). Timers and early-firing lists still naming a dropped key find
+    /// no window in it and skip it.
+    /// </summary>
+    private void DropPartitionState(int partition)
+    {
+        if (partition < 0)
+        {
+            return;
+        }
+        List<KeyState>? dropped = null;
+        foreach (var ks in _keys.Values)
+        {
+            if (ks.Partition == partition)
+            {
+                (dropped ??= []).Add(ks);
+            }
+        }
+        if (dropped is not null)
+        {
+            foreach (var ks in dropped)
+            {
+                _keys.Remove(ks.Key);
+                DiscardKey(ks);
+            }
+            // Every key of the partition was dropped above, so its partition alone identifies their entries.
+            _changedSessions.RemoveAll(c => c.Key.Partition == partition);
+            _parked.RemoveAll(p => p.Timer.Key.Partition == partition);
+        }
+        EndSessionRestoreLocked(partition);
+        _tracker.Forget(partition);
+        _nextOffsets[partition] = -1;
+        _resumeNext[partition] = -1;
+        _replayedUpTo[partition] = -1;
+    }
+
+    private void DiscardKey(KeyState ks)
+    {
+        if (_firstGroup is not null)
+        {
+            ks.ReleaseAll(_pool);
+        }
+        for (var i = 0; i < (ks.States?.Length ?? 0); i++)
+        {
+            switch (ks.State(i))
+            {
+                case AlignedState a:
+                    a.ReleaseAll(_pool);
+                    break;
+                case SessionState st:
+                    for (var j = 0; j < st.Count; j++)
+                    {
+                        st.Items[j].Acc.Release(_pool);
+                    }
+                    st.RemoveRange(0, st.Count);
+                    st.Changed = false;
+                    if (st.Restoring)
+                    {
+                        st.Restoring = false;
+                        _restoring.Remove(st);
+                    }
+                    break;
+            }
+        }
+        ks.Dedup = default;
     }
 
     private void ProcessingError(in SensorReading r, Exception ex, bool replayed)
@@ -1211,6 +1287,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                     continue;
                 }
                 var ks = GetOrAddKey(key);
+                ks.Partition = partition;
                 ref var stateRef = ref ks.State(sr.StateSlot);
                 var existing = stateRef is { } o ? Unsafe.As<SessionState>(o) : null;
                 if (existing is { Count: > 0 })

@@ -14,6 +14,8 @@ internal sealed class KeyState : AlignedState
     public string? AssetId;
     public string? SensorType;
     public DedupIndex Dedup;
+    /// <summary>Source partition of the key's last reading (-1 without positions): a revocation of it drops the key.</summary>
+    public int Partition = -1;
 
     public KeyState(string key, int slots, int panes, int windows)
         : base(panes, windows)
@@ -25,8 +27,8 @@ internal sealed class KeyState : AlignedState
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref object? State(int slot) => ref States![slot];
 
-    // Header and method table, the aligned fields (24), four references and the 32-byte dedup struct.
-    public long HeapBytes => 104 + (States is null ? 0 : 24 + (8L * States.Length)) + Dedup.HeapBytes;
+    // Header and method table, the aligned fields (24), four references, the 32-byte dedup struct and the partition (padded).
+    public long HeapBytes => 112 + (States is null ? 0 : 24 + (8L * States.Length)) + Dedup.HeapBytes;
 }
 
 /// <summary>Aggregate of one pane (gcd of size and advance): every reading updates exactly one pane.</summary>
@@ -234,6 +236,19 @@ internal class AlignedState(int panes, int windows)
         WindowCount--;
         Array.Copy(Windows, index + 1, Windows, index, WindowCount - index);
         Windows[WindowCount] = default;
+    }
+
+    /// <summary>Frees every pane and forgets every window (the key's state was handed to another owner).</summary>
+    public void ReleaseAll(BucketPool pool)
+    {
+        for (var i = 0; i < PaneCount; i++)
+        {
+            Panes[i].Acc.Release(pool);
+        }
+        Array.Clear(Panes, 0, PaneCount);
+        Array.Clear(Windows, 0, WindowCount);
+        PaneCount = 0;
+        WindowCount = 0;
     }
 
     /// <summary>Frees panes that start before every open window of the group: none covers them any more.</summary>

@@ -8,6 +8,7 @@ using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using SmartMaintenance.Streams.Contracts;
+using SmartMaintenance.Streams.Engine.Lifecycle;
 using SmartMaintenance.Streams.Engine.Stages;
 using SmartMaintenance.Streams.Ingest;
 using SmartMaintenance.Streams.Kafka;
@@ -365,7 +366,7 @@ public sealed class StreamEngine
         {
             return;
         }
-        var replaying = offset < ps.StoredNext;
+        var replaying = ReplayRules.IsReplay(offset, ps.StoredNext);
         ps.Position = offset + 1;
         var buffer = cr.Message.Value;
         var value = buffer.Span;
@@ -590,15 +591,10 @@ public sealed class StreamEngine
         {
             PartFor(alert.SensorId).Alerts.Add(alert);
         }
-        var watermark = _stages.CommittedWatermark;
         foreach (var (partition, next) in _batch.NextOffsets)
         {
-            var needed = _stages.LowestNeededOffset(partition);
-            var replayFrom = needed is { } n && n < next ? n : next;
-            if (_persistent?.LowestUntakenOffset(partition) is { } untaken && untaken < replayFrom)
-            {
-                replayFrom = untaken;
-            }
+            var watermark = _stages.CommittedWatermarkOf(partition);
+            var replayFrom = ReplayRules.ReplayFrom(next, _stages.LowestNeededOffset(partition), _persistent?.LowestUntakenOffset(partition));
             _batch.Part(partition).Offsets.Add(new OffsetMark(_options.ConsumerGroup, _topics.Readings, partition, next, replayFrom, watermark));
             if (_partitions.TryGetValue(partition, out var handed))
             {
@@ -654,7 +650,7 @@ public sealed class StreamEngine
                 var start = (int)part.StateData.Length;
                 _persistent.WriteState(changed.SensorId, w);
                 w.Flush();
-                var position = Math.Max(ps.Position, changed.MinPosition);
+                var position = ReplayRules.StatePosition(ps.Position, changed.MinPosition);
                 part.DetectorStates.Add(new DetectorStateRow(_options.ConsumerGroup, _topics.Readings, changed.Partition, changed.SensorId, position,
                     start, (int)part.StateData.Length - start));
             }
@@ -1091,9 +1087,9 @@ public sealed class StreamEngine
                     ps.StoredNext = mark.NextOffset;
                     ps.NextOffset = mark.NextOffset;
                     ps.HandedOff = mark.NextOffset;
-                    ps.ReplayFrom = Math.Min(mark.ReplayFrom, mark.NextOffset);
+                    ps.ReplayFrom = ReplayRules.ResumeAt(mark);
                     start = new Offset(ps.ReplayFrom);
-                    floors[tp.Partition.Value] = mark.Watermark == long.MinValue ? null : mark.Watermark;
+                    floors[tp.Partition.Value] = ReplayRules.Floor(mark);
                 }
                 else
                 {
@@ -1218,7 +1214,9 @@ public sealed class StreamEngine
         EngineLog.Revoked(_logger, string.Join(',', revoked.Select(r => r.Partition.Value)));
         // Commit what was consumed from these partitions, and their sensors' detector state, before another instance
         // takes them over: it then continues from this state without replaying past the committed offsets.
-        if (_batch.HasWork || _persistent is { HasChanges: true })
+        // Window outputs count too: a replay-only partition fires windows without consuming anything new, and they must be
+        // stored before the partition moves, not in a later batch over the new owner's rows.
+        if (_batch.HasWork || !_outputs.IsEmpty || _persistent is { HasChanges: true })
         {
             Handoff(allState: true);
         }
@@ -1233,6 +1231,16 @@ public sealed class StreamEngine
     private void OnLost(IConsumer<ReusedBytes, ReusedBytes> consumer, List<TopicPartitionOffset> lost)
     {
         EngineLog.Lost(_logger, string.Join(',', lost.Select(r => r.Partition.Value)));
+        // Nothing of a lost partition may be committed from here: its new owner reads it again from the stored offsets.
+        // Left in the open batch, its readings would be stored by this instance as well, or twice if it came back here.
+        foreach (var tp in lost)
+        {
+            var partition = tp.Partition.Value;
+            if (_batch.NextOffsets.Remove(partition))
+            {
+                _batch.Rows -= _batch.Part(partition).DropReadings(partition);
+            }
+        }
         Forget(lost);
     }
 
@@ -1247,7 +1255,7 @@ public sealed class StreamEngine
                 ids.Add(tp.Partition.Value);
             }
         }
-        _stages.DropPartitions(ids);
+        _stages.DropPartitions(ids, _outputs);
     }
 
     private sealed class PartitionState

@@ -120,7 +120,7 @@ public sealed class PostgresSink : IStorageSink
         FOR UPDATE
         """;
 
-    // Offsets never move backwards, so a late or replayed batch cannot re-open a range already stored.
+    // Offsets never move backwards, so a late or replayed batch cannot re-open a range already stored (OffsetFence.Merge).
     public const string UpsertOffsetsSql = """
         INSERT INTO stream_offsets AS o (consumer_group, topic, partition, next_offset, replay_from, watermark, updated_at)
         SELECT g, t, p, n, r, w, now() FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[]) AS m(g, t, p, n, r, w)
@@ -328,15 +328,7 @@ public sealed class PostgresSink : IStorageSink
                 _marks[(f.ConsumerGroup, f.Topic, f.Partition)] = f;
             }
             await LockOffsetsAsync(conn, tx, ct).ConfigureAwait(false);
-            var stale = true;
-            foreach (var f in _marks.Values)
-            {
-                if ((_storedNext.TryGetValue(f.Partition, out var stored) ? stored : -1) <= f.NextOffset)
-                {
-                    stale = false;
-                    break;
-                }
-            }
+            var stale = OffsetFence.IsSliceStale(_marks.Values, _storedNext);
             _marks.Clear();
             var upserted = 0;
             if (stale)
@@ -508,21 +500,7 @@ public sealed class PostgresSink : IStorageSink
 
     /// <summary>Locks the batch's offset rows (fencing concurrent writers of a partition) and remembers what is
     /// already stored, so readings below it are skipped — this makes retrying an ambiguous COMMIT safe.</summary>
-    private bool IsStale()
-    {
-        if (_marks.Count == 0)
-        {
-            return false;
-        }
-        foreach (var m in _marks.Values)
-        {
-            if (!_storedNext.TryGetValue(m.Partition, out var stored) || m.NextOffset > stored)
-            {
-                return false;
-            }
-        }
-        return true;
-    }
+    private bool IsStale() => OffsetFence.IsStale(_marks.Values, _storedNext);
 
     private async Task LockOffsetsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)
     {

@@ -105,6 +105,22 @@ public sealed class StorageBatch
         return had;
     }
 
+    /// <summary>Removes the readings of <paramref name="partition"/> (a partition lost before the batch was handed off: its next
+    /// owner reads them again, and if it came back here they would be read a second time into this batch).</summary>
+    /// <returns>How many were removed.</returns>
+    public int DropReadings(int partition)
+    {
+        var removed = Readings.RemoveAll(r => r.Position.Partition == partition);
+        if (removed > 0)
+        {
+            // The size estimate is recounted from the readings that stay.
+            _countedReadings = 0;
+            _bytes = 0;
+            _countedAggregates = _countedAnomalies = _countedAlerts = 0;
+        }
+        return removed;
+    }
+
     /// <summary>Empties the batch for reuse (capacity kept, except for lists a burst grew beyond
     /// <see cref="RetainedCapacity"/> items; chunked lists give their chunks back to the shared pool).</summary>
     public void Clear()

@@ -125,9 +125,21 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     private PartitionArray<long> _floors = new(long.MinValue);
     // max(operator watermark, floor of the current reading's partition): what "final" means for the reading in hand.
     private long _closedBelow = long.MinValue;
+    // What "due" means for the reading in hand: the operator watermark, or a catching-up partition's own watermark.
+    private long _dueBelow = long.MinValue;
+    // Partitions assigned and not yet level with this operator's watermark (their own watermark below it, or still replaying),
+    // or until they go idle: their readings are judged by their stored floor and their keys' windows wait, so nothing of
+    // theirs closes on a watermark the others moved on (docs/design.md, "Why a stored final aggregate equals its recompute").
+    private readonly HashSet<int> _catchingUp = [];
+    // Partitions whose last reading was a replayed one (below the stored next offset): not caught up, whatever the watermark.
+    private readonly HashSet<int> _replaying = [];
     private readonly CompositeDisposable _timers = [];
     private readonly SingleAssignmentDisposable _upstream = new();
     private Accumulator _scratch;
+    // Specs the reading in hand was late for as a whole (reused: no allocation per reading).
+    private List<SpecRuntime>? _lateSpecs;
+    // Aligned timers of keys still catching up, taken out of a queue while it is processed (see ProcessAligned).
+    private List<(long Due, KeyState Key, bool Close)>? _waiting;
     private long _watermark = long.MinValue;
     private readonly int _stateCount;
     private readonly PaneGroup? _firstGroup;
@@ -242,11 +254,30 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                     break;
                 case StreamEventKind.PartitionWatermark:
                     _partitionWatermarks[value.Partition] = value.Timestamp;
+                    if (_catchingUp.Count > 0 && value.Timestamp >= _watermark && _catchingUp.Contains(value.Partition)
+                        && !_replaying.Contains(value.Partition))
+                    {
+                        EndCatchUp(value.Partition);
+                    }
+                    _downstream.OnNext(value.WithoutItem<WindowOutput>());
+                    break;
+                case StreamEventKind.PartitionAssigned:
+                    _catchingUp.Add(value.Partition);
+                    _downstream.OnNext(value.WithoutItem<WindowOutput>());
+                    break;
+                case StreamEventKind.PartitionIdle:
+                    // Idle means caught up: the operator watermark closes its keys' windows from now on.
+                    if (_catchingUp.Contains(value.Partition))
+                    {
+                        EndCatchUp(value.Partition);
+                    }
                     _downstream.OnNext(value.WithoutItem<WindowOutput>());
                     break;
                 case StreamEventKind.PartitionRevoked:
                     _partitionWatermarks.Remove(value.Partition);
                     _floors[value.Partition] = long.MinValue;
+                    _catchingUp.Remove(value.Partition);
+                    _replaying.Remove(value.Partition);
                     DropPartitionState(value.Partition);
                     _downstream.OnNext(value.WithoutItem<WindowOutput>());
                     break;
@@ -307,11 +338,40 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         var offset = r.Position.Offset;
         var replayed = false;
         _closedBelow = _watermark;
-        if (_floors.TryGet(partition, out var partitionFloor) && partitionFloor > _closedBelow)
+        var hasFloor = _floors.TryGet(partition, out var partitionFloor) && partitionFloor != long.MinValue;
+        var replaying = _probe is { ReplayingValue: true };
+        if (replaying)
+        {
+            _replaying.Add(partition);
+        }
+        else if (_replaying.Count > 0 && _replaying.Remove(partition) && _catchingUp.Contains(partition)
+                 && _partitionWatermarks.TryGetValue(partition, out var caughtUp) && caughtUp >= _watermark)
+        {
+            // The first reading after the replay, and the partition is level with the others: the watermark is its again.
+            EndCatchUp(partition);
+            hasFloor = _floors.TryGet(partition, out partitionFloor) && partitionFloor != long.MinValue;
+        }
+        // Replayed by its consumer: it rebuilds state only, like a reading below the resume point (no corrections, early
+        // firings or side outputs: its previous owner made those durable).
+        replayed |= replaying;
+        if (replaying || (_catchingUp.Count > 0 && _catchingUp.Contains(partition)))
+        {
+            // A replayed reading, or one of a partition assigned behind this operator's watermark and not caught up yet:
+            // what was final for it is what its previous owner had made final, the stored floor, and no more. Judged by
+            // this operator's watermark instead, windows still open at the floor would lose readings (or vanish) on replay
+            // (docs/design.md, "Why a stored final aggregate equals its recompute").
+            _closedBelow = hasFloor ? partitionFloor : long.MinValue;
+        }
+        else if (hasFloor && partitionFloor > _closedBelow)
         {
             // A handed-over partition replays only what the previous owner's open windows needed: a window it had
             // already finalized would be rebuilt from a tail and overwrite the stored result.
             _closedBelow = partitionFloor;
+        }
+        _dueBelow = _closedBelow;
+        if (_probe is not null)
+        {
+            _probe.LastClosedBelowValue = _closedBelow;
         }
         if (offset >= 0)
         {
@@ -406,7 +466,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         _stamp++;
         if (_dedup)
         {
-            var low = TimeMath.SaturatingSub(_watermark, _horizon);
+            var low = TimeMath.SaturatingSub(_dueBelow, _horizon);
             var bits = BitConverter.DoubleToInt64Bits(r.Value);
             if (ks.Dedup.Contains(ts, bits, r.Seq, low))
             {
@@ -455,13 +515,31 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 case ApplyResult.Late:
                     if (!replayed)
                     {
-                        _counters.LateValue++;
-                        Emit(new RejectedReading(r, RejectReason.Late, sr.Label));
+                        (_lateSpecs ??= []).Add(sr);
                     }
                     break;
             }
         }
-        if (expiry > _watermark)
+        if (_lateSpecs is { Count: > 0 })
+        {
+            // Late for a spec that another spec took is partial: the reading is kept (stored) and counted in the windows
+            // that took it. Only a reading no spec took is late as a whole (dead-lettered); deciding by the last spec's
+            // answer dead-lettered readings that earlier specs had counted.
+            foreach (var late in _lateSpecs)
+            {
+                if (applied)
+                {
+                    _counters.PartiallyLateValue++;
+                }
+                else
+                {
+                    _counters.LateValue++;
+                }
+                Emit(new RejectedReading(r, RejectReason.Late, late.Label, Partial: applied));
+            }
+            _lateSpecs.Clear();
+        }
+        if (expiry > _dueBelow)
         {
             _tracker.Note(partition, offset, expiry);
         }
@@ -613,7 +691,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             ref var meta = ref st.Windows[idx];
             if (created)
             {
-                meta.OnTimeFired = ws + size <= _watermark;
+                meta.OnTimeFired = ws + size <= _dueBelow;
                 if (meta.OnTimeFired)
                 {
                     // A late reading opened a window that had no content: it is a correction of an empty window.
@@ -706,6 +784,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             var closeDue = sr.Close.TryPeek(out var tClose) && tClose <= _watermark;
             if (!onDue && !closeDue)
             {
+                RequeueWaiting(sr);
                 return;
             }
             if (onDue && (!closeDue || tOn <= tClose))
@@ -714,6 +793,11 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 var ws = tOn - sr.Size;
                 foreach (var ks in list)
                 {
+                    if (Waits(ks))
+                    {
+                        (_waiting ??= []).Add((tOn, ks, false));
+                        continue;
+                    }
                     var st = AlignedOf(ks, sr);
                     var idx = st.FindWindow(ws, sr.Slot);
                     if (idx < 0 || st.Windows[idx].OnTimeFired)
@@ -744,6 +828,11 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 var ws = tClose - lateness - sr.Size;
                 foreach (var ks in list)
                 {
+                    if (Waits(ks))
+                    {
+                        (_waiting ??= []).Add((tClose, ks, true));
+                        continue;
+                    }
                     var st = AlignedOf(ks, sr);
                     var idx = st.FindWindow(ws, sr.Slot);
                     if (idx < 0)
@@ -756,6 +845,20 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 sr.Close.Recycle(list);
             }
         }
+    }
+
+    /// <summary>Puts the timers of keys still catching up back in their queues (taken out so the loop above could end).</summary>
+    private void RequeueWaiting(SpecRuntime sr)
+    {
+        if (_waiting is not { Count: > 0 })
+        {
+            return;
+        }
+        foreach (var (due, ks, close) in _waiting)
+        {
+            (close ? sr.Close : sr.OnTime).Add(due, ks);
+        }
+        _waiting.Clear();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -870,7 +973,7 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             s.Revision = Math.Max(s.Revision, restored.Revision);
         }
         var timer = (ks, s.Id);
-        if (s.End <= _watermark)
+        if (s.End <= _dueBelow)
         {
             // Late within the allowance: the session is already due, so this is a correction.
             if (identityChanged || !s.OnTimeFired)
@@ -936,9 +1039,15 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
     {
         var lateness = sr.Lateness;
         var timers = sr.SessionTimers;
+        List<((KeyState Key, long Id) Timer, long Due)>? waiting = null;
         while (timers.TryPeek(out var timer, out var due) && due <= _watermark)
         {
             timers.Dequeue();
+            if (Waits(timer.Key))
+            {
+                (waiting ??= []).Add((timer, due));
+                continue;
+            }
             var st = Unsafe.As<SessionState>(timer.Key.State(sr.StateSlot)!);
             var idx = st.Find(timer.Id);
             if (idx < 0)
@@ -983,6 +1092,10 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                 CloseSession(timer.Key, st, idx);
             }
         }
+        foreach (var (timer, due) in waiting ?? [])
+        {
+            timers.Enqueue(timer, due);
+        }
     }
 
     private void CloseSession(KeyState ks, SessionState st, int index)
@@ -1015,6 +1128,10 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             return false;
         }
         _watermark = watermark;
+        if (_catchingUp.Count > 0)
+        {
+            EndCatchUps();
+        }
         if (_firingsDue is not null)
         {
             NotifyFiringsDue(_firingsDue);
@@ -1033,6 +1150,51 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         _tracker.Advance(watermark);
         return true;
     }
+
+    /// <summary>Partitions whose own watermark reached the operator's have caught up.</summary>
+    private void EndCatchUps()
+    {
+        List<int>? done = null;
+        foreach (var p in _catchingUp)
+        {
+            if (_partitionWatermarks.TryGetValue(p, out var own) && own >= _watermark && !_replaying.Contains(p))
+            {
+                (done ??= []).Add(p);
+            }
+        }
+        foreach (var p in done ?? [])
+        {
+            EndCatchUp(p);
+        }
+    }
+
+    /// <summary>
+    /// The partition caught up with the operator watermark (or went idle): from now on that watermark judges its readings.
+    /// Its floor rises to it, so what counts as final for the partition only ever grows, and the windows of its keys that
+    /// waited for it fire now, before any batch could store the operator watermark as its floor.
+    /// </summary>
+    private void EndCatchUp(int partition)
+    {
+        _catchingUp.Remove(partition);
+        _replaying.Remove(partition);
+        ref var floor = ref _floors[partition];
+        floor = Math.Max(floor, _watermark);
+        foreach (var sr in _specs)
+        {
+            if (sr.IsSession)
+            {
+                ProcessSessions(sr);
+            }
+            else
+            {
+                ProcessAligned(sr);
+            }
+        }
+    }
+
+    /// <summary>A key of a partition still catching up: its windows' timers wait until the partition has caught up.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Waits(KeyState ks) => _catchingUp.Count > 0 && _catchingUp.Contains(ks.Partition);
 
     private void NotifyFiringsDue(Action<int> firingsDue)
     {
@@ -1145,7 +1307,13 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
                     next[p] = n;
                 }
             }
-            return new WindowCheckpoint(_watermark, _tracker.Lowest(), next, new Dictionary<int, long>(_partitionWatermarks));
+            Dictionary<int, long>? behind = null;
+            foreach (var p in _catchingUp)
+            {
+                // Nothing of a partition still catching up closed here: what is final for it is still its floor.
+                (behind ??= [])[p] = _floors.TryGet(p, out var floor) ? floor : long.MinValue;
+            }
+            return new WindowCheckpoint(_watermark, _tracker.Lowest(), next, new Dictionary<int, long>(_partitionWatermarks), behind);
         }
     }
 
@@ -1356,8 +1524,10 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
         }
         // Due again: they fire at the next watermark advance.
         var kept = 0;
-        foreach (var parked in _parked)
+        // By index: compacting in place while a foreach runs over the list throws.
+        for (var i = 0; i < _parked.Count; i++)
         {
+            var parked = _parked[i];
             if (Unsafe.As<SessionState>(parked.Timer.Key.State(parked.Spec.StateSlot)!).Restoring)
             {
                 _parked[kept++] = parked;
@@ -1368,6 +1538,17 @@ internal sealed class WindowSink : IObserver<StreamEvent<SensorReading>>, IDispo
             }
         }
         _parked.RemoveRange(kept, _parked.Count - kept);
+    }
+
+    public void DropPartitions(IReadOnlyCollection<int> partitions)
+    {
+        lock (_gate)
+        {
+            foreach (var p in partitions)
+            {
+                DropPartitionState(p);
+            }
+        }
     }
 
     public long StateBytes()

@@ -35,11 +35,15 @@ public sealed class WindowCounters
 /// re-fed state-only (no emissions, no side outputs) on resume.</param>
 /// <param name="PartitionWatermarks">Last partition watermarks seen; push them back as
 /// <see cref="StreamEventKind.PartitionWatermark"/> events ahead of the replay so watermarks do not restart from zero.</param>
+/// <param name="ClosedBelow">Partitions assigned behind the operator watermark and still catching up: their floor, the bound
+/// below which their keys' windows are final (nothing of theirs has closed here yet). Store it as such a partition's floor
+/// instead of <paramref name="Watermark"/>. Null when none is catching up.</param>
 public sealed record WindowCheckpoint(
     long Watermark,
     IReadOnlyDictionary<int, long> ReplayFrom,
     IReadOnlyDictionary<int, long> NextOffsets,
-    IReadOnlyDictionary<int, long> PartitionWatermarks);
+    IReadOnlyDictionary<int, long> PartitionWatermarks,
+    IReadOnlyDictionary<int, long>? ClosedBelow = null);
 
 /// <summary>
 /// Handle on a window operator's live state, created by the caller and passed to
@@ -49,8 +53,22 @@ public sealed record WindowCheckpoint(
 public sealed class WindowProbe
 {
     private volatile IWindowStateSource? _source;
+    internal long LastClosedBelowValue = long.MinValue;
+    internal bool ReplayingValue;
 
     public WindowCounters Counters { get; } = new();
+
+    /// <summary>Set by the feeding thread before it feeds a reading its previous owner already processed (below the stored
+    /// next offset): such a reading is judged against its partition's stored floor alone, as it was the first time.</summary>
+    public bool Replaying
+    {
+        get => ReplayingValue;
+        set => ReplayingValue = value;
+    }
+
+    /// <summary>For the reading processed last: windows ending (with their allowed lateness) at or below this were final,
+    /// so it was late for them. Read on the feeding thread; what lateness decisions a replay must reproduce.</summary>
+    public long LastClosedBelow => LastClosedBelowValue;
 
     /// <summary>Snapshot for replay; take it on the thread that feeds the operator, after the batch whose offsets it covers.</summary>
     public WindowCheckpoint Checkpoint() =>
@@ -112,6 +130,15 @@ public sealed class WindowProbe
         Source.RestoreSessions(key, partition, reader);
     }
 
+    /// <summary>Drops every key whose last reading came from one of <paramref name="partitions"/>, all at once: revoke them
+    /// this way before sending their <see cref="StreamEventKind.PartitionRevoked"/> events, so that the watermark those
+    /// events release closes only windows of the partitions that stay.</summary>
+    public void DropPartitions(IReadOnlyCollection<int> partitions)
+    {
+        ArgumentNullException.ThrowIfNull(partitions);
+        Source.DropPartitions(partitions);
+    }
+
     /// <summary>The replay of <paramref name="partition"/> reached the offsets stored with the boundaries: its keys'
     /// readings are judged by the watermark again.</summary>
     public void SessionReplayFinished(int partition) => Source.EndSessionRestore(partition);
@@ -146,6 +173,8 @@ internal interface IWindowStateSource
     void RestoreSessions(string key, int partition, BinaryReader reader);
 
     void EndSessionRestore(int partition);
+
+    void DropPartitions(IReadOnlyCollection<int> partitions);
 }
 
 /// <summary>A key whose session boundaries changed, and the source partition of its last reading.</summary>

@@ -29,7 +29,7 @@ public sealed class WindowStageRevocationTests
         }
         stage.OnBatchBoundary(outputs);
         outputs.Clear();
-        stage.DropPartitions([1]);
+        stage.DropPartitions([1], outputs);
 
         // Partition 0 goes on for ten minutes: every window sensor b had open would have closed here by now.
         for (var s = 180; s < 780; s += 10)
@@ -60,7 +60,7 @@ public sealed class WindowStageRevocationTests
         var replayFrom = stage.LowestNeededOffset(0);
         var floor = stage.CommittedWatermark;
         Assert.Equal(0, replayFrom);
-        stage.DropPartitions([0]);
+        stage.DropPartitions([0], outputs);
         outputs.Clear();
 
         // Assigned back (an eager rebalance): the replay from the stored point, then new readings up to 00:03.
@@ -80,6 +80,45 @@ public sealed class WindowStageRevocationTests
         Assert.Equal(6, first.Count);
         var second = Assert.Single(outputs.Aggregates, a => a.WindowKind == "tumbling:1m" && a.WindowStart == T0.AddMinutes(1).ToUnixTimeMilliseconds());
         Assert.Equal(6, second.Count);
+    }
+
+    [Fact]
+    public void A_window_fired_on_time_before_a_revocation_still_fires_final_after_its_partition_comes_back()
+    {
+        var settings = new WindowingSettings
+        {
+            IdleTimeout = TimeSpan.Zero,
+            Specs = [new WindowSpecSettings { Kind = "hopping", Size = TimeSpan.FromMinutes(3), Advance = TimeSpan.FromMinutes(1), AllowedLateness = TimeSpan.FromSeconds(20) }],
+        };
+        using var stage = new RxWindowStage(settings, new ManualClock(T0));
+        var outputs = new StageOutputs();
+        stage.OnPartitionsAssigned(new Dictionary<int, long?> { [0] = null }, outputs);
+        // Up to 00:03:10: the window 00:00–00:03 fires on time (watermark 00:03:05) but stays open for its lateness.
+        for (var s = 0; s <= 190; s += 10)
+        {
+            stage.OnReading(Reading("a", 0, T0.AddSeconds(s), s / 10), replaying: false, outputs, out _);
+        }
+        stage.OnBatchBoundary(outputs);
+        Assert.Contains(outputs.Aggregates, a => a.WindowStart == T0.ToUnixTimeMilliseconds() && !a.IsFinal);
+        var replayFrom = stage.LowestNeededOffset(0)!.Value;
+        var floor = stage.CommittedWatermark;
+        stage.DropPartitions([0], outputs);
+        outputs.Clear();
+
+        stage.OnPartitionsAssigned(new Dictionary<int, long?> { [0] = floor }, outputs);
+        for (var o = replayFrom; o <= 19; o++)
+        {
+            stage.OnReading(Reading("a", 0, T0.AddSeconds(o * 10), o), replaying: true, outputs, out _);
+        }
+        for (var s = 200; s <= 260; s += 10)
+        {
+            stage.OnReading(Reading("a", 0, T0.AddSeconds(s), s / 10), replaying: false, outputs, out _);
+        }
+        stage.OnBatchBoundary(outputs);
+
+        // Closed at 00:03:20: final, with every reading of 00:00–00:03.
+        var final = Assert.Single(outputs.Aggregates, a => a.WindowStart == T0.ToUnixTimeMilliseconds() && a.IsFinal);
+        Assert.Equal(18, final.Count);
     }
 
     private static SensorReading Reading(string sensor, int partition, DateTimeOffset at, long offset) =>

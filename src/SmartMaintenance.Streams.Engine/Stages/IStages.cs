@@ -27,11 +27,16 @@ public interface IProcessingStages
     /// <summary>The event-time watermark to store with the offsets of the batch just formed (restored as a floor).</summary>
     long CommittedWatermark { get; }
 
+    /// <summary>The floor to store for <paramref name="partition"/>: <see cref="CommittedWatermark"/>, or lower for a partition
+    /// assigned behind it and still catching up (its keys' windows between the two are not final yet).</summary>
+    long CommittedWatermarkOf(int partition) => CommittedWatermark;
+
     /// <summary>New partitions, with the watermark stored for each (null when none was stored).</summary>
     void OnPartitionsAssigned(IReadOnlyDictionary<int, long?> watermarkFloors, StageOutputs outputs);
 
-    /// <summary>Forget state of partitions no longer assigned to this instance.</summary>
-    void DropPartitions(IReadOnlyCollection<int> partitions);
+    /// <summary>Forget state of partitions no longer assigned to this instance. Windows of the partitions that stay, closed
+    /// by the watermark the revoked ones held back, go to <paramref name="outputs"/>.</summary>
+    void DropPartitions(IReadOnlyCollection<int> partitions, StageOutputs outputs);
 
     /// <summary>The partition has records the loop has not consumed yet (it is behind, paused or its fetches fail):
     /// it is not idle, so it must keep holding the event-time watermark back.</summary>

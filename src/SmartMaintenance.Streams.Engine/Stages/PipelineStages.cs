@@ -137,6 +137,8 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
 
     public long CommittedWatermark => _windows.CommittedWatermark;
 
+    public long CommittedWatermarkOf(int partition) => _windows.CommittedWatermarkOf(partition);
+
     public void OnPartitionsAssigned(IReadOnlyDictionary<int, long?> watermarkFloors, StageOutputs outputs)
     {
         ArgumentNullException.ThrowIfNull(outputs);
@@ -201,9 +203,20 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
 
     public long? LowestNeededOffset(int partition) => _windows.LowestNeededOffset(partition);
 
-    public void DropPartitions(IReadOnlyCollection<int> partitions)
+    public void DropPartitions(IReadOnlyCollection<int> partitions, StageOutputs outputs)
     {
-        _windows.DropPartitions(partitions);
+        ArgumentNullException.ThrowIfNull(outputs);
+        outputs.Judge = _judge;
+        _sliceError = null;
+        try
+        {
+            _windows.DropPartitions(partitions, outputs);
+        }
+        finally
+        {
+            JudgeWindows(outputs);
+        }
+        ThrowSliceError();
         if (!_persist)
         {
             // Without persistence the state is kept: an eager rebalance revokes and re-assigns the same partitions.

@@ -29,6 +29,8 @@ public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDispo
     private readonly WindowProbe _probe = new();
     private readonly IDisposable _subscription;
     private readonly Dictionary<int, long> _replayFrom = [];
+    private readonly Dictionary<int, long> _behind = [];
+    private readonly List<string> _lateKinds = [];
     private StageOutputs? _sink;
     private RejectedReading _rejected;
     private bool _hasRejection;
@@ -102,7 +104,10 @@ public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDispo
         ThrowIfFailed();
         _sink = outputs;
         _hasRejection = false;
+        _lateKinds.Clear();
+        _probe.Replaying = replaying;
         _input.OnNext(StreamEvent<SensorReading>.Data(reading));
+        _probe.Replaying = false;
         _sink = null;
         ThrowIfFailed();
         if (_hasRejection && !_rejected.Partial)
@@ -133,23 +138,47 @@ public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDispo
         OnTick(outputs);
         // One checkpoint per batch: it walks the open state, so it is not taken per partition.
         _replayFrom.Clear();
-        foreach (var (partition, offset) in _probe.Checkpoint().ReplayFrom)
+        _behind.Clear();
+        var checkpoint = _probe.Checkpoint();
+        foreach (var (partition, offset) in checkpoint.ReplayFrom)
         {
             _replayFrom[partition] = offset;
         }
+        foreach (var (partition, closedBelow) in checkpoint.ClosedBelow ?? _noneBehind)
+        {
+            _behind[partition] = closedBelow;
+        }
     }
+
+    private static readonly Dictionary<int, long> _noneBehind = [];
+
+    /// <summary>The window kinds the last reading was late for, wholly or for some of its windows (a reading kept as
+    /// partially late is counted only in the windows still open for it).</summary>
+    public IReadOnlyList<string> LateKinds => _lateKinds;
+
+    /// <summary>For the last reading: windows whose end plus allowed lateness is at or below this were final (the
+    /// operator watermark, the partition's floor, or a catching-up partition's own watermark).</summary>
+    public long LastClosedBelow => _probe.LastClosedBelow;
 
     public long? LowestNeededOffset(int partition) => _replayFrom.TryGetValue(partition, out var o) ? o : null;
 
     public long CommittedWatermark => Watermark;
 
+    /// <summary>A partition still catching up after its assignment stores its own bound: its keys' windows between that and
+    /// the operator watermark are not final yet.</summary>
+    public long CommittedWatermarkOf(int partition) => _behind.TryGetValue(partition, out var w) ? w : Watermark;
+
     public void OnPartitionsAssigned(IReadOnlyDictionary<int, long?> watermarkFloors, StageOutputs outputs)
     {
         ArgumentNullException.ThrowIfNull(watermarkFloors);
         _sink = outputs;
-        foreach (var (partition, floor) in watermarkFloors)
+        // Every partition present first: the first one's floor alone must not lift the watermark past the others'.
+        foreach (var partition in watermarkFloors.Keys)
         {
             _input.OnNext(StreamEvent<SensorReading>.PartitionAssigned(partition));
+        }
+        foreach (var (partition, floor) in watermarkFloors)
+        {
             if (floor is { } wm && wm != long.MinValue)
             {
                 _input.OnNext(StreamEvent<SensorReading>.PartitionWatermark(partition, wm));
@@ -169,18 +198,23 @@ public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDispo
         _input.OnNext(StreamEvent<SensorReading>.PartitionWatermark(partition, long.MinValue));
     }
 
-    public void DropPartitions(IReadOnlyCollection<int> partitions)
+    public void DropPartitions(IReadOnlyCollection<int> partitions, StageOutputs outputs)
     {
         ArgumentNullException.ThrowIfNull(partitions);
-        var scratch = new StageOutputs();
-        _sink = scratch;
+        ArgumentNullException.ThrowIfNull(outputs);
+        // Every revoked partition's keys first: a revoked laggard releases the watermark, and what that closes must be
+        // windows of the partitions that stay only, into the real outputs (they are this instance's to store).
+        _probe.DropPartitions(partitions);
+        _sink = outputs;
         foreach (var p in partitions)
         {
             _input.OnNext(StreamEvent<SensorReading>.PartitionRevoked(p));
             _replayFrom.Remove(p);
+            _behind.Remove(p);
             _probe.SessionReplayFinished(p);
         }
         _sink = null;
+        ThrowIfFailed();
     }
 
     public bool HasSessionSpecs => _probe.HasSessionSpecs;
@@ -219,6 +253,10 @@ public sealed class RxWindowStage : IWindowStage, IPersistentWindowStage, IDispo
                 {
                     _rejected = output.Rejected;
                     _hasRejection = true;
+                    if (output.Rejected.Reason == RejectReason.Late && output.Rejected.WindowKind is { } kind)
+                    {
+                        _lateKinds.Add(kind);
+                    }
                 }
                 break;
             case StreamEventKind.Watermark:

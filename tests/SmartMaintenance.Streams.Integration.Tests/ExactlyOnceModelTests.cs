@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using SmartMaintenance.Streams.Integration.Tests.ExactlyOnceModel;
@@ -25,23 +26,23 @@ public sealed class ExactlyOnceModelTests(ITestOutputHelper output)
             count = 1;
         }
         var started = Stopwatch.StartNew();
-        var failures = new List<string>();
-        var schedules = 0;
-        for (var seed = first; seed < first + count; seed++)
+        // Schedules are independent (each has its own instances and model database): one per core at a time.
+        var failing = new ConcurrentBag<(int Seed, string Report)>();
+        Parallel.For(first, first + count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, (seed, loop) =>
         {
             var (violations, trace) = ModelSchedule.Run(seed);
-            schedules++;
             if (violations.Count > 0)
             {
-                failures.Add($"seed {seed} (SMSTREAM_MODEL_SEED={seed} reproduces it): {violations.Count} violations:\n  "
-                    + string.Join("\n  ", violations.Take(12)) + "\n" + trace);
-                if (failures.Count >= 3)
+                failing.Add((seed, $"seed {seed} (SMSTREAM_MODEL_SEED={seed} reproduces it): {violations.Count} violations:\n  "
+                    + string.Join("\n  ", violations.Take(12)) + "\n" + trace));
+                if (failing.Count >= 3)
                 {
-                    break;
+                    loop.Stop();
                 }
             }
-        }
-        output.WriteLine($"{schedules} schedules (seeds {first}..{first + schedules - 1}) in {started.Elapsed.TotalSeconds:F1} s, {failures.Count} failing");
+        });
+        var failures = failing.OrderBy(f => f.Seed).Select(f => f.Report).ToList();
+        output.WriteLine($"{count} schedules from seed {first} in {started.Elapsed.TotalSeconds:F1} s on {Environment.ProcessorCount} cores, {failures.Count} failing");
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
     }
 

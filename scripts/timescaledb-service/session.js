@@ -5,10 +5,18 @@ import {
   message, cstring, readCString, splitMessages,
   authenticationOk, parameterStatus, backendKeyData, readyForQuery, commandComplete, errorResponse, copyInResponse,
 } from './protocol.js';
+import fs from 'node:fs';
 import { query, lastStatus } from './backend.js';
 
 const COPY_FROM_STDIN = /^\s*COPY\s+((?:"[^"]+"|[^\s(]+)(?:\.(?:"[^"]+"|[^\s(]+))?)\s*(\(([^)]*)\))?\s+FROM\s+STDIN\b([\s\S]*)$/i;
 const RESET_QUERY = /^\s*DISCARD\s+(ALL|TEMP|TEMPORARY)\s*;?\s*$/i;
+
+// SMSTREAM_TIMESCALEDB_TRACE=FILE appends one line per exchange (client, message types in, types out) for debugging.
+const TRACE = process.env.SMSTREAM_TIMESCALEDB_TRACE;
+const types = (buffer) => splitMessages(buffer).messages.map((m) => m.type).join('');
+const trace = TRACE
+  ? (text) => fs.appendFileSync(TRACE, `${new Date().toISOString()} ${text}\n`)
+  : null;
 
 export class ClientSession {
   constructor(id, socket, backend, params, sessions) {
@@ -56,6 +64,7 @@ export class ClientSession {
       const code = this.buffer.readInt32BE(4);
       const body = this.buffer.subarray(8, length);
       this.buffer = this.buffer.subarray(length);
+      if (trace) trace(`c${this.id} startup code ${code}`);
       if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
         this.socket.write('N');
       } else if (code === CANCEL_REQUEST) {
@@ -179,6 +188,7 @@ export class ClientSession {
   async run(bytes) {
     await this.backend.acquire(this, this.searchPath);
     const response = await this.backend.exec(bytes);
+    if (trace) trace(`c${this.id} ${types(bytes)} -> ${types(response)}`);
     this.reply(response);
   }
 
@@ -220,6 +230,7 @@ export class ClientSession {
       const response = await this.backend.exec(Buffer.concat([start, ...chunks, end]));
       // The client already has its CopyInResponse.
       const kept = splitMessages(response).messages.filter((m) => m.type !== 'G').map((m) => m.raw);
+      if (trace) trace(`c${this.id} copy ${chunks.length} chunks -> ${types(response)}`);
       this.reply(Buffer.concat(kept));
     });
   }
@@ -251,6 +262,7 @@ export class ClientSession {
 
   onClose() {
     if (this.closed) return;
+    if (trace) trace(`c${this.id} closed (holding: ${this.backend.owner === this}, status ${this.status})`);
     this.closed = true;
     this.sessions.delete(this);
     this.backend.clients--;

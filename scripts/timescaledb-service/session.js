@@ -13,7 +13,12 @@ const RESET_QUERY = /^\s*DISCARD\s+(ALL|TEMP|TEMPORARY)\s*;?\s*$/i;
 
 // SMSTREAM_TIMESCALEDB_TRACE=FILE appends one line per exchange (client, message types in, types out) for debugging.
 const TRACE = process.env.SMSTREAM_TIMESCALEDB_TRACE;
-const types = (buffer) => splitMessages(buffer).messages.map((m) => m.type).join('');
+const types = (buffer) => splitMessages(buffer).messages
+  .map((m) => (m.type === 'C' ? `C(${m.body.toString('utf8', 0, m.body.length - 1)})`
+    : m.type === 'Q' ? `Q(${m.body.toString('utf8', 0, Math.min(60, m.body.length - 1)).replace(/\s+/g, ' ')})`
+      : m.type === 'P' ? `P(${m.body.toString('utf8', m.body.indexOf(0) + 1, Math.min(m.body.indexOf(0) + 60, m.body.length)).replace(/\s+/g, ' ').replace(/\0.*/, '')})`
+        : m.type === 'E' && false ? '' : m.type))
+  .join('');
 const trace = TRACE
   ? (text) => fs.appendFileSync(TRACE, `${new Date().toISOString()} ${text}\n`)
   : null;
@@ -230,7 +235,7 @@ export class ClientSession {
       const response = await this.backend.exec(Buffer.concat([start, ...chunks, end]));
       // The client already has its CopyInResponse.
       const kept = splitMessages(response).messages.filter((m) => m.type !== 'G').map((m) => m.raw);
-      if (trace) trace(`c${this.id} copy ${chunks.length} chunks -> ${types(response)}`);
+      if (trace) trace(`c${this.id} ${types(start)} ${chunks.length} chunks -> ${types(response)}`);
       this.reply(Buffer.concat(kept));
     });
   }

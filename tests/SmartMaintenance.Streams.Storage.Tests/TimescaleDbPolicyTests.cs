@@ -77,15 +77,8 @@ public sealed class TimescaleDbPolicyTests(TimescaleDbFixture fx)
         }
         batch.Aggregates.Add(TestData.Aggregate("s-1", expired, 0, 1.0));
         batch.Aggregates.Add(TestData.Aggregate("s-1", NowMs - 120_000, 0, 2.0));
-        batch.Anomalies.Add(new Anomaly("s-1", "asset-1", "vibration", "zscore", expired, 9.5, 0.97, 0.9, 4, expired, expired + 60_000, "{}"));
-        batch.Alerts.Add(new AlertEvent
-        {
-            AlertId = AlertIds.For("s-1", "zscore", expired), Status = AlertStatus.Open, Revision = 0, Severity = 4,
-            SensorId = "s-1", AssetId = "asset-1", Detector = "zscore", Score = 0.97, Threshold = 0.9, Value = 9.5,
-            WindowStart = DateTimeOffset.FromUnixTimeMilliseconds(expired), WindowEnd = DateTimeOffset.FromUnixTimeMilliseconds(expired + 60_000),
-            FirstSeen = DateTimeOffset.FromUnixTimeMilliseconds(expired), LastSeen = DateTimeOffset.FromUnixTimeMilliseconds(expired),
-            PublishedAt = DateTimeOffset.UtcNow,
-        });
+        batch.Anomalies.Add(TestData.Anomaly("s-1", expired));
+        batch.Alerts.Add(TestData.OpenAlert("s-1", expired));
         batch.Offsets.Add(new OffsetMark(TestData.Group, TestData.Topic, 0, 500, 500));
         await sink.WriteAsync(batch, default);
         var chunksBefore = await TestData.ScalarAsync<long>(cs, "SELECT count(*) FROM show_chunks('readings')");

@@ -47,8 +47,9 @@ public static class SchemaMigrator
                 var (current, recorded) = await ReadVersionAsync(conn, ct).ConfigureAwait(false);
                 var decision = recorded is { } r ? new ModeDecision(r, null) : await DecideModeAsync(conn, options, ct).ConfigureAwait(false);
                 var mode = decision.Mode;
+                var version = mode == StorageMode.TimescaleDb ? await TimescaleVersionAsync(conn, ct).ConfigureAwait(false) : null;
                 var applied = new List<Migration>();
-                foreach (var m in Schema.Plan(options, mode))
+                foreach (var m in Schema.Plan(options, mode, version))
                 {
                     if (m.Version <= current || m.Version > targetVersion)
                     {
@@ -173,6 +174,33 @@ public static class SchemaMigrator
             }
         }
         return false;
+    }
+
+    /// <summary>The TimescaleDB version installed in the database, else the one CREATE EXTENSION would install; null when
+    /// neither is there or it does not parse.</summary>
+    public static async Task<Version?> TimescaleVersionAsync(NpgsqlConnection conn, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(conn);
+        await using var cmd = new NpgsqlCommand("""
+            SELECT coalesce((SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),
+                            (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'))
+            """, conn);
+        return ParseTimescaleVersion(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) as string);
+    }
+
+    /// <summary>"2.23.0-dev" is 2.23.0; null when the text does not start with a version.</summary>
+    public static Version? ParseTimescaleVersion(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+        var end = 0;
+        while (end < text.Length && (char.IsAsciiDigit(text[end]) || text[end] == '.'))
+        {
+            end++;
+        }
+        return Version.TryParse(text[..end].TrimEnd('.'), out var v) ? v : null;
     }
 
     public static string ModeName(StorageMode mode) => mode == StorageMode.TimescaleDb ? "timescaledb" : "native";

@@ -48,3 +48,51 @@ public sealed class TimescaleDbMigrationTests(TimescaleDbFixture fx)
             $"SELECT count(*) FROM timescaledb_information.jobs WHERE hypertable_schema = '{schema}'"));
     }
 }
+
+/// <summary>Each TimescaleDB API generation the migration can emit, applied on the real 2.23 server.</summary>
+[Collection(TimescaleDbFixture.Collection)]
+public sealed class TimescaleDbApiGenerationTests(TimescaleDbFixture fx)
+{
+    [Theory]
+    [InlineData("2.12.0")] // legacy create_hypertable signature, compression API
+    [InlineData("2.17.0")] // by_range, compression API
+    [InlineData("2.23.0")] // by_range, columnstore API (what the migrator picks here)
+    public async Task Every_generation_gives_hypertables_with_the_chunk_interval_compression_by_sensor_and_the_seven_policies(string version)
+    {
+        var cs = await fx.CreateSchemaAsync(migrated: false);
+        var options = TimescaleDbFixture.Options(cs);
+        options.ChunkInterval = TimeSpan.FromHours(12);
+        await using var conn = new NpgsqlConnection(cs + ";Pooling=false");
+        await conn.OpenAsync();
+
+        foreach (var migration in Schema.Plan(options, StorageMode.TimescaleDb, Version.Parse(version)))
+        {
+            await using var tx = await conn.BeginTransactionAsync();
+            foreach (var sql in migration.Statements)
+            {
+                await using var cmd = new NpgsqlCommand(sql, conn, tx);
+                await cmd.ExecuteNonQueryAsync();
+            }
+            await tx.CommitAsync();
+        }
+
+        var schema = await TestData.ScalarAsync<string>(cs, "SELECT current_schema()");
+        Assert.Equal(3L, await TestData.ScalarAsync<long>(cs,
+            $"SELECT count(*) FROM timescaledb_information.dimensions WHERE hypertable_schema = '{schema}' AND time_interval = INTERVAL '12 hours'"));
+        Assert.Equal("sensor_id", await TestData.ScalarAsync<string>(cs,
+            $"SELECT attname FROM timescaledb_information.compression_settings WHERE hypertable_schema = '{schema}' AND hypertable_name = 'readings' AND segmentby_column_index = 1"));
+        Assert.Equal(7L, await TestData.ScalarAsync<long>(cs, $"SELECT count(*) FROM timescaledb_information.jobs WHERE hypertable_schema = '{schema}'"));
+    }
+
+    [Fact]
+    public async Task The_migrator_reads_the_servers_version()
+    {
+        await using var conn = new NpgsqlConnection(fx.AdminConnectionString);
+        await conn.OpenAsync();
+
+        var version = await SchemaMigrator.TimescaleVersionAsync(conn);
+
+        Assert.NotNull(version);
+        Assert.True(version >= Schema.ColumnstoreSince, $"{version}");
+    }
+}

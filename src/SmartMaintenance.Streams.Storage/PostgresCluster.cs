@@ -24,6 +24,10 @@ public sealed class PostgresClusterOptions
 
     /// <summary>Extra postgresql.conf lines appended after the throwaway tuning.</summary>
     public IReadOnlyList<string> ExtraSettings { get; init; } = [];
+
+    /// <summary>Preload TimescaleDB (shared_preload_libraries) when the server's library directory has it, so
+    /// migrations choose TimescaleDB mode; the extension refuses CREATE EXTENSION without it.</summary>
+    public bool PreloadTimescaleDb { get; init; } = true;
 }
 
 /// <summary>PostgreSQL cannot be started because its server binaries are not installed.</summary>
@@ -121,6 +125,15 @@ public sealed class PostgresCluster : IAsyncDisposable
         return best;
     }
 
+    /// <summary>True when the server next to <paramref name="binDirectory"/> has the TimescaleDB library
+    /// (Debian: /usr/lib/postgresql/&lt;ver&gt;/lib/timescaledb.so, from the timescaledb-2-postgresql-&lt;ver&gt; package).</summary>
+    public static bool HasTimescaleDb(string binDirectory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(binDirectory);
+        var lib = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(binDirectory).TrimEnd('/')) ?? binDirectory, "lib");
+        return File.Exists(Path.Combine(lib, "timescaledb.so"));
+    }
+
     /// <summary>initdb when the data directory is empty, start the server, wait until it accepts connections.</summary>
     /// <returns>The connection string of the <c>postgres</c> database.</returns>
     public async Task<string> StartAsync(CancellationToken ct = default)
@@ -145,6 +158,10 @@ public sealed class PostgresCluster : IAsyncDisposable
                 conf.AppendLine(line);
             }
             conf.AppendLine(CultureInfo.InvariantCulture, $"unix_socket_directories = '{DataDirectory.Replace("'", "''", StringComparison.Ordinal)}'");
+            if (_options.PreloadTimescaleDb && HasTimescaleDb(BinDirectory))
+            {
+                conf.AppendLine("shared_preload_libraries = 'timescaledb'");
+            }
             foreach (var line in _options.ExtraSettings)
             {
                 conf.AppendLine(line);

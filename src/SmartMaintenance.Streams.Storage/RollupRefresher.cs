@@ -69,9 +69,10 @@ public sealed class RollupRefresher
         var (_, mode) = await SchemaMigrator.ReadVersionAsync(conn, ct).ConfigureAwait(false);
         if (mode == StorageMode.TimescaleDb)
         {
-            // refresh_continuous_aggregate cannot run inside a transaction block; each CALL is its own.
-            await CallRefreshAsync(conn, Schema.HourlyRollup, from, hourEnd, ct).ConfigureAwait(false);
-            await CallRefreshAsync(conn, Schema.DailyRollup, from, dayEnd, ct).ConfigureAwait(false);
+            // refresh_continuous_aggregate cannot run inside a transaction block; each CALL is its own. It refreshes only
+            // whole buckets inside the window (and refuses a window smaller than one), so both ends go out to bucket edges.
+            await CallRefreshAsync(conn, Schema.HourlyRollup, PartitionMaintenance.AlignDown(from, TimeSpan.FromHours(1)), hourEnd, ct).ConfigureAwait(false);
+            await CallRefreshAsync(conn, Schema.DailyRollup, PartitionMaintenance.AlignDown(from, TimeSpan.FromDays(1)), dayEnd, ct).ConfigureAwait(false);
             return 0;
         }
         await using var tx = await conn.BeginTransactionAsync(ct).ConfigureAwait(false);

@@ -36,16 +36,25 @@ public static class Schema
 
     public static int LatestVersion => 6;
 
-    public static IReadOnlyList<Migration> Plan(StorageOptions options, StorageMode mode)
+    /// <summary>TimescaleDB's <c>by_range</c> dimension builder appeared in 2.13.</summary>
+    public static readonly Version ByRangeSince = new(2, 13);
+
+    /// <summary>TimescaleDB 2.18 renamed compression to the columnstore (<c>enable_columnstore</c>, <c>add_columnstore_policy</c>).</summary>
+    public static readonly Version ColumnstoreSince = new(2, 18);
+
+    /// <summary>The statements per version. <paramref name="timescaleVersion"/> (the server's TimescaleDB version) picks
+    /// the API generation: before 2.13 the legacy <c>create_hypertable(table, column, chunk_time_interval)</c>, from 2.18
+    /// the columnstore calls; null means 2.13-2.17's (by_range, compression API), which later versions also accept.</summary>
+    public static IReadOnlyList<Migration> Plan(StorageOptions options, StorageMode mode, Version? timescaleVersion = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var ts = mode == StorageMode.TimescaleDb;
         return
         [
-            new(1, "core tables", CoreTables(options, ts)),
+            new(1, "core tables", CoreTables(options, ts, timescaleVersion)),
             new(2, "query indexes", Indexes()),
             new(3, "hourly and daily rollups", ts ? TimescaleRollups(options) : NativeRollups()),
-            new(4, "compression and retention", ts ? TimescalePolicies(options) : []),
+            new(4, "compression and retention", ts ? TimescalePolicies(options, timescaleVersion) : []),
             new(5, "stored watermark per partition",
             [
                 // The operator watermark at commit: restored as a floor so windows final before a crash stay closed.
@@ -97,7 +106,7 @@ public static class Schema
     /// <summary>A SQL string literal.</summary>
     public static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
 
-    private static List<string> CoreTables(StorageOptions o, bool ts)
+    private static List<string> CoreTables(StorageOptions o, bool ts, Version? timescaleVersion)
     {
         // Natively partitioned tables get a DEFAULT partition so a row outside every range is kept, never rejected.
         string Partitioned(string column) => ts ? "" : $" PARTITION BY RANGE ({column})";
@@ -172,7 +181,9 @@ public static class Schema
         {
             foreach (var (table, column) in TimeSeriesTables)
             {
-                list.Add($"SELECT create_hypertable({Literal(table)}, by_range({Literal(column)}, {Interval(o.ChunkInterval)}), if_not_exists => TRUE)");
+                list.Add(timescaleVersion is not null && timescaleVersion < ByRangeSince
+                    ? $"SELECT create_hypertable({Literal(table)}, {Literal(column)}, chunk_time_interval => {Interval(o.ChunkInterval)}, if_not_exists => TRUE)"
+                    : $"SELECT create_hypertable({Literal(table)}, by_range({Literal(column)}, {Interval(o.ChunkInterval)}), if_not_exists => TRUE)");
             }
         }
         else
@@ -337,17 +348,24 @@ public static class Schema
     internal static string PooledStdDev(string sumSquares, string sum, string count) =>
         $"CASE WHEN {count} > 1 THEN sqrt(greatest({sumSquares} - {sum} * {sum} / {count}, 0) / ({count} - 1)) END";
 
-    private static List<string> TimescalePolicies(StorageOptions o)
+    private static List<string> TimescalePolicies(StorageOptions o, Version? timescaleVersion)
     {
-        // Compression API of TimescaleDB 2.x (still supported after 2.18's columnstore renaming):
-        // segment by sensor so a sensor's time range decompresses alone, newest first.
-        var list = new List<string>
-        {
-            "ALTER TABLE readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'sensor_id', timescaledb.compress_orderby = 'ts DESC')",
-            "ALTER TABLE window_aggregates SET (timescaledb.compress, timescaledb.compress_segmentby = 'sensor_id, window_kind', timescaledb.compress_orderby = 'window_start DESC')",
-            $"SELECT add_compression_policy('readings', compress_after => {Interval(o.CompressAfter)}, if_not_exists => TRUE)",
-            $"SELECT add_compression_policy('window_aggregates', compress_after => {Interval(o.CompressAfter)}, if_not_exists => TRUE)",
-        };
+        // Segment by sensor so a sensor's time range decompresses alone, newest first.
+        var list = timescaleVersion is not null && timescaleVersion >= ColumnstoreSince
+            ? new List<string>
+            {
+                "ALTER TABLE readings SET (timescaledb.enable_columnstore = true, timescaledb.segmentby = 'sensor_id', timescaledb.orderby = 'ts DESC')",
+                "ALTER TABLE window_aggregates SET (timescaledb.enable_columnstore = true, timescaledb.segmentby = 'sensor_id, window_kind', timescaledb.orderby = 'window_start DESC')",
+                $"CALL add_columnstore_policy('readings', after => {Interval(o.CompressAfter)}, if_not_exists => TRUE)",
+                $"CALL add_columnstore_policy('window_aggregates', after => {Interval(o.CompressAfter)}, if_not_exists => TRUE)",
+            }
+            : new List<string>
+            {
+                "ALTER TABLE readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'sensor_id', timescaledb.compress_orderby = 'ts DESC')",
+                "ALTER TABLE window_aggregates SET (timescaledb.compress, timescaledb.compress_segmentby = 'sensor_id, window_kind', timescaledb.compress_orderby = 'window_start DESC')",
+                $"SELECT add_compression_policy('readings', compress_after => {Interval(o.CompressAfter)}, if_not_exists => TRUE)",
+                $"SELECT add_compression_policy('window_aggregates', compress_after => {Interval(o.CompressAfter)}, if_not_exists => TRUE)",
+            };
         foreach (var (table, _) in TimeSeriesTables)
         {
             list.Add($"SELECT add_retention_policy({Literal(table)}, drop_after => {Interval(o.Retention)}, if_not_exists => TRUE)");

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using SmartMaintenance.Streams.Contracts;
 using SmartMaintenance.Streams.Testing;
 using Xunit;
@@ -16,16 +15,8 @@ public sealed class PostgresSinkTests(PostgresFixture fx)
         var batch = new StorageBatch();
         TestData.AddReadings(batch, partition: 2, firstOffset: 100, count: 1000);
         batch.Aggregates.Add(TestData.Aggregate("s-1", TestData.BaseMs, 0, 4.0));
-        batch.Anomalies.Add(new Anomaly("s-1", "asset-1", "vibration", "zscore", TestData.BaseMs + 5, 9.5, 0.97, 0.9, 4,
-            TestData.BaseMs, TestData.BaseMs + 60_000, """{"z":4.2}"""));
-        batch.Alerts.Add(new AlertEvent
-        {
-            AlertId = AlertIds.For("s-1", "zscore", TestData.BaseMs), Status = AlertStatus.Open, Revision = 0, Severity = 4,
-            SensorId = "s-1", AssetId = "asset-1", Detector = "zscore", Score = 0.97, Threshold = 0.9, Value = 9.5,
-            WindowStart = DateTimeOffset.FromUnixTimeMilliseconds(TestData.BaseMs), WindowEnd = DateTimeOffset.FromUnixTimeMilliseconds(TestData.BaseMs + 60_000),
-            FirstSeen = DateTimeOffset.FromUnixTimeMilliseconds(TestData.BaseMs), LastSeen = DateTimeOffset.FromUnixTimeMilliseconds(TestData.BaseMs + 5),
-            PublishedAt = DateTimeOffset.UtcNow, Evidence = new JsonObject { ["z"] = 4.2 },
-        });
+        batch.Anomalies.Add(TestData.Anomaly("s-1", TestData.BaseMs));
+        batch.Alerts.Add(TestData.OpenAlert("s-1", TestData.BaseMs));
 
         await sink.WriteAsync(batch, default);
 

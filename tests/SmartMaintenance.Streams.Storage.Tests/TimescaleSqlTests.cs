@@ -2,7 +2,7 @@ using Xunit;
 
 namespace SmartMaintenance.Streams.Storage.Tests;
 
-/// <summary>TimescaleDB cannot be installed here: these pin the statements produced when it is present.</summary>
+/// <summary>The statements of TimescaleDB mode (they run on a real server in the TimescaleDb* test classes).</summary>
 public sealed class TimescaleSqlTests
 {
     private static readonly StorageOptions Options = new()
@@ -105,5 +105,49 @@ public sealed class TimescaleSqlTests
     public void Intervals_are_rendered_in_readable_units(int hours, string expected)
     {
         Assert.Equal(expected, Schema.Interval(TimeSpan.FromHours(hours)));
+    }
+}
+
+/// <summary>The TimescaleDB API generation follows the server's version.</summary>
+public sealed class TimescaleVersionSqlTests
+{
+    private static readonly StorageOptions Options = new() { ChunkInterval = TimeSpan.FromHours(12), CompressAfter = TimeSpan.FromDays(3) };
+
+    private static List<string> Statements(Version? version) =>
+        Schema.Plan(Options, StorageMode.TimescaleDb, version).SelectMany(m => m.Statements).ToList();
+
+    [Theory]
+    [InlineData("2.23.0-dev", 2, 23, 0)]
+    [InlineData("2.17.2", 2, 17, 2)]
+    [InlineData("2.9", 2, 9, -1)]
+    public void Extension_versions_parse_with_their_suffix_dropped(string text, int major, int minor, int build)
+    {
+        var expected = build < 0 ? new Version(major, minor) : new Version(major, minor, build);
+        Assert.Equal(expected, SchemaMigrator.ParseTimescaleVersion(text));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("dev")]
+    public void Text_that_is_no_version_gives_null(string? text) => Assert.Null(SchemaMigrator.ParseTimescaleVersion(text));
+
+    [Fact]
+    public void Before_2_13_hypertables_use_the_legacy_signature()
+    {
+        Assert.Contains("SELECT create_hypertable('readings', 'ts', chunk_time_interval => INTERVAL '12 hours', if_not_exists => TRUE)", Statements(new Version(2, 12, 1)));
+        Assert.DoesNotContain(Statements(new Version(2, 12, 1)), s => s.Contains("by_range", StringComparison.Ordinal));
+        Assert.Contains("SELECT create_hypertable('readings', by_range('ts', INTERVAL '12 hours'), if_not_exists => TRUE)", Statements(new Version(2, 13)));
+    }
+
+    [Fact]
+    public void From_2_18_compression_uses_the_columnstore_calls()
+    {
+        var sql = Statements(new Version(2, 18));
+
+        Assert.Contains("ALTER TABLE readings SET (timescaledb.enable_columnstore = true, timescaledb.segmentby = 'sensor_id', timescaledb.orderby = 'ts DESC')", sql);
+        Assert.Contains("CALL add_columnstore_policy('readings', after => INTERVAL '3 days', if_not_exists => TRUE)", sql);
+        Assert.DoesNotContain(sql, s => s.Contains("add_compression_policy", StringComparison.Ordinal));
+        Assert.Contains("SELECT add_compression_policy('readings', compress_after => INTERVAL '3 days', if_not_exists => TRUE)", Statements(new Version(2, 17, 2)));
     }
 }

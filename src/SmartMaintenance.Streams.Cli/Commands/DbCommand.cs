@@ -105,6 +105,10 @@ internal static class DbCommand
             try
             {
                 var result = await SchemaMigrator.MigrateAsync(options.ConnectionString, options, ct).ConfigureAwait(false);
+                if (result.Warning is { } warning)
+                {
+                    await Console.Error.WriteLineAsync($"smstream: warning: {warning}").ConfigureAwait(false);
+                }
                 foreach (var m in result.Applied)
                 {
                     await Console.Out.WriteLineAsync($"applied {m.Version}: {m.Name}").ConfigureAwait(false);
@@ -152,7 +156,19 @@ internal static class DbCommand
                 await o.WriteLineAsync(Inv($"{"table",-20} {unit,10} {"size",12} {"rows (est.)",14}")).ConfigureAwait(false);
                 foreach (var t in status.Tables)
                 {
-                    await o.WriteLineAsync(Inv($"{t.Table,-20} {t.Partitions,10} {Bytes(t.TotalBytes),12} {t.EstimatedRows,14:N0}")).ConfigureAwait(false);
+                    var compressed = t.CompressedChunks > 0
+                        ? Inv($"  compressed {t.CompressedChunks}: {Bytes(t.BytesBeforeCompression)} -> {Bytes(t.BytesAfterCompression)} ({(double)t.BytesBeforeCompression / Math.Max(1, t.BytesAfterCompression):0.0}x)")
+                        : "";
+                    await o.WriteLineAsync(Inv($"{t.Table,-20} {t.Partitions,10} {Bytes(t.TotalBytes),12} {t.EstimatedRows,14:N0}{compressed}")).ConfigureAwait(false);
+                }
+            }
+            if (status.Jobs.Count > 0)
+            {
+                await o.WriteLineAsync().ConfigureAwait(false);
+                await o.WriteLineAsync(Inv($"{"job",5} {"policy",-32} {"relation",-24} {"every",10} {"runs",6}  next start")).ConfigureAwait(false);
+                foreach (var j in status.Jobs)
+                {
+                    await o.WriteLineAsync(Inv($"{j.JobId,5} {j.Procedure,-32} {j.Relation,-24} {j.ScheduleInterval,10} {j.TotalRuns,6}  {(j.NextStart is { } n ? n.ToString("u", CultureInfo.InvariantCulture) : "-")}")).ConfigureAwait(false);
                 }
             }
             await o.WriteLineAsync().ConfigureAwait(false);

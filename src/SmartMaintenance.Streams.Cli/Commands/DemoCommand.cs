@@ -27,9 +27,10 @@ internal static class DemoCommand
         var anomalyRate = new Option<double>("--anomaly-rate") { Description = "Probability per reading of starting an anomaly episode.", DefaultValueFactory = _ => 0.0005 };
         var badRate = new Option<double>("--bad-rate") { Description = "Fraction of malformed readings.", DefaultValueFactory = _ => 0.01 };
         var quiet = new Option<bool>("--quiet") { Description = "No live progress lines (the summary is still printed)." };
+        var timescale = new Option<bool>("--timescaledb") { Description = "Store into the TimescaleDB test service (scripts/timescaledb-service: PGlite + TimescaleDB, needs Node.js) instead of a throwaway PostgreSQL." };
         var cmd = new Command("demo", "Start broker, PostgreSQL, engine, notifier and simulator together; print a reconciled summary (exit 0 only when it reconciles).");
         AppConfiguration.AddCommon(cmd);
-        foreach (var o in new Option[] { duration, sensors, rate, batch, anomalyRate, badRate, quiet })
+        foreach (var o in new Option[] { duration, sensors, rate, batch, anomalyRate, badRate, quiet, timescale })
         {
             cmd.Options.Add(o);
         }
@@ -47,13 +48,13 @@ internal static class DemoCommand
             };
             sim.Validate();
             using var shutdown = new Shutdown(ct);
-            var demo = new Demo(configuration, parse.GetValue(AppConfiguration.DatabaseOption), sim, !parse.GetValue(quiet));
+            var demo = new Demo(configuration, parse.GetValue(AppConfiguration.DatabaseOption), sim, !parse.GetValue(quiet), parse.GetValue(timescale));
             return await demo.RunAsync(shutdown.Token).ConfigureAwait(false);
         });
         return cmd;
     }
 
-    private sealed class Demo(Microsoft.Extensions.Configuration.IConfiguration configuration, string? database, SimulatorOptions sim, bool progress)
+    private sealed class Demo(Microsoft.Extensions.Configuration.IConfiguration configuration, string? database, SimulatorOptions sim, bool progress, bool timescale)
     {
         public async Task<int> RunAsync(CancellationToken ct)
         {
@@ -71,6 +72,7 @@ internal static class DemoCommand
             Say($"broker: {broker.BootstrapServers}");
 
             PostgresCluster? cluster = null;
+            TimescaleDbService? timescaleService = null;
             var dataDir = Path.Combine(Path.GetTempPath(), "smstream-demo-" + Guid.NewGuid().ToString("N")[..8]);
             try
             {
@@ -79,6 +81,13 @@ internal static class DemoCommand
                 {
                     connectionString = database;
                     Say("database: the one given with --database");
+                }
+                else if (timescale)
+                {
+                    Say("starting the TimescaleDB test service (PGlite + TimescaleDB; first start takes a few seconds)…");
+                    timescaleService = new TimescaleDbService(new TimescaleDbServiceOptions { DataDirectory = dataDir });
+                    connectionString = await timescaleService.StartAsync(ct).ConfigureAwait(false);
+                    Say($"database: {Redact(connectionString)} (TimescaleDB; one backend shared a transaction at a time, no background workers)");
                 }
                 else
                 {
@@ -96,8 +105,12 @@ internal static class DemoCommand
                 };
                 var settings = EngineSettings.Load(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
                     .AddConfiguration(configuration).AddInMemoryCollection(overrides).Build());
-                await SchemaMigrator.MigrateAsync(connectionString, settings.Storage, ct).ConfigureAwait(false);
-                Say("schema migrated; starting engine, notifier and simulator");
+                var migration = await SchemaMigrator.MigrateAsync(connectionString, settings.Storage, ct).ConfigureAwait(false);
+                if (migration.Warning is { } warning)
+                {
+                    Say($"warning: {warning}");
+                }
+                Say($"schema migrated ({SchemaMigrator.ModeName(migration.Mode)}); starting engine, notifier and simulator");
 
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 await using var sinks = new EngineSinks(settings.Storage, loggers);
@@ -151,6 +164,11 @@ internal static class DemoCommand
                 if (cluster is not null)
                 {
                     await cluster.DisposeAsync().ConfigureAwait(false);
+                }
+                if (timescaleService is not null)
+                {
+                    NpgsqlConnection.ClearAllPools();
+                    await timescaleService.StopAsync().ConfigureAwait(false);
                 }
                 if (Directory.Exists(dataDir))
                 {

@@ -108,7 +108,7 @@ public sealed class DetectorOptions
     [Setting("Minimum run of unchanged readings before the flatline detector can score 0.5.", Unit = "readings", Min = 2, Max = 1_000_000)]
     public int FlatlineReadings { get; set; } = 30;
 
-    [Setting("A run must also be this many times longer than the longest run seen so far to count as stuck.", Min = 1, Max = 1000)]
+    [Setting("A run must also be this many times longer than the longest run seen so far to count as stuck (0: FlatlineReadings alone, for sensors that never legitimately hold a value).", Min = 0, Max = 1000)]
     public double FlatlineRunFactor { get; set; } = 2;
 
     [Setting("A change smaller than this fraction of the typical absolute difference counts as unchanged.", Min = 0, Max = 1)]

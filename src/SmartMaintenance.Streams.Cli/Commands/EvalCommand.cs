@@ -16,9 +16,15 @@ internal static class EvalCommand
                 + "Default: the NAB development subset vendored in the repository (tests/data/nab-dev).",
         };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Folder for per-row scores and detections (series/*.csv), results.csv and summary.md." };
+        var lofo = new Option<bool>("--lofo")
+        {
+            Description = "Leave-one-folder-out instead: for each folder choose the configuration (the Scoring configuration and its one-at-a-time "
+                + "neighbours: each tuned setting × 0.75 and × 1.33) and the thresholds on the other folders, then score the folder with them.",
+        };
         var nab = new Command("nab", "Replay every series through the engine's detectors and compute the NAB score (three profiles, per series and total).");
         nab.Options.Add(data);
         nab.Options.Add(output);
+        nab.Options.Add(lofo);
         // The same configuration sources as `smstream run` (appsettings.json, --config, SMSTREAM_SCORING__*): the engine's detectors.
         nab.Options.Add(AppConfiguration.ConfigOption);
         nab.SetAction(async (parse, ct) =>
@@ -38,6 +44,19 @@ internal static class EvalCommand
                     ? "eval nab: no --data given and tests/data/nab-dev was not found (run from a clone of the repository, or pass --data DIR)."
                     : $"eval nab: --data {corpus} does not exist.").ConfigureAwait(false);
                 return 2;
+            }
+            if (parse.GetValue(lofo))
+            {
+                var candidates = NabLofo.Neighbourhood(options, NabLofo.TunedSettings, [0.75, 1.33]);
+                var lofoReport = NabLofo.Run(corpus, candidates);
+                await Console.Out.WriteAsync(NabLofo.Markdown(lofoReport)).ConfigureAwait(false);
+                if (outDir is not null)
+                {
+                    await File.WriteAllTextAsync(Path.Combine(outDir, "lofo.csv"), NabLofo.Csv(lofoReport), ct).ConfigureAwait(false);
+                }
+                await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"\n{candidates.Count} configurations in {started.Elapsed.TotalSeconds:0.0} s")).ConfigureAwait(false);
+                return 0;
             }
             var report = NabEvaluator.Run(corpus, options, outDir);
             await Console.Out.WriteAsync(NabEvaluator.Markdown(report)).ConfigureAwait(false);

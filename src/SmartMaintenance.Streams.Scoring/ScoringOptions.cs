@@ -165,8 +165,11 @@ public sealed class DetectorOptions
     [Setting("Nearest-neighbour distance, in multiples of its running typical value, at which the context detector scores 0.5.", Min = 0.1, Max = 1000)]
     public double ContextThreshold { get; set; } = 4;
 
-    [Setting("Smoothing factor, per search, of the context detector's typical nearest-neighbour distance (a plain mean over the first 1/ContextAlpha searches); about 1/ContextHistory, so the typical distance spans as many searches as the history it is measured against.", Min = 1e-6, Max = 1)]
-    public double ContextAlpha { get; set; } = 0.004;
+    [Setting("Smoothing factor, per search, of the context detector's typical nearest-neighbour distance (a plain mean over the first 1/ContextAlpha searches); 0: 1/ContextHistory, so the typical distance spans as many searches as the history it is measured against.", Min = 0, Max = 1)]
+    public double ContextAlpha { get; set; }
+
+    /// <summary><see cref="ContextAlpha"/>, or 1/<see cref="ContextHistory"/> when it is 0 (the default: derived, not tuned).</summary>
+    public double EffectiveContextAlpha => ContextAlpha > 0 ? ContextAlpha : 1.0 / ContextHistory;
 
     [Setting("Weight of the seasonal-profile detector (deviation from the expected value for the time of the period) in the ensemble (0 disables it).", Min = 0, Max = 10)]
     public double SeasonalWeight { get; set; } = 1;

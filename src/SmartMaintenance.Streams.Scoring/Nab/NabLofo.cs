@@ -7,39 +7,43 @@ namespace SmartMaintenance.Streams.Scoring.Nab;
 /// <summary>One candidate configuration of a leave-one-folder-out run: the base configuration with some detector settings changed.</summary>
 public sealed record NabCandidate(string Name, ScoringOptions Options);
 
+/// <summary>How a fold chooses and scores: NAB's protocol (the threshold swept on the other folders) or the engine's (its own fire threshold, no sweep).</summary>
+public enum NabProtocol
+{
+    Swept,
+    FireThreshold,
+}
+
 /// <summary>The held-out folder of one fold, scored under the configuration and thresholds chosen on the other folders.</summary>
-/// <param name="Chosen">Name of the candidate that scored best (standard profile, swept threshold) on the other folders.</param>
-/// <param name="Swept">Held-out score per profile at that profile's threshold swept on the other folders (normalized; NaN for a folder without windows).</param>
-/// <param name="AtFireThreshold">Held-out score per profile at the chosen configuration's own fire threshold (no sweep at all).</param>
-/// <param name="SeriesScores">Normalized standard score of each held-out series with windows (swept threshold of the other folders).</param>
+/// <param name="Chosen">Name of the candidate that scored best (standard profile, under the protocol) on the other folders.</param>
+/// <param name="Thresholds">Per profile, the threshold used: swept on the other folders, or the chosen configuration's fire threshold.</param>
+/// <param name="Scores">Held-out normalized score per profile (NaN for a folder without windows).</param>
+/// <param name="Standard">Held-out standard-profile score (TP/FP/FN).</param>
+/// <param name="SeriesScores">Normalized standard score of each held-out series with windows.</param>
 public sealed record NabFold(
     string Folder,
     int Series,
-    int Windows,
     string Chosen,
-    IReadOnlyList<double> Swept,
-    IReadOnlyList<double> AtFireThreshold,
-    NabScore StandardSwept,
-    NabScore StandardAtFire,
+    IReadOnlyList<double> Thresholds,
+    IReadOnlyList<double> Scores,
+    NabScore Standard,
     IReadOnlyList<double> SeriesScores);
 
-public sealed record NabLofoReport(IReadOnlyList<NabProfile> Profiles, IReadOnlyList<string> Candidates, IReadOnlyList<NabFold> Folds)
+public sealed record NabLofoReport(IReadOnlyList<NabProfile> Profiles, IReadOnlyList<string> Candidates,
+    IReadOnlyList<NabFold> AtFireThreshold, IReadOnlyList<NabFold> Swept)
 {
-    /// <summary>Mean over the folds that have windows, per profile (swept threshold of the other folders).</summary>
-    public double MeanSwept(int profile) => Mean(f => f.Swept[profile]);
+    public IReadOnlyList<NabFold> Folds(NabProtocol protocol) => protocol == NabProtocol.Swept ? Swept : AtFireThreshold;
 
-    /// <summary>Mean over the folds that have windows, per profile (fire threshold).</summary>
-    public double MeanAtFire(int profile) => Mean(f => f.AtFireThreshold[profile]);
-
-    private double Mean(Func<NabFold, double> pick)
+    /// <summary>Mean over the folds that have windows of one profile's held-out score.</summary>
+    public double Mean(NabProtocol protocol, int profile)
     {
         double sum = 0;
         var n = 0;
-        foreach (var f in Folds)
+        foreach (var f in Folds(protocol))
         {
-            if (f.Windows > 0)
+            if (f.Standard.Windows > 0)
             {
-                sum += pick(f);
+                sum += f.Scores[profile];
                 n++;
             }
         }
@@ -57,13 +61,18 @@ public static class NabLofo
     public static NabLofoReport Run(string corpusRoot, IReadOnlyList<NabCandidate> candidates)
     {
         ArgumentNullException.ThrowIfNull(corpusRoot);
+        return Run(NabCorpus.Load(corpusRoot), NabCorpus.LoadProfiles(corpusRoot), candidates);
+    }
+
+    public static NabLofoReport Run(IReadOnlyList<NabSeries> corpus, IReadOnlyList<NabProfile> profiles, IReadOnlyList<NabCandidate> candidates)
+    {
+        ArgumentNullException.ThrowIfNull(corpus);
+        ArgumentNullException.ThrowIfNull(profiles);
         ArgumentNullException.ThrowIfNull(candidates);
         if (candidates.Count == 0)
         {
             throw new ArgumentException("at least one candidate configuration is needed", nameof(candidates));
         }
-        var corpus = NabCorpus.Load(corpusRoot);
-        var profiles = NabCorpus.LoadProfiles(corpusRoot);
         var standard = StandardIndex(profiles);
         var folders = corpus.Select(s => FolderOf(s.Name)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
 
@@ -86,7 +95,8 @@ public static class NabLofo
             }
         }
 
-        var folds = new List<NabFold>();
+        var atFire = new List<NabFold>();
+        var swept = new List<NabFold>();
         foreach (var folder in folders)
         {
             var train = new List<int>();
@@ -95,47 +105,56 @@ public static class NabLofo
             {
                 (FolderOf(corpus[i].Name) == folder ? test : train).Add(i);
             }
-            var best = 0;
-            var bestScore = double.NegativeInfinity;
-            for (var c = 0; c < candidates.Count; c++)
+            atFire.Add(Fold(folder, NabProtocol.FireThreshold, candidates, profiles, standard, rows, train, test));
+            swept.Add(Fold(folder, NabProtocol.Swept, candidates, profiles, standard, rows, train, test));
+        }
+        return new NabLofoReport(profiles, [.. candidates.Select(c => c.Name)], atFire, swept);
+    }
+
+    private static NabFold Fold(string folder, NabProtocol protocol, IReadOnlyList<NabCandidate> candidates, IReadOnlyList<NabProfile> profiles,
+        int standard, NabRow[][][][] rows, List<int> train, List<int> test)
+    {
+        var best = 0;
+        var bestScore = double.NegativeInfinity;
+        for (var c = 0; c < candidates.Count; c++)
+        {
+            var trainRows = Pick(rows[c][standard], train);
+            var score = protocol == NabProtocol.Swept
+                ? NabScorer.Sweep(trainRows, profiles[standard]).Score
+                : NabScorer.ScoreAt(trainRows, candidates[c].Options.Defaults.FireThreshold, profiles[standard]);
+            // Ties keep the earlier candidate: the base configuration comes first.
+            if (score.Raw > bestScore + 1e-9)
             {
-                var (_, score) = NabScorer.Sweep(Pick(rows[c][standard], train), profiles[standard]);
-                // Ties keep the earlier candidate: the base configuration comes first.
-                if (score.Raw > bestScore + 1e-9)
-                {
-                    bestScore = score.Raw;
-                    best = c;
-                }
+                bestScore = score.Raw;
+                best = c;
             }
-            var fire = candidates[best].Options.Defaults.FireThreshold;
-            var swept = new double[profiles.Count];
-            var atFire = new double[profiles.Count];
-            NabScore standardSwept = null!, standardAtFire = null!;
-            var seriesScores = new List<double>();
-            for (var p = 0; p < profiles.Count; p++)
+        }
+        var thresholds = new double[profiles.Count];
+        var scores = new double[profiles.Count];
+        NabScore standardScore = null!;
+        var seriesScores = new List<double>();
+        for (var p = 0; p < profiles.Count; p++)
+        {
+            var threshold = protocol == NabProtocol.Swept
+                ? NabScorer.Sweep(Pick(rows[best][p], train), profiles[p]).Threshold
+                : candidates[best].Options.Defaults.FireThreshold;
+            thresholds[p] = threshold;
+            var held = NabScorer.ScoreAt(Pick(rows[best][p], test), threshold, profiles[p]);
+            scores[p] = held.Normalized(profiles[p]);
+            if (p == standard)
             {
-                var (threshold, _) = NabScorer.Sweep(Pick(rows[best][p], train), profiles[p]);
-                var held = NabScorer.ScoreAt(Pick(rows[best][p], test), threshold, profiles[p]);
-                var heldAtFire = NabScorer.ScoreAt(Pick(rows[best][p], test), fire, profiles[p]);
-                swept[p] = held.Normalized(profiles[p]);
-                atFire[p] = heldAtFire.Normalized(profiles[p]);
-                if (p == standard)
+                standardScore = held;
+                foreach (var i in test)
                 {
-                    standardSwept = held;
-                    standardAtFire = heldAtFire;
-                    foreach (var i in test)
+                    var s = NabScorer.ScoreAt([rows[best][p][i]], threshold, profiles[p]).Normalized(profiles[p]);
+                    if (!double.IsNaN(s))
                     {
-                        var s = NabScorer.ScoreAt([rows[best][p][i]], threshold, profiles[p]).Normalized(profiles[p]);
-                        if (!double.IsNaN(s))
-                        {
-                            seriesScores.Add(s);
-                        }
+                        seriesScores.Add(s);
                     }
                 }
             }
-            folds.Add(new NabFold(folder, test.Count, standardSwept.Windows, candidates[best].Name, swept, atFire, standardSwept, standardAtFire, seriesScores));
         }
-        return new NabLofoReport(profiles, [.. candidates.Select(c => c.Name)], folds);
+        return new NabFold(folder, test.Count, candidates[best].Name, thresholds, scores, standardScore, seriesScores);
     }
 
     /// <summary>
@@ -156,9 +175,9 @@ public static class NabLofo
             {
                 var options = Clone(baseline);
                 var value = Convert.ToDouble(property.GetValue(options.Defaults), CultureInfo.InvariantCulture) * factor;
-                object boxed = property.PropertyType == typeof(int) ? (int)Math.Round(value)
-                    : property.PropertyType == typeof(long) ? (long)Math.Round(value)
-                    : value;
+                object boxed = property.PropertyType == typeof(int) ? (object)(int)Math.Round(value)
+                    : property.PropertyType == typeof(long) ? (object)(long)Math.Round(value)
+                    : (object)value;
                 property.SetValue(options.Defaults, boxed);
                 options.Validate();
                 list.Add(new NabCandidate(string.Create(CultureInfo.InvariantCulture, $"{name}×{factor:0.##}"), options));
@@ -174,7 +193,7 @@ public static class NabLofo
         nameof(DetectorOptions.LevelZThreshold), nameof(DetectorOptions.LevelEnvelopeFactor), nameof(DetectorOptions.EnvelopeHalfLifeMs),
         nameof(DetectorOptions.SpikeZThreshold), nameof(DetectorOptions.SpikeEnvelopeFactor),
         nameof(DetectorOptions.ShiftK), nameof(DetectorOptions.ShiftH), nameof(DetectorOptions.ShiftAlpha),
-        nameof(DetectorOptions.HabituationHalfLifeMs), nameof(DetectorOptions.ContextThreshold), nameof(DetectorOptions.ContextAlpha),
+        nameof(DetectorOptions.HabituationHalfLifeMs), nameof(DetectorOptions.ContextThreshold),
         nameof(DetectorOptions.SeasonalThreshold), nameof(DetectorOptions.SeasonalScaleHalfLifeMs),
     ];
 
@@ -213,40 +232,44 @@ public static class NabLofo
     public static string Markdown(NabLofoReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.Append(c, $"Leave-one-folder-out: {report.Candidates.Count} candidate configurations; for each folder the configuration and thresholds are chosen on the other folders (standard profile picks the configuration).\n\n");
-        sb.Append("| held-out folder | series | windows | chosen on the others |");
+        sb.Append(CultureInfo.InvariantCulture, $"Leave-one-folder-out over {report.Candidates.Count} candidate configurations: for each folder the configuration (and, under NAB's protocol, the thresholds) are chosen on the other folders alone, by the standard profile.\n");
+        Table(sb, report, NabProtocol.FireThreshold, "\nAt the engine's fire threshold (configuration chosen by its score at the fire threshold on the other folders):\n\n");
+        Table(sb, report, NabProtocol.Swept, "\nNAB's protocol (configuration and each profile's threshold chosen by the sweep on the other folders):\n\n");
+        return sb.ToString();
+    }
+
+    private static void Table(StringBuilder sb, NabLofoReport report, NabProtocol protocol, string title)
+    {
+        var c = CultureInfo.InvariantCulture;
+        sb.Append(title).Append("| held-out folder | series | windows | chosen on the others |");
         foreach (var p in report.Profiles)
         {
-            sb.Append(c, $" {p.Name} (swept on others) |");
+            sb.Append(c, $" {p.Name} |");
         }
-        sb.Append(" standard at fire threshold | TP/FP/FN (standard, swept) | series min / median / max |\n|---|---:|---:|---|");
+        sb.Append(" TP/FP/FN (standard) | series min / median / max (standard) |\n|---|---:|---:|---|");
         foreach (var _ in report.Profiles)
         {
             sb.Append("---:|");
         }
-        sb.Append("---:|---|---|\n");
-        var standard = StandardIndex(report.Profiles);
-        foreach (var f in report.Folds)
+        sb.Append("---|---|\n");
+        var folds = report.Folds(protocol);
+        foreach (var f in folds)
         {
-            sb.Append(c, $"| {f.Folder} | {f.Series} | {f.Windows} | {f.Chosen} |");
-            foreach (var v in f.Swept)
+            sb.Append(c, $"| {f.Folder} | {f.Series} | {f.Standard.Windows} | {f.Chosen} |");
+            foreach (var v in f.Scores)
             {
                 sb.Append(' ').Append(Num(v)).Append(" |");
             }
-            sb.Append(' ').Append(Num(f.AtFireThreshold[standard])).Append(" |");
-            sb.Append(c, $" {f.StandardSwept.TruePositives}/{f.StandardSwept.FalsePositives}/{f.StandardSwept.FalseNegatives} |");
+            sb.Append(c, $" {f.Standard.TruePositives}/{f.Standard.FalsePositives}/{f.Standard.FalseNegatives} |");
             sb.Append(' ').Append(Spread(f.SeriesScores)).Append(" |\n");
         }
-        sb.Append("| **mean of folds with windows** | | | |");
+        sb.Append("| **mean of the folds with windows** | | | |");
         for (var p = 0; p < report.Profiles.Count; p++)
         {
-            sb.Append(" **").Append(Num(report.MeanSwept(p))).Append("** |");
+            sb.Append(" **").Append(Num(report.Mean(protocol, p))).Append("** |");
         }
-        sb.Append(' ').Append(Num(report.MeanAtFire(standard))).Append(" | | ");
-        sb.Append(Spread([.. report.Folds.SelectMany(f => f.SeriesScores)])).Append(" |\n");
-        return sb.ToString();
+        sb.Append(" | ").Append(Spread([.. folds.SelectMany(f => f.SeriesScores)])).Append(" |\n");
 
         static string Num(double v) => double.IsNaN(v) ? "–" : v.ToString("0.0", CultureInfo.InvariantCulture);
 
@@ -265,12 +288,16 @@ public static class NabLofo
     public static string Csv(NabLofoReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        var sb = new StringBuilder("folder,series,windows,chosen,profile,swept_on_others,at_fire_threshold\n");
-        foreach (var f in report.Folds)
+        var sb = new StringBuilder("protocol,folder,series,windows,chosen,profile,threshold,held_out_score\n");
+        foreach (var protocol in (NabProtocol[])[NabProtocol.FireThreshold, NabProtocol.Swept])
         {
-            for (var p = 0; p < report.Profiles.Count; p++)
+            foreach (var f in report.Folds(protocol))
             {
-                sb.Append(CultureInfo.InvariantCulture, $"{f.Folder},{f.Series},{f.Windows},{f.Chosen},{report.Profiles[p].Name},{f.Swept[p]:0.##},{f.AtFireThreshold[p]:0.##}\n");
+                for (var p = 0; p < report.Profiles.Count; p++)
+                {
+                    sb.Append(CultureInfo.InvariantCulture,
+                        $"{protocol},{f.Folder},{f.Series},{f.Standard.Windows},{f.Chosen},{report.Profiles[p].Name},{f.Thresholds[p]:0.######},{f.Scores[p]:0.##}\n");
+                }
             }
         }
         return sb.ToString();

@@ -19,12 +19,18 @@ internal static class EvalCommand
         var lofo = new Option<bool>("--lofo")
         {
             Description = "Leave-one-folder-out instead: for each folder choose the configuration (the Scoring configuration and its one-at-a-time "
-                + "neighbours: each tuned setting × 0.75 and × 1.33) and the thresholds on the other folders, then score the folder with them.",
+                + "neighbours: each tuned setting times each of --lofo-factors) and the thresholds on the other folders, then score the folder with them.",
+        };
+        var lofoFactors = new Option<string>("--lofo-factors")
+        {
+            Description = "With --lofo: comma-separated factors each tuned setting is multiplied by to make the candidates; 'none': the configuration alone.",
+            DefaultValueFactory = _ => "0.75,1.33",
         };
         var nab = new Command("nab", "Replay every series through the engine's detectors and compute the NAB score (three profiles, per series and total).");
         nab.Options.Add(data);
         nab.Options.Add(output);
         nab.Options.Add(lofo);
+        nab.Options.Add(lofoFactors);
         // The same configuration sources as `smstream run` (appsettings.json, --config, SMSTREAM_SCORING__*): the engine's detectors.
         nab.Options.Add(AppConfiguration.ConfigOption);
         nab.SetAction(async (parse, ct) =>
@@ -47,7 +53,18 @@ internal static class EvalCommand
             }
             if (parse.GetValue(lofo))
             {
-                var candidates = NabLofo.Neighbourhood(options, NabLofo.TunedSettings, [0.75, 1.33]);
+                var factorText = parse.GetValue(lofoFactors) ?? "";
+                double[] factors;
+                try
+                {
+                    factors = factorText is "none" or "" ? [] : Array.ConvertAll(factorText.Split(','), f => double.Parse(f, NumberStyles.Float, CultureInfo.InvariantCulture));
+                }
+                catch (FormatException)
+                {
+                    await Console.Error.WriteLineAsync($"eval nab: --lofo-factors '{factorText}' is not a comma-separated list of numbers (or 'none').").ConfigureAwait(false);
+                    return 2;
+                }
+                var candidates = NabLofo.Neighbourhood(options, NabLofo.TunedSettings, factors);
                 var lofoReport = NabLofo.Run(corpus, candidates);
                 await Console.Out.WriteAsync(NabLofo.Markdown(lofoReport)).ConfigureAwait(false);
                 if (outDir is not null)

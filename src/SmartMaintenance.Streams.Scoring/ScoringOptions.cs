@@ -108,7 +108,7 @@ public sealed class DetectorOptions
     [Setting("Minimum run of unchanged readings before the flatline detector can score 0.5.", Unit = "readings", Min = 2, Max = 1_000_000)]
     public int FlatlineReadings { get; set; } = 30;
 
-    [Setting("A run must also be this many times longer than the longest run seen so far to count as stuck.", Min = 1, Max = 1000)]
+    [Setting("A run must also be this many times longer than the longest run seen so far to count as stuck (0: FlatlineReadings alone, for sensors that never legitimately hold a value).", Min = 0, Max = 1000)]
     public double FlatlineRunFactor { get; set; } = 2;
 
     [Setting("A change smaller than this fraction of the typical absolute difference counts as unchanged.", Min = 0, Max = 1)]
@@ -165,8 +165,11 @@ public sealed class DetectorOptions
     [Setting("Nearest-neighbour distance, in multiples of its running typical value, at which the context detector scores 0.5.", Min = 0.1, Max = 1000)]
     public double ContextThreshold { get; set; } = 4;
 
-    [Setting("Smoothing factor, per search, of the context detector's typical nearest-neighbour distance (a plain mean over the first 1/ContextAlpha searches); about 1/ContextHistory, so the typical distance spans as many searches as the history it is measured against.", Min = 1e-6, Max = 1)]
-    public double ContextAlpha { get; set; } = 0.004;
+    [Setting("Smoothing factor, per search, of the context detector's typical nearest-neighbour distance (a plain mean over the first 1/ContextAlpha searches); 0: 1/ContextHistory, so the typical distance spans as many searches as the history it is measured against.", Min = 0, Max = 1)]
+    public double ContextAlpha { get; set; }
+
+    /// <summary><see cref="ContextAlpha"/>, or 1/<see cref="ContextHistory"/> when it is 0 (the default: derived, not tuned).</summary>
+    public double EffectiveContextAlpha => ContextAlpha > 0 ? ContextAlpha : 1.0 / ContextHistory;
 
     [Setting("Weight of the seasonal-profile detector (deviation from the expected value for the time of the period) in the ensemble (0 disables it).", Min = 0, Max = 10)]
     public double SeasonalWeight { get; set; } = 1;

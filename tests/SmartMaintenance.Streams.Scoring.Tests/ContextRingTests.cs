@@ -145,7 +145,7 @@ public sealed class ContextRingTests
             _capacity = (options.ContextHistory + lanes - 1) / lanes * lanes;
             Assert.Equal(options.ContextHistory, _capacity);
             _threshold = options.ContextThreshold;
-            _alpha = options.ContextAlpha;
+            _alpha = options.EffectiveContextAlpha;
             _stride = stride;
         }
 

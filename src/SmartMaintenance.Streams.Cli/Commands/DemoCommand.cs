@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using SmartMaintenance.Streams.Alerting.Notifier;
 using SmartMaintenance.Streams.Cli.Hosting;
+using SmartMaintenance.Streams.Cli.Simulation;
 using SmartMaintenance.Streams.Contracts;
 using SmartMaintenance.Streams.Engine;
 using SmartMaintenance.Streams.Kafka.Embedded;
@@ -28,9 +29,10 @@ internal static class DemoCommand
         var badRate = new Option<double>("--bad-rate") { Description = "Fraction of malformed readings.", DefaultValueFactory = _ => 0.01 };
         var quiet = new Option<bool>("--quiet") { Description = "No live progress lines (the summary is still printed)." };
         var timescale = new Option<bool>("--timescaledb") { Description = "Store into the TimescaleDB test service (scripts/timescaledb-service: PGlite + TimescaleDB, needs Node.js) instead of a throwaway PostgreSQL." };
+        var grace = new Option<TimeSpan>("--grace") { Description = "Detection report: how long after an episode's last reading an anomaly still counts as catching it.", DefaultValueFactory = _ => TimeSpan.FromSeconds(60), CustomParser = DurationParser.Parse };
         var cmd = new Command("demo", "Start broker, PostgreSQL, engine, notifier and simulator together; print a reconciled summary (exit 0 only when it reconciles).");
         AppConfiguration.AddCommon(cmd);
-        foreach (var o in new Option[] { duration, sensors, rate, batch, anomalyRate, badRate, quiet, timescale })
+        foreach (var o in new Option[] { duration, sensors, rate, batch, anomalyRate, badRate, quiet, timescale, grace })
         {
             cmd.Options.Add(o);
         }
@@ -48,13 +50,13 @@ internal static class DemoCommand
             };
             sim.Validate();
             using var shutdown = new Shutdown(ct);
-            var demo = new Demo(configuration, parse.GetValue(AppConfiguration.DatabaseOption), sim, !parse.GetValue(quiet), parse.GetValue(timescale));
+            var demo = new Demo(configuration, parse.GetValue(AppConfiguration.DatabaseOption), sim, !parse.GetValue(quiet), parse.GetValue(timescale), parse.GetValue(grace));
             return await demo.RunAsync(shutdown.Token).ConfigureAwait(false);
         });
         return cmd;
     }
 
-    private sealed class Demo(Microsoft.Extensions.Configuration.IConfiguration configuration, string? database, SimulatorOptions sim, bool progress, bool timescale)
+    private sealed class Demo(Microsoft.Extensions.Configuration.IConfiguration configuration, string? database, SimulatorOptions sim, bool progress, bool timescale, TimeSpan grace)
     {
         public async Task<int> RunAsync(CancellationToken ct)
         {
@@ -104,7 +106,8 @@ internal static class DemoCommand
                     ["Storage:BatchMaxDelay"] = "00:00:00.200",
                 };
                 var settings = EngineSettings.Load(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
-                    .AddConfiguration(configuration).AddInMemoryCollection(overrides).Build());
+                    .AddConfiguration(SimulatedSensorProfile.Apply(configuration)).AddInMemoryCollection(overrides).Build());
+                var episodes = new EpisodeLog(new Scoring.DetectorPipeline(SimulatedSensorProfile.Scoring(configuration)).WarmupReadings);
                 var migration = await SchemaMigrator.MigrateAsync(connectionString, settings.Storage, ct).ConfigureAwait(false);
                 if (migration.Warning is { } warning)
                 {
@@ -122,7 +125,7 @@ internal static class DemoCommand
                 var notifierRun = RunNotifierAsync(broker.BootstrapServers, connectionString, alertsPrinted, loggers, stop.Token);
 
                 sim.Topic = settings.Topics.Readings;
-                var simRun = SensorSimulator.RunAsync(sim, settings.Kafka, ct);
+                var simRun = SensorSimulator.RunAsync(sim, settings.Kafka, ct, episodes);
                 var progressRun = progress ? ProgressAsync(engine, started, stop.Token) : Task.CompletedTask;
 
                 SimulationSummary sent;
@@ -157,7 +160,8 @@ internal static class DemoCommand
 
                 var stored = await CountAsync(connectionString, "SELECT count(*) FROM readings", ct).ConfigureAwait(false);
                 var dlq = CountDeadLetters(broker.BootstrapServers, settings.Topics.ReadingsDlq);
-                return Summarise(sent, engine.Counters, stored, dlq, alertsPrinted.Lines, drained, engineError, started.Elapsed);
+                var detection = DetectionReport.Build(episodes, await AnomaliesAsync(connectionString, ct).ConfigureAwait(false), grace);
+                return Summarise(sent, engine.Counters, stored, dlq, alertsPrinted.Lines, drained, engineError, started.Elapsed, detection);
             }
             finally
             {
@@ -213,7 +217,7 @@ internal static class DemoCommand
         }
 
         private static int Summarise(SimulationSummary sent, EngineCounters c, long storedRows, IReadOnlyDictionary<string, long> dlq,
-            long alertsPrinted, bool drained, Exception? engineError, TimeSpan elapsed)
+            long alertsPrinted, bool drained, Exception? engineError, TimeSpan elapsed, DetectionReport detection)
         {
             var dlqTotal = dlq.Values.Sum();
             var checks = new List<(string What, bool Ok)>
@@ -235,6 +239,8 @@ internal static class DemoCommand
             w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"stored     {c.Stored,10} readings ({storedRows} rows in the database), {c.Aggregates} aggregate revisions, {c.Anomalies} anomalies"));
             w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"DLQ        {c.RejectedTotal,10} records: {string.Join(", ", dlq.OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => $"{k.Key} {k.Value}"))}"));
             w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"alerts     {c.AlertsPublished,10} events published, {alertsPrinted} printed by the notifier"));
+            w.WriteLine("stored anomalies (reading and window detectors) against the episodes injected:");
+            w.WriteLine(detection.ToText());
             foreach (var (what, ok) in checks)
             {
                 w.WriteLine($"  [{(ok ? "ok" : "FAIL")}] {what}");
@@ -281,6 +287,21 @@ internal static class DemoCommand
                 counts[reason] = counts.GetValueOrDefault(reason) + 1;
             }
             return counts;
+        }
+
+        /// <summary>Sensor and event time of every anomaly the engine stored: what alerts are opened and updated from.</summary>
+        private static async Task<List<(string, long)>> AnomaliesAsync(string connectionString, CancellationToken ct)
+        {
+            var list = new List<(string, long)>();
+            await using var conn = new NpgsqlConnection(connectionString);
+            await conn.OpenAsync(ct).ConfigureAwait(false);
+            await using var cmd = new NpgsqlCommand("SELECT sensor_id, ts FROM anomalies", conn);
+            await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                list.Add((reader.GetString(0), new DateTimeOffset(reader.GetDateTime(1), TimeSpan.Zero).ToUnixTimeMilliseconds()));
+            }
+            return list;
         }
 
         private static async Task<long> CountAsync(string connectionString, string sql, CancellationToken ct)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SmartMaintenance.Streams.Cli.Hosting;
+using SmartMaintenance.Streams.Cli.Simulation;
 using SmartMaintenance.Streams.Contracts;
 using SmartMaintenance.Streams.Kafka;
 using SmartMaintenance.Streams.Kafka.Simulation;
@@ -22,9 +23,10 @@ internal static class SimulateCommand
         var seed = new Option<int?>("--seed") { Description = "Random seed; with --start-time the output is byte-identical across runs." };
         var startTime = new Option<DateTimeOffset?>("--start-time") { Description = "Event time of the first reading (RFC 3339); default now." };
         var tsFormat = new Option<TimestampFormat>("--ts-format") { Description = "Mixed, Rfc3339 or EpochMillis.", DefaultValueFactory = _ => TimestampFormat.Mixed };
+        var grace = new Option<TimeSpan>("--grace") { Description = "Detection report: how long after an episode's last reading an alert still counts as catching it.", DefaultValueFactory = _ => TimeSpan.FromSeconds(60), CustomParser = DurationParser.Parse };
 
         var cmd = new Command("simulate", "Publish realistic sensor readings (with anomalies and malformed records) to Kafka, then print what was published.");
-        foreach (var o in new Option[] { sensors, rate, duration, maxReadings, anomalyRate, badRate, batch, bootstrap, topic, seed, startTime, tsFormat })
+        foreach (var o in new Option[] { sensors, rate, duration, maxReadings, anomalyRate, badRate, batch, bootstrap, topic, seed, startTime, tsFormat, grace, AppConfiguration.ConfigOption })
         {
             cmd.Options.Add(o);
         }
@@ -32,6 +34,7 @@ internal static class SimulateCommand
         {
             SimulatorOptions options;
             KafkaOptions kafka;
+            ReadingDetection detection;
             try
             {
                 options = new SimulatorOptions
@@ -51,6 +54,8 @@ internal static class SimulateCommand
                 options.Validate();
                 kafka = new KafkaOptions { BootstrapServers = parse.GetValue(bootstrap) ?? "", ClientId = "smstream-simulator" };
                 kafka.Validate();
+                // The report scores what was published with the engine's reading detectors and its Scoring configuration.
+                detection = new ReadingDetection(SimulatedSensorProfile.Scoring(AppConfiguration.Build(parse)));
             }
             catch (ConfigurationException ex)
             {
@@ -62,8 +67,10 @@ internal static class SimulateCommand
             var target = options.TargetReadings > 0 ? $"{options.TargetReadings} readings"
                 : options.Duration > TimeSpan.Zero ? $"for {options.Duration.TotalSeconds:F0} s" : "until Ctrl-C";
             await Console.Out.WriteLineAsync($"publishing {target} from {options.Sensors} sensors to {options.Topic} at {kafka.BootstrapServers} (Ctrl-C stops early)").ConfigureAwait(false);
-            var summary = await SensorSimulator.RunAsync(options, kafka, termination.Token).ConfigureAwait(false);
+            var summary = await SensorSimulator.RunAsync(options, kafka, termination.Token, detection).ConfigureAwait(false);
             await Console.Out.WriteLineAsync(summary.ToText()).ConfigureAwait(false);
+            await Console.Out.WriteLineAsync("reading detectors (DetectorPipeline, Scoring configuration) on what was published:").ConfigureAwait(false);
+            await Console.Out.WriteLineAsync(detection.Report(parse.GetValue(grace)).ToText()).ConfigureAwait(false);
             return summary.DeliveryFailures == 0 ? 0 : 1;
         });
         return cmd;

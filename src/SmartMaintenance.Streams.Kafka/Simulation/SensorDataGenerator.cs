@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using SmartMaintenance.Streams.Contracts;
 
 namespace SmartMaintenance.Streams.Kafka.Simulation;
 
@@ -36,6 +37,9 @@ public sealed class SensorDataGenerator
         new("current",     "A",    10, 40,      0.3,     2.5,       0.05,    -10000),
     ];
 
+    /// <summary>The sensor_type of the simulated sensors, in the order they repeat within an asset.</summary>
+    public static IReadOnlyList<string> SensorTypeNames { get; } = Array.ConvertAll(Types, t => t.Name);
+
     private const int SensorsPerAsset = 4;
     private const double DayMs = 86_400_000;
 
@@ -54,6 +58,8 @@ public sealed class SensorDataGenerator
     private long _tick;
     private bool _completed;
     private int _flushCursor;
+    private ISimulationObserver? _observer;
+    private string[]? _sensorNames;
 
     private long _messages, _envelopes, _valid, _anomalousReadings;
     private readonly long[] _malformed = new long[MalformedKinds.All.Count];
@@ -98,6 +104,17 @@ public sealed class SensorDataGenerator
 
     public int Seed { get; }
     public DateTimeOffset StartTime { get; }
+
+    /// <summary>Told of every episode and valid reading (null: nobody listens, nothing extra is done per reading).</summary>
+    public ISimulationObserver? Observer
+    {
+        get => _observer;
+        set
+        {
+            _observer = value;
+            _sensorNames ??= value is null ? null : Array.ConvertAll(_sensors, s => s.Id.ToString());
+        }
+    }
 
     /// <summary>Readings generated so far.</summary>
     public long ReadingsGenerated => _generated;
@@ -182,7 +199,7 @@ public sealed class SensorDataGenerator
         }
         _generated++;
 
-        var value = NextValue(sensor, ts, out var anomalous);
+        var value = NextValue(sensor, index, ts, out var anomalous);
         var quality = _random.NextDouble() < 0.05 ? Math.Round(0.8 + (_random.NextDouble() * 0.19), 2) : 1.0;
         var seq = sensor.Seq++;
         MalformedKind? bad = null;
@@ -198,6 +215,7 @@ public sealed class SensorDataGenerator
             {
                 _anomalousReadings++;
             }
+            _observer?.OnReading(new SensorReading(_sensorNames![index], ts, value, SensorType: sensor.Type.Name));
         }
         var reading = new PendingReading(index, ts, value, quality, seq, bad, _random.Next());
 
@@ -217,7 +235,7 @@ public sealed class SensorDataGenerator
         return false;
     }
 
-    private double NextValue(Sensor sensor, long ts, out bool anomalous)
+    private double NextValue(Sensor sensor, int index, long ts, out bool anomalous)
     {
         var type = sensor.Type;
         var elapsedMs = ts - _startMs;
@@ -245,6 +263,7 @@ public sealed class SensorDataGenerator
                     sensor.StuckValue = sensor.Seq == 0 ? Math.Round(normal, 3) : sensor.LastValue;
                     break;
             }
+            _observer?.OnEpisode(new InjectedEpisode(_sensorNames![index], kind, ts, ts + (long)((sensor.EpisodeLeft - 1) * _periodMs)));
         }
 
         double value;

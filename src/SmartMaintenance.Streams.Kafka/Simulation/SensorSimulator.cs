@@ -13,13 +13,14 @@ public static class SensorSimulator
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(5);
 
     /// <summary>Publishes with a producer built from <paramref name="kafka"/> (flushed and disposed at the end).</summary>
-    public static async Task<SimulationSummary> RunAsync(SimulatorOptions options, KafkaOptions kafka, CancellationToken cancellationToken = default)
+    public static async Task<SimulationSummary> RunAsync(SimulatorOptions options, KafkaOptions kafka, CancellationToken cancellationToken = default,
+        ISimulationObserver? observer = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(kafka);
         kafka.Validate();
         using var producer = new ProducerBuilder<byte[], byte[]>(kafka.BuildProducerConfig()).Build();
-        return await RunAsync(options, producer, cancellationToken).ConfigureAwait(false);
+        return await RunAsync(options, producer, cancellationToken, observer).ConfigureAwait(false);
     }
 
     /// <summary>Publishes to the cluster at <paramref name="bootstrapServers"/> with the project's producer defaults.</summary>
@@ -27,14 +28,16 @@ public static class SensorSimulator
         RunAsync(options, new KafkaOptions { BootstrapServers = bootstrapServers, ClientId = "smstream-simulator" }, cancellationToken);
 
     /// <summary>Publishes with the caller's producer (flushed, not disposed). Cancellation stops generating,
-    /// publishes the partly filled envelopes and returns the counts of what was published.</summary>
-    public static async Task<SimulationSummary> RunAsync(SimulatorOptions options, IProducer<byte[], byte[]> producer, CancellationToken cancellationToken = default)
+    /// publishes the partly filled envelopes and returns the counts of what was published. <paramref name="observer"/>
+    /// is told of every injected episode and valid reading as it is generated.</summary>
+    public static async Task<SimulationSummary> RunAsync(SimulatorOptions options, IProducer<byte[], byte[]> producer, CancellationToken cancellationToken = default,
+        ISimulationObserver? observer = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(producer);
         options.Validate();
         var seed = options.Seed ?? Random.Shared.Next();
-        var generator = new SensorDataGenerator(options, seed, options.EffectiveStartTime(DateTimeOffset.UtcNow));
+        var generator = new SensorDataGenerator(options, seed, options.EffectiveStartTime(DateTimeOffset.UtcNow)) { Observer = observer };
         var failures = new DeliveryFailures();
         var topic = options.Topic;
         var rate = options.Rate;

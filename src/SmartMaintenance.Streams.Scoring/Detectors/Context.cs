@@ -70,7 +70,7 @@ public sealed class ContextDetector : IDetector<ContextState>
         _ringLength = _capacity + (2 * _length) - 1;
         _initialRing = Math.Min(2 * _length, _ringLength);
         _threshold = options.ContextThreshold;
-        _alpha = options.ContextAlpha;
+        _alpha = options.EffectiveContextAlpha;
         ArgumentOutOfRangeException.ThrowIfLessThan(stride, 1);
         _stride = stride;
         Name = name;

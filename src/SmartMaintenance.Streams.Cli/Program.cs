@@ -24,7 +24,14 @@ internal static class Program
         try
         {
             // Our own handler below turns configuration errors into one line naming the setting, exit code 2.
-            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+            // ProcessTerminationTimeout null: commands stop on SIGTERM/SIGINT through Hosting.Shutdown and take the time their
+            // graceful stop needs (Engine:ShutdownTimeout); with the library's own handling a stop longer than its default 2 s
+            // was abandoned and the process exited 130.
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration
+            {
+                EnableDefaultExceptionHandler = false,
+                ProcessTerminationTimeout = null,
+            }).ConfigureAwait(false);
         }
         catch (ConfigurationException ex)
         {

@@ -270,6 +270,47 @@ public sealed partial class FaultTests(KafkaFixture kafka, PostgresFixture postg
     }
 
     [Fact]
+    public async Task Sigterm_during_a_database_outage_waits_for_the_writer_and_exits_zero()
+    {
+        // Regression: the command line library abandoned a graceful stop after 2 s and the engine exited 130. Here the
+        // stop must take longer: the writer retries the open batch against a stopped database until Engine:ShutdownTimeout.
+        var dataDir = Path.Combine(Path.GetTempPath(), $"smstream-rel-pg-{Guid.NewGuid():N}"[..36]);
+        var cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = dataDir, Port = 0 });
+        try
+        {
+            await cluster.StartAsync();
+            await using (var admin = new NpgsqlConnection(cluster.ConnectionString + ";Pooling=false"))
+            {
+                await admin.OpenAsync();
+                await using var create = new NpgsqlCommand("CREATE DATABASE sigterm", admin);
+                await create.ExecuteNonQueryAsync();
+            }
+            var db = cluster.ConnectionStringFor("sigterm");
+            await SchemaMigrator.MigrateAsync(db + ";Pooling=false", new StorageOptions { UseTimescaleDb = false });
+            using var run = EngineRun.Create(kafka, db, partitions: 2);
+            run.Environment["SMSTREAM_ENGINE__SHUTDOWNTIMEOUT"] = "00:00:06";
+            var readings = Input.Readings(400).ToList();
+            await kafka.ProduceAsync(run.Input, readings.Take(200));
+            using var engine = run.StartEngine();
+            await EngineRun.WaitUntilAsync(async () => await run.Ledger.CountAsync() >= 200, Scale.Budget(60), engine);
+
+            NpgsqlConnection.ClearAllPools();
+            await cluster.StopAsync();
+            await kafka.ProduceAsync(run.Input, readings.Skip(200));
+            await EngineRun.WaitUntilAsync(() => Task.FromResult(engine.Output.Contains("failed transiently", StringComparison.Ordinal)), Scale.Budget(60), engine);
+            var took = await engine.TerminateAsync(TimeSpan.FromSeconds(60));
+            output.WriteLine($"SIGTERM to exit during a database outage: {took.TotalMilliseconds:F0} ms (Engine:ShutdownTimeout 6 s)");
+            Assert.True(took > TimeSpan.FromSeconds(3), $"the stop took {took}: the writer did not wait for the database, so this pins nothing");
+            Assert.Equal(0, engine.ExitCode);
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            await cluster.DestroyAsync();
+        }
+    }
+
+    [Fact]
     public async Task Sigterm_while_the_database_is_unreachable_at_assignment_stops_within_the_shutdown_timeout()
     {
         // Regression: the assignment callback retried loading offsets forever on the consume thread, so SIGTERM never completed.

@@ -20,8 +20,9 @@ public sealed class ScaleOutTests(KafkaFixture kafka, PostgresFixture postgres, 
         var database = await postgres.CreateDatabaseAsync();
         await RebalancePauses.InstallAsync(database);
         using var run = EngineRun.Create(kafka, database, partitions: Partitions);
-        // Readings flow during the whole schedule: about 25 s of rebalancing per cycle here.
-        var producing = Input.ProduceLiveAsync(kafka, run.Input, total, Scale.ProduceOver * 2 * cycles);
+        // Readings flow during the whole schedule (about 25 s of rebalancing per cycle here).
+        var over = TimeSpan.FromSeconds(Math.Max(Scale.ProduceOver.TotalSeconds, 30 * cycles));
+        var producing = Input.ProduceLiveAsync(kafka, run.Input, total, over);
 
         var live = new List<SmstreamProcess>();
         var all = new List<SmstreamProcess>();

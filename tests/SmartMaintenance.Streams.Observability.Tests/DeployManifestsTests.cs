@@ -1,3 +1,4 @@
+using SmartMaintenance.Streams.Testing;
 using Xunit;
 
 namespace SmartMaintenance.Streams.Observability.Tests;
@@ -85,6 +86,52 @@ public sealed class DeployManifestsTests
                 Assert.Contains(container.GetProperty("volumeMounts").EnumerateArray(), m => m.GetProperty("mountPath").GetString() == "/tmp");
             }
             Assert.Empty(objects.OfKind("Secret"));
+        }
+    }
+
+    [Fact]
+    public async Task Every_rendered_container_environment_passes_smstream_config_check()
+    {
+        foreach (var (set, objects) in await DeployManifests.RenderAsync())
+        {
+            foreach (var deployment in objects.OfKind("Deployment"))
+            {
+                var container = deployment.GetProperty("spec").GetProperty("template").GetProperty("spec").GetProperty("containers")[0];
+                var env = DeployManifests.Environment(container, objects).Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.Ordinal);
+                // What the Secret adds (deploy/README.md); placeholder values, only their presence is checked.
+                env["SMSTREAM_DATABASE"] = "Host=tsdb;Database=maintenance;Username=smstream;Password=placeholder";
+                if (env.ContainsKey("SMSTREAM_KAFKA__SASLMECHANISM"))
+                {
+                    env["SMSTREAM_KAFKA__SASLPASSWORD"] = "placeholder";
+                }
+                if (env.ContainsKey("SMSTREAM_NOTIFIER__KAFKA__sasl.mechanism"))
+                {
+                    env["SMSTREAM_NOTIFIER__KAFKA__sasl.password"] = "placeholder";
+                }
+                var args = new List<string> { "config", "check" };
+                var file = Path.Combine(Path.GetTempPath(), $"smstream-deploy-{Guid.NewGuid():N}.json");
+                try
+                {
+                    // A --config file the container mounts from a ConfigMap is checked from the rendered ConfigMap.
+                    var configArg = container.GetProperty("args").EnumerateArray().Select(a => a.GetString()!).SkipWhile(a => a != "--config").Skip(1).FirstOrDefault();
+                    if (configArg is not null)
+                    {
+                        var volume = deployment.GetProperty("spec").GetProperty("template").GetProperty("spec").GetProperty("volumes").EnumerateArray()
+                            .Single(v => v.TryGetProperty("configMap", out _) && configArg.StartsWith("/" + v.GetProperty("name").GetString() + "/", StringComparison.Ordinal));
+                        var map = objects.Named("ConfigMap", volume.GetProperty("configMap").GetProperty("name").GetString()!);
+                        await File.WriteAllTextAsync(file, map.GetProperty("data").GetProperty(Path.GetFileName(configArg)).GetString());
+                        args.AddRange(["--config", file]);
+                    }
+                    var (exit, stdout, stderr) = await SmstreamCli.RunAsync(env, TimeSpan.FromMinutes(1), [.. args]);
+                    Assert.True(exit == 0, $"{set}: {deployment.Name()}: smstream config check exited {exit}:\n{stderr}\n{stdout}");
+                    Assert.Contains($"Http:Listen", stdout, StringComparison.Ordinal);
+                    Assert.DoesNotContain("placeholder", stdout, StringComparison.Ordinal);
+                }
+                finally
+                {
+                    File.Delete(file);
+                }
+            }
         }
     }
 

@@ -1,14 +1,16 @@
 // Offline validation of deploy/: renders every kustomization with `kubectl kustomize` and checks each object
 // against the JSON schemas of its kind (Kubernetes 1.3x core and apps, KEDA, Prometheus operator) shipped by the
-// kubernetes-models packages. No cluster is contacted.
+// kubernetes-models packages, and rejects fields its kind does not have (read from the same packages' type
+// declarations with the TypeScript compiler: the schemas themselves allow unknown fields). No cluster is contacted.
 //
 //   node deploy/validate/validate.mjs            # render + validate; exit 1 on the first invalid object's report
 //   node deploy/validate/validate.mjs --json     # also print {"<kustomization>": [objects...]} on stdout
 //   node deploy/validate/validate.mjs --stdin    # validate YAML documents from standard input instead
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import ts from "typescript";
 import { parseAllDocuments } from "yaml";
 
 const deployDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -23,6 +25,57 @@ function modelModule(apiVersion, kind) {
   if (group === "keda.sh") return `@kubernetes-models/keda/keda.sh/${version}/${kind}`;
   if (group === "monitoring.coreos.com") return `@kubernetes-models/prometheus-operator/monitoring.coreos.com/${version}/${kind}`;
   return `kubernetes-models/${group}/${version}/${kind}`;
+}
+
+/** Type declarations of a model module, in this folder's node_modules. */
+const declarationOf = (module) => path.join(path.dirname(fileURLToPath(import.meta.url)), "node_modules", `${module}.d.ts`);
+
+/** Paths of the fields of <value> that <type> does not declare (index signatures accept any key). */
+function unknownFields(checker, value, type, where, out) {
+  if (value === null || typeof value !== "object") return;
+  type = checker.getNonNullableType(type);
+  if (type.isUnion()) {
+    const objects = type.types.filter((t) => t.flags & ts.TypeFlags.Object);
+    if (objects.length !== 1) return;
+    type = objects[0];
+  }
+  if (Array.isArray(value)) {
+    const element = checker.getIndexTypeOfType(type, ts.IndexKind.Number);
+    if (element) value.forEach((v, i) => unknownFields(checker, v, element, `${where}[${i}]`, out));
+    return;
+  }
+  const anyKey = checker.getIndexTypeOfType(type, ts.IndexKind.String);
+  for (const [key, v] of Object.entries(value)) {
+    const prop = checker.getPropertyOfType(type, key);
+    if (prop) unknownFields(checker, v, checker.getTypeOfSymbol(prop), `${where}.${key}`, out);
+    else if (anyKey) unknownFields(checker, v, anyKey, `${where}.${key}`, out);
+    else out.push(`${where}.${key}`);
+  }
+}
+
+/** Unknown-field problems of every object whose kind has type declarations. */
+function unknownFieldProblems(sets) {
+  const files = new Map();
+  for (const objects of Object.values(sets)) {
+    for (const o of objects) {
+      if (typeof o?.apiVersion === "string" && typeof o?.kind === "string") files.set(declarationOf(modelModule(o.apiVersion, o.kind)), null);
+    }
+  }
+  const existing = [...files.keys()].filter((f) => existsSync(f));
+  const program = ts.createProgram(existing, { skipLibCheck: true, types: [], module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext });
+  const checker = program.getTypeChecker();
+  const problems = [];
+  for (const [name, objects] of Object.entries(sets)) {
+    for (const o of objects) {
+      const source = typeof o?.kind === "string" ? program.getSourceFile(declarationOf(modelModule(o.apiVersion, o.kind))) : undefined;
+      const symbol = source && checker.getSymbolAtLocation(source)?.exports?.get(o.kind);
+      if (!symbol) continue;
+      const out = [];
+      unknownFields(checker, o, checker.getDeclaredTypeOfSymbol(symbol), o.kind, out);
+      for (const field of out) problems.push(`${name}: ${o.kind} ${o.metadata?.name ?? "?"}: unknown field ${field}`);
+    }
+  }
+  return problems;
 }
 
 function render(dir) {
@@ -77,6 +130,7 @@ async function main(args) {
       for (const p of await problemsOf(obj)) problems.push(`${name}: ${p}`);
     }
   }
+  problems.push(...unknownFieldProblems(sets));
   if (args.includes("--json")) process.stdout.write(JSON.stringify(sets) + "\n");
   for (const p of problems) process.stderr.write(`invalid: ${p}\n`);
   process.stderr.write(`${count} objects in ${Object.keys(sets).length} set(s): ${problems.length === 0 ? "all valid" : `${problems.length} invalid`}\n`);

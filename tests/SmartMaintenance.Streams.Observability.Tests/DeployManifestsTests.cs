@@ -17,13 +17,13 @@ public sealed class DeployManifestsTests
     }
 
     [Fact]
-    public async Task The_schema_check_rejects_a_mistyped_field_and_an_unknown_kind()
+    public async Task The_schema_check_rejects_a_mistyped_value_a_misspelt_field_and_an_unknown_kind()
     {
         const string broken = """
             apiVersion: keda.sh/v1alpha1
             kind: ScaledObject
             metadata: {name: engine}
-            spec: {scaleTargetRef: {name: engine}, maxReplicaCount: "twelve", triggers: []}
+            spec: {scaleTargetRef: {name: engine}, maxReplicaCount: "twelve", cooldown: 300, triggers: []}
             ---
             apiVersion: example.invalid/v1
             kind: Nothing
@@ -32,6 +32,7 @@ public sealed class DeployManifestsTests
         var (exit, _, stderr) = await DeployManifests.ValidateAsync(["--stdin"], broken);
         Assert.Equal(1, exit);
         Assert.Contains("maxReplicaCount must be integer", stderr, StringComparison.Ordinal);
+        Assert.Contains("unknown field ScaledObject.spec.cooldown", stderr, StringComparison.Ordinal);
         Assert.Contains("no schema for example.invalid/v1 Nothing", stderr, StringComparison.Ordinal);
     }
 

@@ -98,8 +98,18 @@ public sealed class ScaleOutTests(KafkaFixture kafka, PostgresFixture postgres, 
         }
 
         var last = live.Single();
-        await EngineRun.WaitUntilAsync(async () => await run.Ledger.CountAsync() >= total, Scale.Budget(120), last);
         await producing;
+        var caughtUp = Stopwatch.StartNew();
+        while (await run.Ledger.CountAsync() < total && caughtUp.Elapsed < Scale.Budget(120))
+        {
+            Assert.False(last.HasExited, last.Tail());
+            await Task.Delay(200);
+        }
+        if (await run.Ledger.CountAsync() < total)
+        {
+            Assert.Fail($"{total - await run.Ledger.CountAsync()} readings not stored {caughtUp.Elapsed.TotalSeconds:F0} s after the input ended; "
+                        + $"offsets of record cover {await run.Ledger.CommittedMessagesAsync(run.Group)} of {total} messages\n{await MissingAsync(run, total)}\n{last.Tail()}");
+        }
         // Idle past the idle timeout: the last windows close and their aggregates and alerts are written.
         await Task.Delay(5000);
         await last.TerminateAsync(TimeSpan.FromSeconds(60));
@@ -138,6 +148,17 @@ public sealed class ScaleOutTests(KafkaFixture kafka, PostgresFixture postgres, 
         Assert.Empty(stored.Except(expected));
         Assert.Equal(stored, published.Select(e => e.Id).ToHashSet(StringComparer.Ordinal));
         Assert.Equal(publishedAlone.ToHashSet(), published.ToHashSet());
+    }
+
+    /// <summary>Which readings are missing (seq i is sensor i % 200's reading i / 200) and what the DLQ holds, for a failure message.</summary>
+    private async Task<string> MissingAsync(EngineRun run, int total)
+    {
+        var missing = await run.Ledger.ScalarAsync<string>(
+            $"SELECT coalesce(string_agg(g::text, ',' ORDER BY g), '') FROM (SELECT g FROM generate_series(0, {total - 1}) g EXCEPT SELECT seq FROM readings ORDER BY 1 LIMIT 40) m");
+        var dlq = await kafka.ConsumeAllAsync(run.Dlq, idle: TimeSpan.FromSeconds(2));
+        var reasons = string.Join(", ", dlq.GroupBy(m => m.Header("dlq.reason") ?? "?").Select(g => $"{g.Key} {g.Count()}"));
+        var samples = string.Join("\n", dlq.Take(5).Select(m => $"{m.Header("dlq.source.partition")}/{m.Header("dlq.source.offset")} {m.Header("dlq.reason")}: {m.Header("dlq.detail")} {m.ValueText}"));
+        return $"missing seq (first 40): {missing}\nDLQ: {dlq.Count} records ({reasons})\n{samples}";
     }
 
     /// <summary>(alert id, revision, status) of every event on the topic, repeats included.</summary>

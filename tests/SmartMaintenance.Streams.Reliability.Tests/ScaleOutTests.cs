@@ -99,6 +99,12 @@ public sealed class ScaleOutTests(KafkaFixture kafka, PostgresFixture postgres, 
 
         var last = live.Single();
         await producing;
+        // Pauses of the schedule's rebalances (printed before the exactness checks, so a failing run reports them too).
+        var pauses = await RebalancePauses.MeasureAsync(database, all.SelectMany((e, i) => Ownership.Events(i, e.Output)).ToList(), steps, kills);
+        foreach (var line in RebalancePauses.Describe(pauses))
+        {
+            output.WriteLine(line);
+        }
         var caughtUp = Stopwatch.StartNew();
         while (await run.Ledger.CountAsync() < total && caughtUp.Elapsed < Scale.Budget(120))
         {
@@ -115,13 +121,6 @@ public sealed class ScaleOutTests(KafkaFixture kafka, PostgresFixture postgres, 
         await last.TerminateAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(0, last.ExitCode);
         output.WriteLine($"scaled 1→4→2→4→1 {cycles} time(s) with {all.Count} engine processes, {kills.Count} SIGKILL(s); readings {total}");
-
-        var events = all.SelectMany((e, i) => Ownership.Events(i, e.Output)).ToList();
-        var pauses = await RebalancePauses.MeasureAsync(database, events, steps, kills);
-        foreach (var line in RebalancePauses.Describe(pauses))
-        {
-            output.WriteLine(line);
-        }
 
         await run.Ledger.AssertExactlyAsync(total);
         Assert.Equal(total, await run.Ledger.CommittedMessagesAsync(run.Group));

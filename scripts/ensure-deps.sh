@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the system packages named on the command line are installed.
 # As root it installs them with apt; otherwise it prints the exact command and fails.
-# Known names: postgresql, kcat, prometheus, docker-compose, nodejs, timescaledb-service (npm ci of
+# Known names: postgresql, kcat, prometheus, docker-compose, kubectl, nodejs (alias node), timescaledb-service (npm ci of
 # scripts/timescaledb-service from its lockfile; needs nodejs).
 set -euo pipefail
 
@@ -12,8 +12,11 @@ for dep in "$@"; do
     kcat) command -v kcat >/dev/null || missing+=(kcat) ;;
     prometheus) command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus) ;;
     docker-compose) command -v docker-compose >/dev/null || missing+=(docker-compose) ;;
-    nodejs) command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm) ;;
+    # scripts/timescaledb-service and deploy/validate (npm packages from their lockfiles).
+    nodejs|node) command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm) ;;
     timescaledb-service) ;; # after the system packages, below
+    # deploy/ renders with `kubectl kustomize` (kustomize v5: kubectl ≥ 1.27; the machine image ships one).
+    kubectl) command -v kubectl >/dev/null || missing+=(kubernetes-client) ;;
     *) echo "ensure-deps: unknown dependency '$dep'" >&2; exit 2 ;;
   esac
 done

@@ -17,6 +17,9 @@ internal static class Scale
     /// <summary>Over how long the input is produced while the engines run (so faults land mid-stream). CI: 20 s.</summary>
     public static TimeSpan ProduceOver => TimeSpan.FromSeconds(Int("SMSTREAM_RELIABILITY_PRODUCE_SECONDS", 20));
 
+    /// <summary>Times the many-engine test runs its 1→4→2→4→1 schedule (8 rebalances and a SIGKILL each). CI: 1.</summary>
+    public static int ScaleCycles => Int("SMSTREAM_RELIABILITY_SCALE_CYCLES", 1);
+
     /// <summary>Messages of the hostile corpus. CI: 10 000.</summary>
     public static int Hostile => Int("SMSTREAM_RELIABILITY_HOSTILE", 10_000);
 

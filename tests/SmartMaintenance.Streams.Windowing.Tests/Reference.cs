@@ -82,6 +82,10 @@ internal sealed class Reference
                     mem.Add((ts, bits, r.Seq));
                 }
             }
+            // A spec that took none of the reading's windows makes it late for that spec; the reading is late as a whole
+            // (Partial false) only when no spec took it, otherwise each such spec reports it as partially late.
+            var wholeLate = new List<string>();
+            var taken = false;
             for (var si = 0; si < _specs.Count; si++)
             {
                 var spec = _specs[si];
@@ -94,7 +98,7 @@ internal sealed class Reference
                     var inOpen = list.Any(s => !s.Closed && s.Start <= ts && ts < s.End);
                     if ((ts + g + l <= wm && !inOpen) || ts < closedEnd.GetValueOrDefault((r.SensorId, si), long.MinValue))
                     {
-                        Late.Add((r.Position, spec.Label, false));
+                        wholeLate.Add(spec.Label);
                         if (ts + g + l > wm)
                         {
                             BeforeClosedSession.Add(r.Position);
@@ -111,6 +115,7 @@ internal sealed class Reference
                     merged.Readings.Add(r);
                     list.RemoveAll(overlapping.Contains);
                     list.Add(merged);
+                    taken = true;
                 }
                 else
                 {
@@ -119,9 +124,10 @@ internal sealed class Reference
                     var lastWs = FloorTo(ts, adv);
                     if (lastWs + size + l <= wm)
                     {
-                        Late.Add((r.Position, spec.Label, false));
+                        wholeLate.Add(spec.Label);
                         continue;
                     }
+                    taken = true;
                     var partial = false;
                     for (var ws = FloorTo(ts - size, adv) + adv; ws <= lastWs; ws += adv)
                     {
@@ -142,6 +148,10 @@ internal sealed class Reference
                         Late.Add((r.Position, spec.Label, true));
                     }
                 }
+            }
+            foreach (var label in wholeLate)
+            {
+                Late.Add((r.Position, label, taken));
             }
         }
         foreach (var ((key, si), list) in sessions)

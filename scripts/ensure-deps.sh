@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the system packages named on the command line are installed.
 # As root it installs them with apt; otherwise it prints the exact command and fails.
-# Known names: postgresql, kcat, prometheus, docker-compose.
+# Known names: postgresql, kcat, prometheus, docker-compose, curl.
 set -euo pipefail
 
 missing=()
@@ -11,6 +11,7 @@ for dep in "$@"; do
     kcat) command -v kcat >/dev/null || missing+=(kcat) ;;
     prometheus) command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus) ;;
     docker-compose) command -v docker-compose >/dev/null || missing+=(docker-compose) ;;
+    curl) command -v curl >/dev/null || missing+=(curl) ;;
     *) echo "ensure-deps: unknown dependency '$dep'" >&2; exit 2 ;;
   esac
 done

@@ -6,5 +6,5 @@ namespace SmartMaintenance.Streams.Api.State;
 public sealed record EngineView(LiveState Live, Func<int[]> AssignedPartitions)
 {
     /// <summary>Identifies this instance in api_instances.</summary>
-    public string InstanceId { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..48];
+    public string InstanceId { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..^16];
 }

@@ -96,8 +96,6 @@ public sealed class ApiModule(ApiServices services) : IHttpModule
         ScoreEndpoints.Map(api);
         StateEndpoints.Map(api);
         ModelEndpoints.Map(api);
-        // Anything else under /api is a 404 problem, not an empty answer.
-        app.Map("/api/{**rest}", (HttpContext http) => throw ApiProblem.NotFound("resource", http.Request.Path.ToString())).ExcludeFromDescription();
     }
 
     private static RateLimitPartition<string> Partition(HttpContext context, ApiOptions options)

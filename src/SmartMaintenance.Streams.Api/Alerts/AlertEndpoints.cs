@@ -17,22 +17,22 @@ public static class AlertEndpoints
     {
         ArgumentNullException.ThrowIfNull(api);
         var alerts = api.MapGroup("/alerts").WithTags("Alerts");
-        alerts.MapGet("/", ListAsync).RequireAuthorization(Roles.Read).WithName("ListAlerts")
+        alerts.MapGet("/", ListAsync).RequireAuthorization(Roles.Read).WithName("ListAlerts").Produces<AlertPage>()
             .WithSummary("Alerts, newest first; filter by status (open|resolved), min_severity, asset, sensor, since/until (last_seen).");
-        alerts.MapGet("/{id}", GetAsync).RequireAuthorization(Roles.Read).WithName("GetAlert")
+        alerts.MapGet("/{id}", GetAsync).RequireAuthorization(Roles.Read).WithName("GetAlert").Produces<AlertDetail>()
             .WithSummary("One alert with every revision it went through and operators' actions.");
         alerts.MapPost("/{id}/acknowledge", (string id, AlertNote? body, HttpContext http, ApiServices s) => ActAsync(id, body, http, s, AlertStatus.Acknowledged))
-            .RequireAuthorization(Roles.Operate).WithName("AcknowledgeAlert").WithSummary("Acknowledge (who and when are recorded, with an optional note); an event goes on the alerts topic.");
+            .RequireAuthorization(Roles.Operate).WithName("AcknowledgeAlert").Produces<AlertView>().WithSummary("Acknowledge (who and when are recorded, with an optional note); an event goes on the alerts topic.");
         alerts.MapPost("/{id}/resolve", (string id, AlertNote? body, HttpContext http, ApiServices s) => ActAsync(id, body, http, s, AlertStatus.Resolved))
-            .RequireAuthorization(Roles.Operate).WithName("ResolveAlert").WithSummary("Resolve by hand (revision + 1); an event goes on the alerts topic.");
+            .RequireAuthorization(Roles.Operate).WithName("ResolveAlert").Produces<AlertView>().WithSummary("Resolve by hand (revision + 1); an event goes on the alerts topic.");
 
         var silences = api.MapGroup("/silences").WithTags("Silences");
-        silences.MapGet("/", ListSilencesAsync).RequireAuthorization(Roles.Read).WithName("ListSilences")
+        silences.MapGet("/", ListSilencesAsync).RequireAuthorization(Roles.Read).WithName("ListSilences").Produces<List<SilenceView>>()
             .WithSummary("Silences, newest first; active=true for those in force.");
-        silences.MapGet("/{id}", GetSilenceAsync).RequireAuthorization(Roles.Read).WithName("GetSilence");
-        silences.MapPost("/", CreateSilenceAsync).RequireAuthorization(Roles.Operate).WithName("CreateSilence")
+        silences.MapGet("/{id}", GetSilenceAsync).RequireAuthorization(Roles.Read).WithName("GetSilence").Produces<SilenceView>();
+        silences.MapPost("/", CreateSilenceAsync).RequireAuthorization(Roles.Operate).WithName("CreateSilence").Produces<SilenceView>(StatusCodes.Status201Created)
             .WithSummary("Silence matching alerts (asset_id, sensor_id, sensor_type, detector: exact or prefix*) from starts_at to ends_at; the notifier does not deliver them.");
-        silences.MapDelete("/{id}", ExpireSilenceAsync).RequireAuthorization(Roles.Operate).WithName("ExpireSilence").WithSummary("End a silence now.");
+        silences.MapDelete("/{id}", ExpireSilenceAsync).RequireAuthorization(Roles.Operate).WithName("ExpireSilence").Produces(StatusCodes.Status204NoContent).WithSummary("End a silence now.");
     }
 
     private static async Task<IResult> ListAsync(ApiServices s, string? status, [FromQuery(Name = "min_severity")] int? minSeverity, string? asset, string? sensor, string? since, string? until,

@@ -18,7 +18,7 @@ public static class ModelEndpoints
     {
         ArgumentNullException.ThrowIfNull(api);
         var models = api.MapGroup("/models").WithTags("Models");
-        models.MapGet("/", ListAsync).RequireAuthorization(Roles.Read).WithName("ListModels")
+        models.MapGet("/", ListAsync).RequireAuthorization(Roles.Read).WithName("ListModels").Produces<List<ModelView>>()
             .WithSummary("Registered model versions, newest first; filter by name or sensor_type.");
     }
 

@@ -18,14 +18,14 @@ public static class AccessEndpoints
     {
         ArgumentNullException.ThrowIfNull(api);
         api.MapGet("/whoami", (HttpContext http) => Results.Ok(new WhoAmI(AuditLog.Actor(http.User), AuditLog.Role(http.User))))
-            .RequireAuthorization(Roles.Read).WithTags("Access").WithName("WhoAmI");
+            .RequireAuthorization(Roles.Read).WithTags("Access").WithName("WhoAmI").Produces<WhoAmI>();
         var keys = api.MapGroup("/keys").WithTags("Access");
         keys.MapGet("/", async (ApiKeyStore store, CancellationToken ct) => Results.Ok(await store.ListAsync(ct)))
-            .RequireAuthorization(Roles.Administer).WithName("ListKeys").WithSummary("API keys (never their secrets).");
-        keys.MapPost("/", CreateAsync).RequireAuthorization(Roles.Administer).WithName("CreateKey")
+            .RequireAuthorization(Roles.Administer).WithName("ListKeys").Produces<List<ApiKeyInfo>>().WithSummary("API keys (never their secrets).");
+        keys.MapPost("/", CreateAsync).RequireAuthorization(Roles.Administer).WithName("CreateKey").Produces<CreatedApiKey>(StatusCodes.Status201Created)
             .WithSummary("Create a key; the answer is the only time its secret is shown.");
-        keys.MapDelete("/{id}", RevokeAsync).RequireAuthorization(Roles.Administer).WithName("RevokeKey");
-        api.MapGet("/audit", ListAuditAsync).RequireAuthorization(Roles.Administer).WithTags("Access").WithName("ListAudit")
+        keys.MapDelete("/{id}", RevokeAsync).RequireAuthorization(Roles.Administer).WithName("RevokeKey").Produces(StatusCodes.Status204NoContent);
+        api.MapGet("/audit", ListAuditAsync).RequireAuthorization(Roles.Administer).WithTags("Access").WithName("ListAudit").Produces<List<AuditEntry>>()
             .WithSummary("The audit log, newest first: who changed what, when and from where.");
     }
 

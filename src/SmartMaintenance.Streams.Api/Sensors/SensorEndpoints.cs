@@ -13,12 +13,12 @@ public static class SensorEndpoints
     {
         ArgumentNullException.ThrowIfNull(api);
         var sensors = api.MapGroup("/sensors").WithTags("Sensors");
-        sensors.MapGet("/", ListAsync).RequireAuthorization(Roles.Read).WithName("ListSensors")
+        sensors.MapGet("/", ListAsync).RequireAuthorization(Roles.Read).WithName("ListSensors").Produces<SensorPage>()
             .WithSummary("Known sensors (registered or seen by the engine), by id; filter by asset, type, q (substring of id or description).");
-        sensors.MapGet("/{id}", GetAsync).RequireAuthorization(Roles.Read).WithName("GetSensor");
-        sensors.MapPut("/{id}", PutAsync).RequireAuthorization(Roles.Administer).WithName("PutSensor")
+        sensors.MapGet("/{id}", GetAsync).RequireAuthorization(Roles.Read).WithName("GetSensor").Produces<SensorView>();
+        sensors.MapPut("/{id}", PutAsync).RequireAuthorization(Roles.Administer).WithName("PutSensor").Produces<SensorView>()
             .WithSummary("Register or change a sensor; validation applies its range (replacing its type's) and fills missing asset/type/unit.");
-        sensors.MapDelete("/{id}", DeleteAsync).RequireAuthorization(Roles.Administer).WithName("DeleteSensor");
+        sensors.MapDelete("/{id}", DeleteAsync).RequireAuthorization(Roles.Administer).WithName("DeleteSensor").Produces(StatusCodes.Status204NoContent);
     }
 
     private static async Task<IResult> ListAsync(ApiServices s, string? asset, string? type, string? q, int? limit, int? offset, CancellationToken ct)

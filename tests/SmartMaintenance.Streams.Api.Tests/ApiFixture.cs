@@ -70,6 +70,29 @@ public sealed class ApiFixture : IAsyncLifetime
         await store.RevokeAsync(revoked.Info.KeyId);
         RevokedKey = revoked.Key;
         SlowKey = (await store.CreateAsync("tests-slow", Roles.Viewer, 1)).Key;
+        await WaitOwnedAsync(Main, 4);
+    }
+
+    /// <summary>Waits until <paramref name="instance"/> owns <paramref name="partitions"/> partitions, restored, and has recorded them.</summary>
+    public async Task WaitOwnedAsync(Instance instance, int partitions)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (true)
+        {
+            await using var cmd = instance.Services.DataSource.CreateCommand(
+                "SELECT coalesce(cardinality(partitions), 0) FROM api_instances WHERE instance_id = $1 AND NOT rebalancing");
+            cmd.Parameters.AddWithValue(instance.Services.Engine!.InstanceId);
+            if (await cmd.ExecuteScalarAsync() is int n && n == partitions && instance.Engine.AssignedPartitions.Length == partitions
+                && instance.Live.Restoring.Count == 0)
+            {
+                return;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"instance did not come to own {partitions} partitions within 90 s");
+            }
+            await Task.Delay(100);
+        }
     }
 
     /// <summary>Another engine in the same consumer group with its own API (partitions are then shared).</summary>

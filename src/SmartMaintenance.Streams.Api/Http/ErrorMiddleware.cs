@@ -115,6 +115,11 @@ public sealed partial class ErrorMiddleware(RequestDelegate next, ILogger<ErrorM
         {
             return;
         }
+        if (problem.Status == StatusCodes.Status413PayloadTooLarge)
+        {
+            // The rest of the body is not read: the connection cannot carry another request.
+            context.Response.Headers.Connection = "close";
+        }
         if (problem.Extensions?.TryGetValue("retry_after", out var retry) == true && retry is int seconds)
         {
             context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);

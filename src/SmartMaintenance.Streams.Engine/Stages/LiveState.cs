@@ -19,6 +19,8 @@ public sealed class LiveState
     private readonly ConcurrentDictionary<int, long> _restoring = new();
     // An assigned partition with no new reading counts as restored after this long (an idle partition replays nothing).
     private const long RestoreBoundMs = 30_000;
+    // Touched on the consume loop's thread only.
+    private readonly HashSet<int> _finishedEarly = [];
 
     /// <summary>Sensors held.</summary>
     public int Count => _sensors.Count;
@@ -95,11 +97,21 @@ public sealed class LiveState
     {
         foreach (var p in partitions)
         {
-            _restoring[p] = Environment.TickCount64;
+            // The engine reports a partition with nothing to replay as finished before the stages hear of the assignment.
+            if (!_finishedEarly.Remove(p))
+            {
+                _restoring[p] = Environment.TickCount64;
+            }
         }
     }
 
-    internal void OnReplayFinished(int partition) => _restoring.TryRemove(partition, out _);
+    internal void OnReplayFinished(int partition)
+    {
+        if (!_restoring.TryRemove(partition, out _))
+        {
+            _finishedEarly.Add(partition);
+        }
+    }
 
     internal void OnDropped(IReadOnlyCollection<int> partitions)
     {

@@ -25,8 +25,13 @@ namespace SmartMaintenance.Streams.Api.Tests;
 /// consuming the readings topic, and its HTTP host (Kestrel on a free loopback port) serving /metrics, /health and
 /// /api/v1. Keys for each role are created through <see cref="ApiKeyStore"/> as `smstream apikey create` does.
 /// </summary>
-public sealed class ApiFixture : IAsyncLifetime
+public sealed class ApiFixture(int instances) : IAsyncLifetime
 {
+    public ApiFixture()
+        : this(1)
+    {
+    }
+
     public const string JwtIssuer = "https://issuer.test";
     public static readonly string JwtKey = Convert.ToBase64String(Encoding.UTF8.GetBytes("smstream-api-tests-signing-key-0123456789"));
 
@@ -59,7 +64,12 @@ public sealed class ApiFixture : IAsyncLifetime
             Alerts = Kafka.CreateUniqueTopic("api-alerts", 1),
             AlertsDlq = Kafka.CreateUniqueTopic("api-alerts-dlq", 1),
         };
+        // All instances join the group together: one assignment instead of a rebalance per instance.
         _instances.Add(await StartInstanceAsync());
+        for (var i = 1; i < instances; i++)
+        {
+            await StartInstanceAsync();
+        }
         Http = Client(Main);
         var store = new ApiKeyStore(Main.Services.DataSource, TimeSpan.Zero);
         foreach (var role in Roles.All)
@@ -70,8 +80,14 @@ public sealed class ApiFixture : IAsyncLifetime
         await store.RevokeAsync(revoked.Info.KeyId);
         RevokedKey = revoked.Key;
         SlowKey = (await store.CreateAsync("tests-slow", Roles.Viewer, 1)).Key;
-        await WaitOwnedAsync(Main, 4);
+        foreach (var i in _instances)
+        {
+            await WaitOwnedAsync(i, 4 / instances);
+        }
     }
+
+    /// <summary>Every running instance (the first is <see cref="Main"/>).</summary>
+    public IReadOnlyList<Instance> Instances => _instances;
 
     /// <summary>Waits until <paramref name="instance"/> owns <paramref name="partitions"/> partitions, restored, and has recorded them.</summary>
     public async Task WaitOwnedAsync(Instance instance, int partitions)

@@ -25,12 +25,17 @@ namespace SmartMaintenance.Streams.Api.Tests;
 /// consuming the readings topic, and its HTTP host (Kestrel on a free loopback port) serving /metrics, /health and
 /// /api/v1. Keys for each role are created through <see cref="ApiKeyStore"/> as `smstream apikey create` does.
 /// </summary>
-public sealed class ApiFixture(int instances) : IAsyncLifetime
+public sealed class ApiFixture : IAsyncLifetime
 {
+    private readonly int _instanceCount;
+
     public ApiFixture()
         : this(1)
     {
     }
+
+    /// <summary>xunit needs one public constructor; <see cref="ScaleOutFixture"/> asks for more instances.</summary>
+    internal ApiFixture(int instances) => _instanceCount = instances;
 
     public const string JwtIssuer = "https://issuer.test";
     public static readonly string JwtKey = Convert.ToBase64String(Encoding.UTF8.GetBytes("smstream-api-tests-signing-key-0123456789"));
@@ -66,7 +71,7 @@ public sealed class ApiFixture(int instances) : IAsyncLifetime
         };
         // All instances join the group together: one assignment instead of a rebalance per instance.
         _instances.Add(await StartInstanceAsync());
-        for (var i = 1; i < instances; i++)
+        for (var i = 1; i < _instanceCount; i++)
         {
             await StartInstanceAsync();
         }
@@ -82,7 +87,7 @@ public sealed class ApiFixture(int instances) : IAsyncLifetime
         SlowKey = (await store.CreateAsync("tests-slow", Roles.Viewer, 1)).Key;
         foreach (var i in _instances)
         {
-            await WaitOwnedAsync(i, 4 / instances);
+            await WaitOwnedAsync(i, 4 / _instanceCount);
         }
     }
 

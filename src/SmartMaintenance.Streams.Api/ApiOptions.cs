@@ -43,9 +43,6 @@ public sealed class ApiOptions
     [Setting("How often the sensor registry is re-read for validation (changes made through this instance apply at once).", Unit = "ms", Min = 100, Max = 3_600_000)]
     public TimeSpan RegistryRefresh { get; set; } = TimeSpan.FromSeconds(5);
 
-    [Setting("Directory training jobs write models to (default: Scoring:ModelDirectory).")]
-    public string ModelDirectory { get; set; } = "";
-
     public void Validate(string section = "Api")
     {
         SettingsValidator.Validate(this, section);

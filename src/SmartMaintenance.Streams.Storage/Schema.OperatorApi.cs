@@ -1,7 +1,7 @@
 namespace SmartMaintenance.Streams.Storage;
 
 /// <summary>Tables of the operator API (docs/api.md): keys, audit log, acknowledgements, silences, sensor registry,
-/// alert revisions, instance metadata for live-state queries and training jobs.</summary>
+/// alert revisions and instance metadata for live-state queries.</summary>
 public static partial class Schema
 {
     public const string ApiKeysTable = "api_keys";
@@ -11,7 +11,6 @@ public static partial class Schema
     public const string SilencesTable = "alert_silences";
     public const string SensorRegistryTable = "sensor_registry";
     public const string InstancesTable = "api_instances";
-    public const string TrainingJobsTable = "training_jobs";
 
     private static List<string> OperatorApiTables() =>
     [
@@ -119,18 +118,6 @@ public static partial class Schema
             partition_count int       NOT NULL,
             rebalancing   boolean     NOT NULL,
             updated_at    timestamptz NOT NULL DEFAULT now()
-        )
-        """,
-        $"""
-        CREATE TABLE IF NOT EXISTS {TrainingJobsTable} (
-            job_id      text PRIMARY KEY,
-            status      text        NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
-            requested   jsonb       NOT NULL,
-            result      jsonb,
-            error       text,
-            created_by  text        NOT NULL,
-            created_at  timestamptz NOT NULL DEFAULT now(),
-            finished_at timestamptz
         )
         """,
     ];

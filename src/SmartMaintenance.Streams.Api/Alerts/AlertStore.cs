@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Npgsql;
+using SmartMaintenance.Streams.Api.Http;
 using NpgsqlTypes;
 using SmartMaintenance.Streams.Contracts;
 using SmartMaintenance.Streams.Storage;
@@ -57,8 +58,8 @@ public sealed class AlertStore(NpgsqlDataSource dataSource)
         var list = new List<AlertRevision>();
         while (await reader.ReadAsync(ct))
         {
-            list.Add(new AlertRevision(reader.GetInt32(0), reader.GetString(1), reader.GetInt16(2), NullableDouble(reader, 3), NullableDouble(reader, 4),
-                NullableTime(reader, 5), reader.GetFieldValue<DateTimeOffset>(6)));
+            list.Add(new AlertRevision(reader.GetInt32(0), reader.GetString(1), reader.GetInt16(2), Rows.Double(reader, 3), Rows.Double(reader, 4),
+                Rows.Time(reader, 5), reader.GetFieldValue<DateTimeOffset>(6)));
         }
         return list;
     }
@@ -119,13 +120,13 @@ public sealed class AlertStore(NpgsqlDataSource dataSource)
             Severity = reader.GetInt16(3),
             AssetId = reader.IsDBNull(5) ? null : reader.GetString(5),
             SensorType = reader.IsDBNull(6) ? null : reader.GetString(6),
-            Score = NullableDouble(reader, 8) ?? 0,
-            Threshold = NullableDouble(reader, 9) ?? 0,
-            Value = NullableDouble(reader, 10) ?? 0,
-            WindowStart = NullableTime(reader, 11) ?? epoch,
-            WindowEnd = NullableTime(reader, 12) ?? epoch,
-            FirstSeen = NullableTime(reader, 13) ?? epoch,
-            LastSeen = NullableTime(reader, 14) ?? epoch,
+            Score = Rows.Double(reader, 8) ?? 0,
+            Threshold = Rows.Double(reader, 9) ?? 0,
+            Value = Rows.Double(reader, 10) ?? 0,
+            WindowStart = Rows.Time(reader, 11) ?? epoch,
+            WindowEnd = Rows.Time(reader, 12) ?? epoch,
+            FirstSeen = Rows.Time(reader, 13) ?? epoch,
+            LastSeen = Rows.Time(reader, 14) ?? epoch,
         };
     }
 
@@ -182,14 +183,10 @@ public sealed class AlertStore(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(ct))
         {
             list.Add(new AlertView(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt16(3), reader.GetString(4),
-                Text(reader, 5), Text(reader, 6), reader.GetString(7), NullableDouble(reader, 8), NullableDouble(reader, 9), NullableDouble(reader, 10),
-                NullableTime(reader, 11), NullableTime(reader, 12), NullableTime(reader, 13), NullableTime(reader, 14),
-                Text(reader, 15), NullableTime(reader, 16), Text(reader, 17)));
+                Rows.Text(reader, 5), Rows.Text(reader, 6), reader.GetString(7), Rows.Double(reader, 8), Rows.Double(reader, 9), Rows.Double(reader, 10),
+                Rows.Time(reader, 11), Rows.Time(reader, 12), Rows.Time(reader, 13), Rows.Time(reader, 14),
+                Rows.Text(reader, 15), Rows.Time(reader, 16), Rows.Text(reader, 17)));
         }
         return list;
     }
-
-    private static string? Text(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
-    private static double? NullableDouble(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetDouble(i);
-    private static DateTimeOffset? NullableTime(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetFieldValue<DateTimeOffset>(i);
 }

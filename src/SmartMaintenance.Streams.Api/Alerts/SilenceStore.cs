@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Npgsql;
+using SmartMaintenance.Streams.Api.Http;
 using NpgsqlTypes;
 using SmartMaintenance.Streams.Storage;
 
@@ -72,12 +73,10 @@ public sealed class SilenceStore(NpgsqlDataSource dataSource)
             var starts = reader.GetFieldValue<DateTimeOffset>(5);
             var ends = reader.GetFieldValue<DateTimeOffset>(6);
             DateTimeOffset? expired = reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10);
-            list.Add(new SilenceView(reader.GetString(0), Text(reader, 1), Text(reader, 2), Text(reader, 3), Text(reader, 4), starts, ends,
+            list.Add(new SilenceView(reader.GetString(0), Rows.Text(reader, 1), Rows.Text(reader, 2), Rows.Text(reader, 3), Rows.Text(reader, 4), starts, ends,
                 reader.GetString(7), reader.GetString(8), reader.GetFieldValue<DateTimeOffset>(9), expired,
                 expired is null && now >= starts && now < ends));
         }
         return list;
     }
-
-    private static string? Text(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
 }

@@ -37,12 +37,9 @@ public static class ModelEndpoints
         var list = new List<ModelView>();
         while (await reader.ReadAsync(ct))
         {
-            list.Add(new ModelView(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetString(3), Text(reader, 4), Text(reader, 5),
-                Time(reader, 6), Time(reader, 7), Text(reader, 8), reader.GetFieldValue<DateTimeOffset>(9)));
+            list.Add(new ModelView(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetString(3), Rows.Text(reader, 4), Rows.Text(reader, 5),
+                Rows.Time(reader, 6), Rows.Time(reader, 7), Rows.Text(reader, 8), reader.GetFieldValue<DateTimeOffset>(9)));
         }
         return Results.Ok(list);
     }
-
-    private static string? Text(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
-    private static DateTimeOffset? Time(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetFieldValue<DateTimeOffset>(i);
 }

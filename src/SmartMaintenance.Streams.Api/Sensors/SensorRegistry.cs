@@ -1,4 +1,5 @@
 using Npgsql;
+using SmartMaintenance.Streams.Api.Http;
 using NpgsqlTypes;
 using SmartMaintenance.Streams.Ingest;
 using SmartMaintenance.Streams.Storage;
@@ -89,7 +90,7 @@ public sealed class SensorRegistry(NpgsqlDataSource dataSource)
         var list = new List<KeyValuePair<string, SensorOverride>>();
         while (await reader.ReadAsync(ct))
         {
-            list.Add(new(reader.GetString(0), new SensorOverride(Text(reader, 1), Text(reader, 2), Text(reader, 3), Double(reader, 4), Double(reader, 5))));
+            list.Add(new(reader.GetString(0), new SensorOverride(Rows.Text(reader, 1), Rows.Text(reader, 2), Rows.Text(reader, 3), Rows.Double(reader, 4), Rows.Double(reader, 5))));
         }
         overrides.Replace(list);
     }
@@ -100,13 +101,9 @@ public sealed class SensorRegistry(NpgsqlDataSource dataSource)
         var list = new List<SensorView>();
         while (await reader.ReadAsync(ct))
         {
-            list.Add(new SensorView(reader.GetString(0), Text(reader, 1), Text(reader, 2), Text(reader, 3), Double(reader, 4), Double(reader, 5),
-                Text(reader, 6), reader.GetBoolean(7), Time(reader, 8), Time(reader, 9), Text(reader, 10)));
+            list.Add(new SensorView(reader.GetString(0), Rows.Text(reader, 1), Rows.Text(reader, 2), Rows.Text(reader, 3), Rows.Double(reader, 4), Rows.Double(reader, 5),
+                Rows.Text(reader, 6), reader.GetBoolean(7), Rows.Time(reader, 8), Rows.Time(reader, 9), Rows.Text(reader, 10)));
         }
         return list;
     }
-
-    private static string? Text(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
-    private static double? Double(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetDouble(i);
-    private static DateTimeOffset? Time(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetFieldValue<DateTimeOffset>(i);
 }

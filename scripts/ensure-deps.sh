@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the system packages named on the command line are installed.
 # As root it installs them with apt; otherwise it prints the exact command and fails.
-# Known names: postgresql, kcat, prometheus, docker-compose, kubectl, nodejs (alias node), timescaledb-service (npm ci of
-# scripts/timescaledb-service from its lockfile; needs nodejs).
+# Known names: postgresql, kcat, prometheus, docker-compose, curl, kubectl, nodejs (alias node), timescaledb-service (npm ci
+# of scripts/timescaledb-service from its lockfile; needs nodejs).
 set -euo pipefail
 
 missing=()
@@ -12,6 +12,7 @@ for dep in "$@"; do
     kcat) command -v kcat >/dev/null || missing+=(kcat) ;;
     prometheus) command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus) ;;
     docker-compose) command -v docker-compose >/dev/null || missing+=(docker-compose) ;;
+    curl) command -v curl >/dev/null || missing+=(curl) ;;
     # scripts/timescaledb-service and deploy/validate (npm packages from their lockfiles).
     nodejs|node) command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm) ;;
     timescaledb-service) ;; # after the system packages, below

@@ -21,6 +21,7 @@ internal static class Program
         root.Subcommands.Add(ConfigCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(ApiKeyCommand.Create());
         try
         {
             // Our own handler below turns configuration errors into one line naming the setting, exit code 2.

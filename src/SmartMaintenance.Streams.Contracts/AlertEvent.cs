@@ -8,6 +8,8 @@ public static class AlertStatus
     public const string Open = "open";
     public const string Updated = "updated";
     public const string Resolved = "resolved";
+    /// <summary>An operator acknowledged the alert (operator API); revision is the alert's current one.</summary>
+    public const string Acknowledged = "acknowledged";
 }
 
 /// <summary>An event on <c>maintenance-alerts</c> (schema: docs/contracts/alert.schema.json).</summary>

@@ -130,6 +130,9 @@ public sealed class StreamEngine
 
     public EngineCounters Counters { get; } = new();
 
+    /// <summary>The sensor registry validation applies (operator API); set before <see cref="RunAsync"/>.</summary>
+    public SensorOverrides? SensorOverrides { get => _decoder.Overrides; set => _decoder.Overrides = value; }
+
     /// <summary>Metric state and progress signals (health checks).</summary>
     public EngineProbe Probe { get; } = new();
 

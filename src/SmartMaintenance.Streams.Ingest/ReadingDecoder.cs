@@ -59,6 +59,10 @@ public sealed class ReadingDecoder
 
     public StringPool Pool { get; }
 
+    /// <summary>The sensor registry's per-sensor values (null: none). Set before decoding starts; its content may change
+    /// at any time (swapped whole).</summary>
+    public SensorOverrides? Overrides { get; set; }
+
     /// <summary>Whether the last decoded message was a batch envelope (its readings have no bytes of their own).</summary>
     public bool LastWasEnvelope { get; private set; }
 
@@ -486,17 +490,40 @@ public sealed class ReadingDecoder
             detail = $"ts is older than Validation:MaxPastAge={_options.MaxPastAge}";
             return false;
         }
+        if (Overrides is { } overrides && overrides.TryGet(f.SensorId, out var entry))
+        {
+            f.AssetId ??= entry.AssetId;
+            f.SensorType ??= entry.SensorType;
+            f.Unit ??= entry.Unit;
+            if (entry.HasRange)
+            {
+                var min = entry.RangeMin ?? double.NegativeInfinity;
+                var max = entry.RangeMax ?? double.PositiveInfinity;
+                if (f.Value < min || f.Value > max)
+                {
+                    reason = RejectReason.OutOfRange;
+                    detail = $"value outside {min}..{max} for sensor {f.SensorId} (sensor registry)";
+                    return false;
+                }
+                return Keep(ref f, message, position, out reading, out reason, out detail);
+            }
+        }
         if (f.SensorType is not null && _ranges.TryGetValue(f.SensorType, out var range) && (f.Value < range.Min || f.Value > range.Max))
         {
             reason = RejectReason.OutOfRange;
             detail = $"value outside {range.Min}..{range.Max} for sensor_type {f.SensorType}";
             return false;
         }
+        return Keep(ref f, message, position, out reading, out reason, out detail);
+    }
+
+    private static bool Keep(ref Fields f, ReadOnlySpan<byte> message, SourcePosition position, out SensorReading reading, out RejectReason reason, out string detail)
+    {
         // Attributes are optional and rare: materialised only for readings that are kept.
         var attributes = f.AttributesStart >= 0
             ? System.Text.Encoding.UTF8.GetString(message.Slice((int)f.AttributesStart, (int)f.AttributesLength))
             : null;
-        reading = new SensorReading(f.SensorId, f.Ts, f.Value, f.AssetId, f.SensorType, f.Unit, f.Quality, f.Seq,
+        reading = new SensorReading(f.SensorId!, f.Ts, f.Value, f.AssetId, f.SensorType, f.Unit, f.Quality, f.Seq,
             attributes, position);
         reason = RejectReason.None;
         detail = "";

@@ -45,7 +45,7 @@ public static partial class HttpEndpoint
     /// <summary>Starts the endpoints unless disabled. A port that cannot be bound is logged and the component runs on
     /// without them (Prometheus then reports the target down, which the SmstreamEngineDown/NotifierDown rules catch).</summary>
     public static async Task<ObservabilityServer?> StartAsync(string component, HttpOptions options, Func<IReadOnlyList<IReadinessCheck>> checks,
-        ILogger logger, CancellationToken cancellationToken)
+        ILogger logger, CancellationToken cancellationToken, IHttpModule? module = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(checks);
@@ -57,7 +57,7 @@ public static partial class HttpEndpoint
         var list = checks();
         try
         {
-            var server = await ObservabilityServer.StartAsync(component, options, list, cancellationToken).ConfigureAwait(false);
+            var server = await ObservabilityServer.StartAsync(component, options, list, cancellationToken, module).ConfigureAwait(false);
             LogListening(logger, component, server.BaseAddress);
             return server;
         }

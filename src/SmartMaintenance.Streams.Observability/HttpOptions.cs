@@ -26,9 +26,19 @@ public sealed class HttpOptions
     [Setting("Sensors that stored nothing for this long count as silent (smstream_sensors_silent).", Unit = "ms", Min = 1000)]
     public TimeSpan SensorSilentAfter { get; set; } = TimeSpan.FromMinutes(5);
 
+    [Setting("PKCS#12 (.pfx) certificate file: when set, the endpoints (and the operator API) are served over HTTPS only. Empty: plain HTTP.")]
+    public string CertificatePath { get; set; } = "";
+
+    [Setting("Password of the certificate file (environment variable SMSTREAM_HTTP__CERTIFICATEPASSWORD).", Secret = true)]
+    public string? CertificatePassword { get; set; }
+
     public void Validate(string section = "Http")
     {
         SettingsValidator.Validate(this, section);
+        if (CertificatePath.Length > 0 && !File.Exists(CertificatePath))
+        {
+            throw new ConfigurationException($"{section}:CertificatePath", $"'{CertificatePath}' does not exist");
+        }
         _ = ParseListen(Listen, $"{section}:Listen");
     }
 

@@ -40,7 +40,7 @@ public sealed class ObservabilityServer : IAsyncDisposable
 
     /// <summary>Binds and starts serving; throws <see cref="IOException"/> when the address cannot be bound.</summary>
     public static async Task<ObservabilityServer> StartAsync(string component, HttpOptions options, IReadOnlyList<IReadinessCheck> checks,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, IHttpModule? module = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(component);
         ArgumentNullException.ThrowIfNull(options);
@@ -50,9 +50,17 @@ public sealed class ObservabilityServer : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "smstream-" + component });
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(endpoint));
+        builder.WebHost.UseKestrel(k => k.Listen(endpoint, listen =>
+        {
+            if (options.CertificatePath.Length > 0)
+            {
+                listen.UseHttps(options.CertificatePath, options.CertificatePassword);
+            }
+        }));
         builder.WebHost.UseSetting(WebHostDefaults.PreferHostingUrlsKey, "false");
+        module?.ConfigureServices(builder);
         var app = builder.Build();
+        module?.Configure(app);
 
         ObservabilityMetrics.BuildInfo.WithLabels(component, ObservabilityMetrics.Version).Set(1);
         foreach (var check in checks)

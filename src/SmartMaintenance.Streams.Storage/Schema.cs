@@ -16,7 +16,7 @@ public sealed record Migration(int Version, string Name, IReadOnlyList<string> S
 
 /// <summary>The ordered schema migrations; the SQL depends on the storage mode and the options.</summary>
 /// <remarks>Append new versions at the end; never edit an applied one (databases record only the number).</remarks>
-public static class Schema
+public static partial class Schema
 {
     public const string ReadingsTable = "readings";
     public const string AggregatesTable = "window_aggregates";
@@ -34,7 +34,7 @@ public static class Schema
 
     public const string DetectorStateTable = "detector_state";
 
-    public static int LatestVersion => 6;
+    public static int LatestVersion => 7;
 
     /// <summary>TimescaleDB's <c>by_range</c> dimension builder appeared in 2.13.</summary>
     public static readonly Version ByRangeSince = new(2, 13);
@@ -77,6 +77,7 @@ public static class Schema
                 )
                 """,
             ]),
+            new(7, "operator api", OperatorApiTables()),
         ];
     }
 

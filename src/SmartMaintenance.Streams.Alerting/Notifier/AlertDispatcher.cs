@@ -27,6 +27,9 @@ public sealed class AlertDispatcher
     private readonly TimeProvider _time;
     private readonly List<string> _routed = [];
 
+    /// <summary>Active silences (operator API); matching events are consumed without being delivered. Null: none.</summary>
+    public ISilenceSource? Silences { get; init; }
+
     public AlertDispatcher(NotifierOptions options, IEnumerable<IAlertChannel> channels, IDeliveryLog log, IDeadLetterSink deadLetters, ILogger logger, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -88,6 +91,11 @@ public sealed class AlertDispatcher
             NotifierMetrics.Records.WithLabels("malformed").Inc();
             NotifierLog.Malformed(_logger, record.Topic, record.Partition, record.Offset, error);
             await _deadLetters.SendAsync(new DeadLetter(record, RejectReason.MalformedJson, error), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        if (Silences?.Find(alert, _time.GetUtcNow()) is not null)
+        {
+            NotifierMetrics.Records.WithLabels("silenced").Inc();
             return;
         }
         _routed.Clear();
@@ -280,7 +288,7 @@ public sealed class AlertDispatcher
                 return null;
             }
             if (alert.AlertId.Length == 0 || alert.SensorId.Length == 0 ||
-                alert.Status is not (AlertStatus.Open or AlertStatus.Updated or AlertStatus.Resolved))
+                alert.Status is not (AlertStatus.Open or AlertStatus.Updated or AlertStatus.Resolved or AlertStatus.Acknowledged))
             {
                 error = "alert_id, sensor_id or status invalid";
                 return null;

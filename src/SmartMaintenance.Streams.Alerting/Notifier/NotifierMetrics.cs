@@ -23,6 +23,6 @@ public static class NotifierMetrics
 
     public static readonly Counter Records = Metrics.CreateCounter(
         "smstream_notifier_records_total",
-        "Alert records consumed, by result (routed, unrouted, malformed).",
+        "Alert records consumed, by result (routed, unrouted, malformed, silenced).",
         new CounterConfiguration { LabelNames = ["result"] });
 }

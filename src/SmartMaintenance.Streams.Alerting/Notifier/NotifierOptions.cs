@@ -39,6 +39,9 @@ public sealed class NotifierOptions
     [Setting("Timeout of one delivery attempt (HTTP request, SMTP session).", Unit = "ms", Min = 100, Max = 600_000)]
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    [Setting("How often the silences set through the operator API (table alert_silences) are re-read.", Unit = "ms", Min = 100, Max = 600_000)]
+    public TimeSpan SilenceRefresh { get; set; } = TimeSpan.FromSeconds(5);
+
     [Setting("Delivery channels by name.")]
     public Dictionary<string, ChannelOptions> Channels { get; set; } = new(StringComparer.Ordinal);
 
@@ -199,7 +202,7 @@ public sealed class RouteOptions
     [Setting("Highest severity routed.", Min = 1, Max = 5)]
     public int MaxSeverity { get; set; } = 5;
 
-    [Setting("Statuses routed (open, updated, resolved); empty: all.")]
+    [Setting("Statuses routed (open, updated, resolved, acknowledged); empty: all.")]
     public List<string> Statuses { get; set; } = [];
 
     [Setting("Sensor types routed; empty: all.")]
@@ -223,9 +226,9 @@ public sealed class RouteOptions
         }
         foreach (var s in Statuses)
         {
-            if (s is not (AlertStatus.Open or AlertStatus.Updated or AlertStatus.Resolved))
+            if (s is not (AlertStatus.Open or AlertStatus.Updated or AlertStatus.Resolved or AlertStatus.Acknowledged))
             {
-                throw new ConfigurationException($"{path}:{nameof(Statuses)}", $"'{s}' is not one of open, updated, resolved");
+                throw new ConfigurationException($"{path}:{nameof(Statuses)}", $"'{s}' is not one of open, updated, resolved, acknowledged");
             }
         }
         if (Channels.Count == 0)

@@ -50,6 +50,7 @@ internal static class LoadCommand
         {
             cmd.Options.Add(o);
         }
+        cmd.Subcommands.Add(LoadApiStateCommand.Create());
         cmd.SetAction(async (parse, ct) =>
         {
             var options = new LoadOptions();

@@ -64,9 +64,10 @@ internal static class NotifyCommand
             await using var dataSource = NpgsqlDataSource.Create(options.ConnectionString);
             using var dlq = new KafkaDeadLetterSink(NotifierService.ProducerConfig(options), options.DlqTopic);
             var channels = AlertDispatcher.CreateChannels(options);
+            await using var silences = await PostgresSilences.StartAsync(dataSource, options.SilenceRefresh, logger, shutdown.Token).ConfigureAwait(false);
             try
             {
-                var dispatcher = new AlertDispatcher(options, channels, new PostgresDeliveryLog(dataSource), dlq, logger);
+                var dispatcher = new AlertDispatcher(options, channels, new PostgresDeliveryLog(dataSource), dlq, logger) { Silences = silences };
                 await new NotifierService(options, dispatcher, logger).RunAsync(shutdown.Token).ConfigureAwait(false);
                 return 0;
             }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
+using SmartMaintenance.Streams.Api;
 using SmartMaintenance.Streams.Cli.Hosting;
 using SmartMaintenance.Streams.Engine;
 using SmartMaintenance.Streams.Observability;
@@ -31,10 +32,12 @@ internal static class RunCommand
             using var loggers = Logging.Create(configuration);
             using var shutdown = new Shutdown(ct);
             await using var sinks = new EngineSinks(settings.Storage, loggers);
-            var engine = new StreamEngine(settings.Engine, settings.Storage, settings.Kafka, settings.Topics, settings.Validation, sinks.Sinks, settings.CreateStages(), loggerFactory: loggers);
+            var stages = settings.CreateStages();
+            var engine = new StreamEngine(settings.Engine, settings.Storage, settings.Kafka, settings.Topics, settings.Validation, sinks.Sinks, stages, loggerFactory: loggers);
+            await using var api = OperatorApi.Create(configuration, settings, engine, stages);
             await using var endpoints = await HttpEndpoint.StartAsync("engine", httpOptions,
                 () => EngineHealth.Checks(engine, settings.Kafka, settings.Topics.Readings, settings.Storage.ConnectionString, httpOptions),
-                loggers.CreateLogger("SmartMaintenance.Streams.Observability"), shutdown.Token).ConfigureAwait(false);
+                loggers.CreateLogger("SmartMaintenance.Streams.Observability"), shutdown.Token, api is null ? null : new ApiModule(api)).ConfigureAwait(false);
             try
             {
                 await engine.RunAsync(shutdown.Token).ConfigureAwait(false);

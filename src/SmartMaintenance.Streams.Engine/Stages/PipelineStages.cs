@@ -56,6 +56,9 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
         }
     }
 
+    /// <summary>Interactive-query view of the sensors' state (operator API); null: not kept.</summary>
+    public LiveState? Live { get; set; }
+
     public RejectReason OnReading(in SensorReading reading, bool replaying, StageOutputs outputs, out string? detail)
     {
         if (!replaying && _sessionReplays.Count > 0 && _sessionReplays.Contains(reading.Position.Partition))
@@ -85,6 +88,7 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
             return RejectReason.None;
         }
         var alertsOut = replaying ? _suppressed : outputs.Alerts;
+        var alertsFrom = alertsOut.Count;
         if (_detectors.Process(reading, out var anomaly) && anomaly is not null)
         {
             if (!replaying)
@@ -97,6 +101,7 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
         {
             _alerts.OnNormal(reading.SensorId, reading.Timestamp, alertsOut);
         }
+        Live?.OnReading(reading, replaying, anomaly, alertsOut, alertsFrom);
         _suppressed.Clear();
         return RejectReason.None;
     }
@@ -142,6 +147,7 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
     public void OnPartitionsAssigned(IReadOnlyDictionary<int, long?> watermarkFloors, StageOutputs outputs)
     {
         ArgumentNullException.ThrowIfNull(outputs);
+        Live?.OnAssigned(watermarkFloors.Keys);
         outputs.Judge = _judge;
         _sliceError = null;
         try
@@ -217,6 +223,7 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
             JudgeWindows(outputs);
         }
         ThrowSliceError();
+        Live?.OnDropped(partitions);
         if (!_persist)
         {
             // Without persistence the state is kept: an eager rebalance revokes and re-assigns the same partitions.
@@ -296,6 +303,7 @@ public sealed class PipelineStages : IProcessingStages, IPersistentStages
     public void ReplayFinished(int partition)
     {
         _detectors.ReplayFinished(partition);
+        Live?.OnReplayFinished(partition);
         if (_sessions is null)
         {
             return;

@@ -7,6 +7,7 @@ using System.Threading.Channels;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using SmartMaintenance.Streams.Alerting;
 using SmartMaintenance.Streams.Contracts;
 using SmartMaintenance.Streams.Engine.Stages;
 using SmartMaintenance.Streams.Ingest;
@@ -681,8 +682,9 @@ public sealed class StreamEngine
             var started = Stopwatch.GetTimestamp();
             Produce(_alertProducer!, _topics.Alerts, new Message<byte[], byte[]>
             {
-                Key = Encoding.UTF8.GetBytes(alert.AssetId ?? alert.SensorId),
+                Key = Encoding.UTF8.GetBytes(AlertPublisher.KeyFor(alert)),
                 Value = payload,
+                Headers = new Headers { { AlertPublisher.EventKeyHeader, Encoding.UTF8.GetBytes(alert.EventKey) } },
             }, report => OnDelivered(report, EngineMetrics.AlertAck, started));
             EngineProbe.OnAlertPublished(alert, now);
         }

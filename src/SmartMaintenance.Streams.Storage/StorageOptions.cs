@@ -44,7 +44,7 @@ public sealed class StorageOptions
     public TimeSpan RollupLookback { get; set; } = TimeSpan.FromHours(2);
 
     [Setting("Window kind of the 1-minute aggregates that the hourly and daily rollups are built from.")]
-    public string RollupSourceWindowKind { get; set; } = "1m";
+    public string RollupSourceWindowKind { get; set; } = "tumbling:1m";
 
     [Setting("Use TimescaleDB when the extension is available; false forces native range partitioning.")]
     public bool UseTimescaleDb { get; set; } = true;

@@ -25,7 +25,7 @@ internal static class TestData
         batch.Offsets.Add(new OffsetMark(Group, Topic, partition, firstOffset + count, firstOffset));
     }
 
-    public static WindowAggregate Aggregate(string sensor, long startMs, int revision, double mean, string kind = "1m", long count = 10) =>
+    public static WindowAggregate Aggregate(string sensor, long startMs, int revision, double mean, string kind = "tumbling:1m", long count = 10) =>
         new(sensor, kind, startMs, startMs + 60_000, count, mean * count, mean - 1, mean + 1, mean, 0.5, mean, mean, mean, mean + 0.5, mean + 0.9,
             revision, IsFinal: false, AssetId: "asset-1", SensorType: "vibration");
 

@@ -61,7 +61,8 @@ public sealed class ConfigurationTests
         try
         {
             var env = new Dictionary<string, string> { ["SMSTREAM_NOTIFIER__CHANNELS__MAIN__SECRET"] = "from-environment" };
-            for (var run = 0; run < 3; run++)
+            // The spelling the configuration reports used to vary between runs with many channels: look twice.
+            for (var run = 0; run < (channels == 1 ? 1 : 2); run++)
             {
                 var (exit, stdout, stderr) = await SmstreamCli.RunAsync(env, TimeSpan.FromSeconds(60), "config", "check", "--config", file);
                 Assert.True(exit == 0, $"run {run}: exit {exit}\n{stderr}{stdout}");

@@ -39,6 +39,9 @@ public sealed class NotifierOptions
     [Setting("Timeout of one delivery attempt (HTTP request, SMTP session).", Unit = "ms", Min = 100, Max = 600_000)]
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    [Setting("How long leaving the consumer group may take at shutdown. With every broker unreachable the Kafka client's close can block for minutes; past this the notifier stops anyway (a record in flight is redelivered under the same idempotency key).", Unit = "ms", Min = 0, Max = 600_000)]
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     [Setting("Delivery channels by name.")]
     public Dictionary<string, ChannelOptions> Channels { get; set; } = new(StringComparer.Ordinal);
 

@@ -150,6 +150,7 @@ public sealed partial class StreamEngine
     {
         EngineLog.Starting(_logger, _options.ConsumerGroup, _topics.Readings);
         _stopping = ct;
+        await StoredOffsetCheck.VerifyAsync(_storageOptions.ConnectionString, _options.ConsumerGroup, _topics.Readings, _kafka, ct).ConfigureAwait(false);
         // The producers outlive both the consume loop and the writer (which flushes them before each commit), so neither
         // can see the other's producer disposed while it still works.
         using var producer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildProducerConfig()).SetErrorHandler(OnProducerError).Build();

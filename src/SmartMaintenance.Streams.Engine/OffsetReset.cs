@@ -25,29 +25,16 @@ public static class OffsetReset
         ArgumentNullException.ThrowIfNull(kafka);
         ArgumentNullException.ThrowIfNull(to);
         DateTimeOffset? time = to is "earliest" or "latest" ? null : ParseTime(to) ?? throw new ArgumentException($"--to '{to}' is not earliest, latest or an RFC 3339 time", nameof(to));
-        var stored = new Dictionary<int, long>();
-        await using (var conn = new NpgsqlConnection(connectionString))
-        {
-            await conn.OpenAsync(ct).ConfigureAwait(false);
-            await using var cmd = new NpgsqlCommand("SELECT partition, next_offset FROM stream_offsets WHERE consumer_group = $1 AND topic = $2", conn);
-            cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = group });
-            cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = topic });
-            await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
-            {
-                stored[reader.GetInt32(0)] = reader.GetInt64(1);
-            }
-        }
+        var stored = await StoredOffsetCheck.ReadStoredAsync(connectionString, group, topic, ct).ConfigureAwait(false);
         return await Task.Run(() =>
         {
-            using var admin = new AdminClientBuilder(new AdminClientConfig(kafka.BuildConsumerConfig(group))).Build();
-            var metadata = admin.GetMetadata(topic, TimeSpan.FromSeconds(30));
-            var count = metadata.Topics.Count == 1 && metadata.Topics[0].Error.Code == ErrorCode.NoError ? metadata.Topics[0].Partitions.Count : 0;
+            using var consumer = new ConsumerBuilder<Ignore, Ignore>(kafka.BuildConsumerConfig(group)).Build();
+            using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
+            var count = StoredOffsetCheck.PartitionCount(admin, topic);
             if (count == 0)
             {
                 throw new InvalidOperationException($"topic '{topic}' does not exist on {kafka.BootstrapServers}");
             }
-            using var consumer = new ConsumerBuilder<Ignore, Ignore>(kafka.BuildConsumerConfig(group)).Build();
             var moves = new List<Move>();
             for (var p = 0; p < count; p++)
             {

@@ -32,23 +32,11 @@ public static class StoredOffsetCheck
     public static async Task<List<Finding>> FindAsync(string connectionString, string group, string topic, KafkaOptions kafka, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(kafka);
-        var stored = new List<(int Partition, long Next)>();
         if (string.IsNullOrEmpty(connectionString))
         {
             return [];
         }
-        await using (var conn = new NpgsqlConnection(connectionString))
-        {
-            await conn.OpenAsync(ct).ConfigureAwait(false);
-            await using var cmd = new NpgsqlCommand("SELECT partition, next_offset FROM stream_offsets WHERE consumer_group = $1 AND topic = $2 ORDER BY partition", conn);
-            cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = group });
-            cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = topic });
-            await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
-            {
-                stored.Add((reader.GetInt32(0), reader.GetInt64(1)));
-            }
-        }
+        var stored = await ReadStoredAsync(connectionString, group, topic, ct).ConfigureAwait(false);
         var findings = new List<Finding>();
         if (stored.Count == 0)
         {
@@ -56,11 +44,10 @@ public static class StoredOffsetCheck
         }
         return await Task.Run(() =>
         {
-            using var admin = new AdminClientBuilder(new AdminClientConfig(kafka.BuildConsumerConfig(group))).Build();
-            var metadata = admin.GetMetadata(topic, TimeSpan.FromSeconds(30));
-            var partitions = metadata.Topics.Count == 1 && metadata.Topics[0].Error.Code == ErrorCode.NoError ? metadata.Topics[0].Partitions.Count : 0;
             using var consumer = new ConsumerBuilder<Ignore, Ignore>(kafka.BuildConsumerConfig(group)).Build();
-            foreach (var (partition, next) in stored)
+            using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
+            var partitions = PartitionCount(admin, topic);
+            foreach (var (partition, next) in stored.OrderBy(p => p.Key))
             {
                 if (partition >= partitions)
                 {
@@ -79,6 +66,30 @@ public static class StoredOffsetCheck
             }
             return findings;
         }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>next_offset per partition stored for <paramref name="group"/> on <paramref name="topic"/>.</summary>
+    internal static async Task<Dictionary<int, long>> ReadStoredAsync(string connectionString, string group, string topic, CancellationToken ct)
+    {
+        var stored = new Dictionary<int, long>();
+        await using var conn = new NpgsqlConnection(connectionString);
+        await conn.OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand("SELECT partition, next_offset FROM stream_offsets WHERE consumer_group = $1 AND topic = $2", conn);
+        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = group });
+        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = topic });
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            stored[reader.GetInt32(0)] = reader.GetInt64(1);
+        }
+        return stored;
+    }
+
+    /// <summary>Partitions of <paramref name="topic"/> in the cluster's metadata; 0 when it does not exist.</summary>
+    internal static int PartitionCount(IAdminClient admin, string topic)
+    {
+        var metadata = admin.GetMetadata(topic, TimeSpan.FromSeconds(30));
+        return metadata.Topics.Count == 1 && metadata.Topics[0].Error.Code == ErrorCode.NoError ? metadata.Topics[0].Partitions.Count : 0;
     }
 
     /// <summary>Throws <see cref="StaleOffsetsException"/> when any stored offset does not fit the topic.</summary>

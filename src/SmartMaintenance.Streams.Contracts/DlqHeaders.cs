@@ -11,6 +11,12 @@ public static class DlqHeaders
     /// <summary>Index of the reading inside a batch envelope, when only that reading was rejected.</summary>
     public const string SourceIndex = "dlq.source.index";
     public const string Time = "dlq.time";
+    /// <summary>Size in bytes of the original value, on a record whose value had to be cut to fit the DLQ topic.</summary>
+    public const string OriginalSize = "dlq.original.size";
+    /// <summary>SHA-256 (lower-case hex) of the original value, on a record whose value had to be cut.</summary>
+    public const string OriginalSha256 = "dlq.original.sha256";
+    /// <summary>How many leading bytes of the original value the record still carries (present only when cut).</summary>
+    public const string Truncated = "dlq.truncated";
     /// <summary>Set by <c>smstream dlq replay</c> on records it re-published.</summary>
     public const string ReplayedFrom = "dlq.replayed.from";
 }

@@ -7,6 +7,7 @@ using System.Threading.Channels;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using SmartMaintenance.Streams.Alerting;
 using SmartMaintenance.Streams.Contracts;
 using SmartMaintenance.Streams.Engine.Lifecycle;
 using SmartMaintenance.Streams.Engine.Stages;
@@ -28,7 +29,7 @@ namespace SmartMaintenance.Streams.Engine;
 /// Backpressure: batches queue for the writer in a bounded channel; when it is full the consumer pauses its
 /// partitions and keeps polling (so it stays in the group) until the writer drains.
 /// </remarks>
-public sealed class StreamEngine
+public sealed partial class StreamEngine
 {
     private readonly EngineOptions _options;
     private readonly StorageOptions _storageOptions;
@@ -153,6 +154,7 @@ public sealed class StreamEngine
     {
         EngineLog.Starting(_logger, _options.ConsumerGroup, _topics.Readings);
         _stopping = ct;
+        await StoredOffsetCheck.VerifyAsync(_storageOptions.ConnectionString, _options.ConsumerGroup, _topics.Readings, _kafka, ct).ConfigureAwait(false);
         // The producers outlive both the consume loop and the writer (which flushes them before each commit), so neither
         // can see the other's producer disposed while it still works.
         using var producer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildProducerConfig()).SetErrorHandler(OnProducerError).Build();
@@ -473,34 +475,6 @@ public sealed class StreamEngine
     private static bool IsDlqReplay(ConsumeResult<ReusedBytes, ReusedBytes> cr) =>
         cr.Message.Headers is { } headers && headers.TryGetLastBytes(DlqHeaders.ReplayedFrom, out _);
 
-    private void DeadLetter(ConsumeResult<ReusedBytes, ReusedBytes> cr, byte[] value, RejectReason reason, string detail, int index)
-    {
-        Counters.AddRejected(reason);
-        EngineProbe.OnRejected(reason);
-        var headers = new Headers();
-        if (cr.Message.Headers is { } original)
-        {
-            foreach (var h in original)
-            {
-                headers.Add(h.Key, h.GetValueBytes());
-            }
-        }
-        headers.Add(DlqHeaders.Reason, Encoding.UTF8.GetBytes(reason.ToCode()));
-        headers.Add(DlqHeaders.Detail, Encoding.UTF8.GetBytes(detail));
-        headers.Add(DlqHeaders.SourceTopic, Encoding.UTF8.GetBytes(_topics.Readings));
-        headers.Add(DlqHeaders.SourcePartition, Encoding.UTF8.GetBytes(cr.Partition.Value.ToString(CultureInfo.InvariantCulture)));
-        headers.Add(DlqHeaders.SourceOffset, Encoding.UTF8.GetBytes(cr.Offset.Value.ToString(CultureInfo.InvariantCulture)));
-        if (index >= 0)
-        {
-            headers.Add(DlqHeaders.SourceIndex, Encoding.UTF8.GetBytes(index.ToString(CultureInfo.InvariantCulture)));
-        }
-        headers.Add(DlqHeaders.Time, Encoding.UTF8.GetBytes(_time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)));
-        var started = Stopwatch.GetTimestamp();
-        // One delegate per DLQ record (the rejection path, which allocates its headers anyway), to time its acknowledgement.
-        Produce(_producer!, _topics.ReadingsDlq, new Message<byte[], byte[]> { Key = cr.Message.Key.ToArrayOrNull()!, Value = value, Headers = headers },
-            report => OnDelivered(report, EngineMetrics.DlqAck, started));
-    }
-
     private static void Produce(IProducer<byte[], byte[]> producer, string topic, Message<byte[], byte[]> message, Action<DeliveryReport<byte[], byte[]>> onDelivered)
     {
         while (true)
@@ -680,8 +654,9 @@ public sealed class StreamEngine
             var started = Stopwatch.GetTimestamp();
             Produce(_alertProducer!, _topics.Alerts, new Message<byte[], byte[]>
             {
-                Key = Encoding.UTF8.GetBytes(alert.AssetId ?? alert.SensorId),
+                Key = Encoding.UTF8.GetBytes(AlertPublisher.KeyFor(alert)),
                 Value = payload,
+                Headers = new Headers { { AlertPublisher.EventKeyHeader, Encoding.UTF8.GetBytes(alert.EventKey) } },
             }, report => OnDelivered(report, EngineMetrics.AlertAck, started));
             EngineProbe.OnAlertPublished(alert, now);
         }
@@ -917,7 +892,7 @@ public sealed class StreamEngine
                 {
                     // DLQ records and alerts of this batch must be durable in Kafka before its offsets are in the database.
                     var flushStarted = Stopwatch.GetTimestamp();
-                    while ((_alertProducer is { } a && a.Flush(TimeSpan.FromSeconds(1)) > 0) || (_producer is { } p && p.Flush(TimeSpan.FromSeconds(1)) > 0))
+                    while ((_alertProducer is { } a && a.Flush(TimeSpan.FromSeconds(1)) > 0) || (_producer is { } p && p.Flush(TimeSpan.FromSeconds(1)) > 0) || DeadLettersUnsettled())
                     {
                         ct.ThrowIfCancellationRequested();
                         if (_fatal is { } fatal)

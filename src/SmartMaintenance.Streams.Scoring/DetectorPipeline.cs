@@ -291,7 +291,7 @@ public sealed partial class DetectorPipeline
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         var evidence = $$"""{"detector":"model","model":"{{scorer.ModelId}}","score":{{score.ToString("R", inv)}},"mean":{{aggregate.Mean.ToString("R", inv)}}}""";
-        var severity = Math.Clamp(1 + (int)(4 * (score - _options.ModelThreshold) / Math.Max(1e-9, 1 - _options.ModelThreshold)), 1, 5);
+        var severity = SeverityBins.FromScore(score, _options.ModelThreshold);
         return new Anomaly(aggregate.SensorId, aggregate.AssetId, aggregate.SensorType, WindowDetectorPrefix + ModelDetectorName, aggregate.WindowEnd,
             aggregate.Mean, Math.Clamp(score, 0, 1), _options.ModelThreshold, severity, aggregate.WindowStart, aggregate.WindowEnd, evidence);
     }

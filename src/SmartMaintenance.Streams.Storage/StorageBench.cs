@@ -179,7 +179,7 @@ public static class StorageBench
                 corrections.Add(new StorageBatch());
             }
             var ws = t0 + (i / Sensors * 60_000L);
-            var agg = new WindowAggregate(FormattableString.Invariant($"pump-{i % Sensors:D5}-vib"), "1m", ws, ws + 60_000, 60, 1200, 18, 22, 20, 0.7, 19, 21, 20, 21.5, 21.9,
+            var agg = new WindowAggregate(FormattableString.Invariant($"pump-{i % Sensors:D5}-vib"), "tumbling:1m", ws, ws + 60_000, 60, 1200, 18, 22, 20, 0.7, 19, 21, 20, 21.5, 21.9,
                 0, false, "asset-1", "vibration");
             fresh[^1].Aggregates.Add(agg);
             corrections[^1].Aggregates.Add(agg with { Revision = 1, Mean = 20.1, IsFinal = true });

@@ -90,6 +90,46 @@ public sealed class DeliveryTests(PostgresFixture postgres) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Retry_delays_start_at_the_base_and_double_per_retry()
+    {
+        _http.Script(new ScriptedReply(503), new ScriptedReply(503), new ScriptedReply(503), new ScriptedReply(503), new ScriptedReply(503));
+        var options = Options(Webhook(), maxRetries: 5);
+        options.RetryBaseDelay = TimeSpan.FromMilliseconds(60);
+        options.RetryMaxDelay = TimeSpan.FromSeconds(10);
+        var dispatcher = Dispatcher(options, _log, _dlq);
+
+        await dispatcher.ProcessAsync(Record(Alert()), CancellationToken.None);
+
+        var at = _http.Requests.Select(r => r.At).ToArray();
+        Assert.Equal(6, at.Length);
+        var gaps = new TimeSpan[5];
+        for (var i = 0; i < gaps.Length; i++)
+        {
+            gaps[i] = at[i + 1] - at[i];
+        }
+        var shown = string.Join(", ", gaps.Select(g => $"{g.TotalMilliseconds:F0} ms"));
+        for (var i = 0; i < gaps.Length; i++)
+        {
+            // At least base·2^i (a timer never fires early; 5 ms of clock granularity allowed).
+            Assert.True(gaps[i] >= TimeSpan.FromMilliseconds(60 * (1 << i) - 5), $"retry {i} came too early: {shown}");
+            Assert.True(i == 0 || gaps[i] > gaps[i - 1], $"retry {i} was not later than the one before: {shown}");
+        }
+    }
+
+    [Fact]
+    public void Backoff_doubles_and_jitter_never_reorders_delays()
+    {
+        var low = new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), () => 0);
+        var high = new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), () => 0.999999);
+        Assert.Equal([1, 2, 4, 8, 16, 32, 60, 60], Enumerable.Range(0, 8).Select(i => low.Delay(i).TotalSeconds));
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.InRange(high.Delay(i).TotalSeconds, (1 << i) * 1.2499, (1 << i) * 1.25);
+            Assert.True(low.Delay(i + 1) > high.Delay(i), $"retry {i + 1} at its shortest must still follow retry {i} at its longest");
+        }
+    }
+
+    [Fact]
     public async Task Attempt_that_times_out_is_retried()
     {
         var stuck = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -45,4 +45,35 @@ public sealed class ConfigurationTests
         Assert.NotEqual(0, exit);
         Assert.Contains(args[^1], err, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(13)]
+    public async Task An_upper_case_variable_overrides_the_channel_the_file_names_in_lower_case(int channels)
+    {
+        // Configuration keys are case-insensitive: SMSTREAM_NOTIFIER__CHANNELS__MAIN__SECRET sets channel "main".
+        var file = Path.Combine(Path.GetTempPath(), $"smstream-case-{Guid.NewGuid():N}.json");
+        var names = Enumerable.Range(0, channels).Select(i => i == 0 ? "main" : $"ch{i}").ToArray();
+        var channelJson = string.Join(",", names.Select(n => "\"" + n + "\":{\"Type\":\"webhook\",\"Url\":\"http://127.0.0.1:9/" + n + "\",\"Secret\":\"from-file\"}"));
+        var routeJson = string.Join(",", names.Select(n => "\"" + n + "\""));
+        await File.WriteAllTextAsync(file,
+            "{\"Notifier\":{\"ConnectionString\":\"Host=127.0.0.1\",\"Channels\":{" + channelJson + "},\"Routes\":[{\"Name\":\"all\",\"Channels\":[" + routeJson + "]}]}}");
+        try
+        {
+            var env = new Dictionary<string, string> { ["SMSTREAM_NOTIFIER__CHANNELS__MAIN__SECRET"] = "from-environment" };
+            // The spelling the configuration reports used to vary between runs with many channels: look twice.
+            for (var run = 0; run < (channels == 1 ? 1 : 2); run++)
+            {
+                var (exit, stdout, stderr) = await SmstreamCli.RunAsync(env, TimeSpan.FromSeconds(60), "config", "check", "--config", file);
+                Assert.True(exit == 0, $"run {run}: exit {exit}\n{stderr}{stdout}");
+                Assert.Contains("Notifier:Channels:main:Secret", stdout, StringComparison.Ordinal);
+                Assert.DoesNotContain("Notifier:Channels:MAIN", stdout, StringComparison.Ordinal);
+                Assert.Contains("configuration OK", stdout, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }

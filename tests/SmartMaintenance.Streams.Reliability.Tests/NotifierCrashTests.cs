@@ -76,7 +76,7 @@ public sealed class NotifierCrashTests(KafkaFixture kafka, PostgresFixture postg
     }
 
     /// <summary>A loopback HTTP receiver counting requests per Idempotency-Key; answers 200 after a delay, so deliveries are in flight when the notifier dies.</summary>
-    private sealed class Receiver : IDisposable
+    internal sealed class Receiver : IDisposable
     {
         private readonly HttpListener _listener = new();
         private readonly ConcurrentDictionary<string, int> _keys = new(StringComparer.Ordinal);

@@ -246,17 +246,14 @@ public sealed class AlertDispatcher
     private ResiliencePipeline<DeliveryOutcome> BuildPipeline(string channel)
     {
         var retryAfterMax = _options.RetryAfterMax;
+        var backoff = new RetryBackoff(_options.RetryBaseDelay, _options.RetryMaxDelay);
         var options = new RetryStrategyOptions<DeliveryOutcome>
         {
             ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Result.IsTransient),
             MaxRetryAttempts = Math.Max(1, _options.MaxRetries),
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = true,
-            Delay = _options.RetryBaseDelay,
-            MaxDelay = _options.RetryMaxDelay,
             // A receiver's Retry-After wins over backoff (capped so a hostile value cannot park the notifier).
             DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(
-                args.Outcome.Result.RetryAfter is { } ra ? (ra > retryAfterMax ? retryAfterMax : ra) : null),
+                args.Outcome.Result.RetryAfter is { } ra ? (ra > retryAfterMax ? retryAfterMax : ra) : backoff.Delay(args.AttemptNumber)),
             OnRetry = args =>
             {
                 NotifierMetrics.Retries.WithLabels(channel).Inc();

@@ -39,4 +39,7 @@ internal static partial class NotifierLog
 
     [LoggerMessage(11, LogLevel.Critical, "Fatal Kafka consumer error: {Reason}")]
     public static partial void ConsumerFatalError(ILogger logger, string reason);
+
+    [LoggerMessage(13, LogLevel.Warning, "Notifier: leaving the consumer group did not finish within {Timeout} (brokers unreachable?); stopping anyway")]
+    public static partial void CloseTimedOut(ILogger logger, TimeSpan timeout);
 }

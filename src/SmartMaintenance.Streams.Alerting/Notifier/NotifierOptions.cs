@@ -42,6 +42,9 @@ public sealed class NotifierOptions
     [Setting("How often the silences set through the operator API (table alert_silences) are re-read.", Unit = "ms", Min = 100, Max = 600_000)]
     public TimeSpan SilenceRefresh { get; set; } = TimeSpan.FromSeconds(5);
 
+    [Setting("How long leaving the consumer group may take at shutdown. With every broker unreachable the Kafka client's close can block for minutes; past this the notifier stops anyway (a record in flight is redelivered under the same idempotency key).", Unit = "ms", Min = 0, Max = 600_000)]
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     [Setting("Delivery channels by name.")]
     public Dictionary<string, ChannelOptions> Channels { get; set; } = new(StringComparer.Ordinal);
 

@@ -15,6 +15,9 @@ public sealed class NotifierService
     private static readonly TimeSpan MaxProcessingBackoff = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan FlushBackoff = TimeSpan.FromSeconds(5);
 
+    /// <summary>The consumer's session.timeout.ms unless Notifier:Kafka sets one.</summary>
+    public const int DefaultSessionTimeoutMs = 10_000;
+
     private readonly NotifierOptions _options;
     private readonly AlertDispatcher _dispatcher;
     private readonly ILogger _logger;
@@ -49,6 +52,16 @@ public sealed class NotifierService
         {
             cfg.FetchWaitMaxMs = 10;
         }
+        // A member that died without leaving holds its partitions until its session times out: with librdkafka's 45 s
+        // a restarted notifier (or the survivor of two) delivered nothing for 45-90 s. Explicit settings win.
+        if (!options.Kafka.ContainsKey("session.timeout.ms"))
+        {
+            cfg.SessionTimeoutMs = DefaultSessionTimeoutMs;
+        }
+        if (!options.Kafka.ContainsKey("heartbeat.interval.ms"))
+        {
+            cfg.HeartbeatIntervalMs = DefaultSessionTimeoutMs / 3;
+        }
         return cfg;
     }
 
@@ -67,7 +80,7 @@ public sealed class NotifierService
 
     private void Run(CancellationToken ct)
     {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]>(ConsumerConfig(_options))
+        var consumer = new ConsumerBuilder<byte[]?, byte[]>(ConsumerConfig(_options))
             .SetErrorHandler((_, e) => OnError(e))
             .Build();
         consumer.Subscribe(_options.Topic);
@@ -106,7 +119,12 @@ public sealed class NotifierService
         }
         finally
         {
-            consumer.Close();
+            // Leaves the group (so a restarted notifier gets the partitions at once), but never waits past
+            // CloseTimeout: with the brokers gone the close would block for minutes.
+            if (BoundedClose.Run(consumer, _options.CloseTimeout, _logger))
+            {
+                consumer.Dispose();
+            }
         }
     }
 

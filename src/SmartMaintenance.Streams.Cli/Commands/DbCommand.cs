@@ -7,7 +7,7 @@ using SmartMaintenance.Streams.Storage;
 namespace SmartMaintenance.Streams.Cli.Commands;
 
 /// <summary><c>smstream db up|down|migrate|status</c>: the throwaway cluster and the schema.</summary>
-internal static class DbCommand
+internal static partial class DbCommand
 {
     private const string DatabaseEnv = "SMSTREAM_DATABASE";
 
@@ -18,6 +18,7 @@ internal static class DbCommand
         cmd.Subcommands.Add(Down());
         cmd.Subcommands.Add(Migrate());
         cmd.Subcommands.Add(Status());
+        cmd.Subcommands.Add(Offsets());
         cmd.Subcommands.Add(Bench());
         return cmd;
     }

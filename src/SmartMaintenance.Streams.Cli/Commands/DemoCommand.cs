@@ -113,6 +113,10 @@ internal static class DemoCommand
                 {
                     Say($"warning: {warning}");
                 }
+                // The demo's broker is new every time: offsets an earlier demo stored in a kept database belong to a topic
+                // that no longer exists, so the demo starts its group at the beginning of the new one.
+                var fresh = await OffsetReset.PlanAsync(connectionString, settings.Engine.ConsumerGroup, settings.Topics.Readings, settings.Kafka, "earliest", ct).ConfigureAwait(false);
+                await OffsetReset.ApplyAsync(connectionString, settings.Engine.ConsumerGroup, settings.Topics.Readings, fresh, ct).ConfigureAwait(false);
                 Say($"schema migrated ({SchemaMigrator.ModeName(migration.Mode)}); starting engine, notifier and simulator");
 
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);

@@ -29,7 +29,7 @@ internal static class AppConfiguration
             }
             builder.AddJsonFile(file.FullName, optional: false);
         }
-        builder.AddEnvironmentVariables("SMSTREAM_");
+        builder.AddInMemoryCollection(EnvironmentKeys.Read(builder.Build(), "SMSTREAM_"));
         var shortcuts = new Dictionary<string, string?>(StringComparer.Ordinal);
         if (Environment.GetEnvironmentVariable("SMSTREAM_DATABASE") is { Length: > 0 } db)
         {

@@ -220,7 +220,7 @@ public sealed class DetectorSet
         var w = WinnerScore(r);
         var severity = r.Winner == RangeIndex
             ? 5
-            : Math.Clamp(1 + (int)(4 * (r.Output - Options.FireThreshold) / Math.Max(1e-9, 1 - Options.FireThreshold)), 1, 5);
+            : SeverityBins.FromScore(r.Output, Options.FireThreshold);
         var name = detectorPrefix is null ? Names[r.Winner] : detectorPrefix + Names[r.Winner];
         return new Anomaly(sensorId, s.AssetId, s.SensorType, name, timestamp, value, r.Output, Options.FireThreshold, severity,
             Math.Min(w.Since, timestamp), timestamp, Evidence(s, value, r, w));

@@ -47,6 +47,7 @@ internal static class EvalCommand
         });
         var cmd = new Command("eval", "Evaluate the detectors on labelled data.");
         cmd.Subcommands.Add(nab);
+        cmd.Subcommands.Add(EvalCmapssCommand.Create());
         return cmd;
     }
 }

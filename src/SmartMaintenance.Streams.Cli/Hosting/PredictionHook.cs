@@ -9,16 +9,23 @@ using SmartMaintenance.Streams.Storage;
 
 namespace SmartMaintenance.Streams.Cli.Hosting;
 
-/// <summary>Puts in-stream RUL prediction after the engine's stages when <c>Prediction:RulEnabled</c> is set.</summary>
+/// <summary>Puts in-stream prediction after the engine's stages when <c>Prediction:RulEnabled</c> or
+/// <c>Prediction:ForecastEnabled</c> is set.</summary>
 internal static class PredictionHook
 {
     public static IProcessingStages Wrap(PipelineStages stages, PredictionOptions prediction, ScoringOptions scoring, StorageOptions storage, AlertOptions alerts)
     {
-        if (!prediction.RulEnabled)
+        if (!prediction.RulEnabled && !prediction.ForecastEnabled)
         {
             // The metrics exist (at 0) either way, so dashboards and rules find their series.
             PredictionMetrics.ModelVersion.Set(0);
             return stages;
+        }
+        var tracker = new AlertTracker(alerts);
+        var forecast = prediction.ForecastEnabled ? new ForecastStage(prediction, tracker) : null;
+        if (!prediction.RulEnabled)
+        {
+            return new PredictionStages(stages, null, null, tracker, prediction.RulHorizon, forecast);
         }
         var dir = prediction.ModelDirectory is { Length: > 0 } d ? d : scoring.ModelDirectory;
         var path = RulModel.Latest(dir)
@@ -26,6 +33,6 @@ internal static class PredictionHook
         var model = RulModel.Load(path);
         // The data source lives as long as the engine process.
         var store = new PostgresRulEstimateStore(NpgsqlDataSource.Create(storage.ConnectionString));
-        return new PredictionStages(stages, new RulPredictor(model, prediction.IdleLimit), store, new AlertTracker(alerts), prediction.RulHorizon);
+        return new PredictionStages(stages, new RulPredictor(model, prediction.IdleLimit), store, tracker, prediction.RulHorizon, forecast);
     }
 }

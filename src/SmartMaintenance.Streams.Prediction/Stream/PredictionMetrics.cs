@@ -18,6 +18,12 @@ public static class PredictionMetrics
     public static readonly Gauge Assets = Metrics.CreateGauge(
         "smstream_prediction_assets", "Assets with RUL state on this instance.");
 
+    public static readonly Counter Forecasts = Metrics.CreateCounter(
+        "smstream_prediction_forecasts_total", "Time-to-limit forecasts made (one per sensor bucket).");
+
+    public static readonly Gauge SensorsWithinForecastHorizon = Metrics.CreateGauge(
+        "smstream_prediction_sensors_within_forecast_horizon", "Sensors whose forecast may reach the alarm limit within Prediction:ForecastHorizon.");
+
     public static readonly Gauge ModelVersion = Metrics.CreateGauge(
         "smstream_prediction_rul_model_version", "Version of the RUL model in use (0: none).");
 }

@@ -8,7 +8,8 @@ using SmartMaintenance.Streams.Scoring;
 namespace SmartMaintenance.Streams.Prediction.Stream;
 
 /// <summary>
-/// The engine's stages with RUL prediction after them: every kept reading also goes to the <see cref="RulPredictor"/>;
+/// The engine's stages with prediction after them: every kept reading also goes to the time-to-limit forecasts
+/// (<see cref="ForecastStage"/>, when configured) and to the <see cref="RulPredictor"/> (when an RUL model is in use);
 /// each estimate is stored in <c>rul_estimates</c> before its batch's offsets commit, counted, and judged against the
 /// horizon: a lower bound below it opens (or keeps open) a <c>predicted_failure</c> alert on the asset's pseudo-sensor
 /// <c>ASSET/rul</c>, which the normal alert lifecycle resolves once estimates stay above the horizon for the quiet period.
@@ -21,8 +22,9 @@ public sealed class PredictionStages : IProcessingStages, IPersistentStages
     public const string SensorSuffix = "/rul";
 
     private readonly PipelineStages _inner;
-    private readonly RulPredictor _predictor;
-    private readonly IRulEstimateStore _store;
+    private readonly RulPredictor? _predictor;
+    private readonly IRulEstimateStore? _store;
+    private readonly ForecastStage? _forecast;
     private readonly AlertTracker _alerts;
     private readonly double _horizon;
     private readonly List<RulEstimate> _pending = [];
@@ -30,24 +32,38 @@ public sealed class PredictionStages : IProcessingStages, IPersistentStages
     private readonly HashSet<string> _withinHorizon = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _sensorIds = new(StringComparer.Ordinal);
 
-    public PredictionStages(PipelineStages inner, RulPredictor predictor, IRulEstimateStore store, AlertTracker alerts, double horizon)
+    /// <param name="predictor">RUL prediction, with <paramref name="store"/> for its estimates; null: none.</param>
+    /// <param name="forecast">Time-to-limit forecasts sharing <paramref name="alerts"/>; null: none.</param>
+    public PredictionStages(PipelineStages inner, RulPredictor? predictor, IRulEstimateStore? store, AlertTracker alerts, double horizon, ForecastStage? forecast = null)
     {
         ArgumentNullException.ThrowIfNull(inner);
-        ArgumentNullException.ThrowIfNull(predictor);
-        ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(alerts);
+        if (predictor is not null && store is null)
+        {
+            throw new ArgumentNullException(nameof(store), "RUL prediction needs a store for its estimates.");
+        }
         _inner = inner;
         _predictor = predictor;
         _store = store;
         _alerts = alerts;
         _horizon = horizon;
-        PredictionMetrics.ModelVersion.Set(predictor.Model.Version);
+        _forecast = forecast;
+        PredictionMetrics.ModelVersion.Set(predictor?.Model.Version ?? 0);
     }
 
     public RejectReason OnReading(in SensorReading reading, bool replaying, StageOutputs outputs, out string? detail)
     {
         var reason = _inner.OnReading(reading, replaying, outputs, out detail);
-        if (reason != RejectReason.None || !_predictor.OnReading(reading, out var estimate))
+        if (reason != RejectReason.None)
+        {
+            return reason;
+        }
+        if (_forecast is not null)
+        {
+            _forecast.OnReading(reading, replaying ? _suppressed : outputs.Alerts);
+            _suppressed.Clear();
+        }
+        if (_predictor is null || !_predictor.OnReading(reading, out var estimate))
         {
             return reason;
         }
@@ -86,7 +102,7 @@ public sealed class PredictionStages : IProcessingStages, IPersistentStages
         var severity = estimate.Rul < _horizon ? 4 : 3;
         var score = Math.Clamp(1 - (estimate.Lower / _horizon), 0, 1);
         var evidence = string.Create(CultureInfo.InvariantCulture,
-            $"{{\"rul\":{estimate.Rul:0.##},\"rul_lower\":{estimate.Lower:0.##},\"rul_upper\":{estimate.Upper:0.##},\"cycle\":{estimate.Cycle},\"horizon\":{_horizon},\"model\":\"{_predictor.Model.Metadata.Name}\",\"model_version\":{estimate.ModelVersion}}}");
+            $"{{\"rul\":{estimate.Rul:0.##},\"rul_lower\":{estimate.Lower:0.##},\"rul_upper\":{estimate.Upper:0.##},\"cycle\":{estimate.Cycle},\"horizon\":{_horizon},\"model\":\"{_predictor!.Model.Metadata.Name}\",\"model_version\":{estimate.ModelVersion}}}");
         _alerts.OnAnomaly(new Anomaly(sensorId, estimate.AssetId, "rul", Detector, estimate.Timestamp, estimate.Rul, score, 0,
             severity, estimate.Timestamp, estimate.Timestamp, evidence), alerts);
     }
@@ -96,23 +112,23 @@ public sealed class PredictionStages : IProcessingStages, IPersistentStages
         _inner.OnBatchBoundary(outputs);
         if (_pending.Count > 0)
         {
-            _store.Write(_pending, _predictor.Model.Metadata.ModelId);
+            _store!.Write(_pending, _predictor!.Model.Metadata.ModelId);
             _pending.Clear();
         }
-        PredictionMetrics.Assets.Set(_predictor.Assets);
+        PredictionMetrics.Assets.Set(_predictor?.Assets ?? 0);
     }
 
     public long? LowestNeededOffset(int partition)
     {
         var inner = _inner.LowestNeededOffset(partition);
-        var mine = _predictor.LowestNeededOffset(partition);
+        var mine = _predictor?.LowestNeededOffset(partition);
         return inner is null ? mine : mine is null ? inner : Math.Min(inner.Value, mine.Value);
     }
 
     public void DropPartitions(IReadOnlyCollection<int> partitions)
     {
         _inner.DropPartitions(partitions);
-        _predictor.DropPartitions(partitions);
+        _predictor?.DropPartitions(partitions);
     }
 
     public void OnTick(StageOutputs outputs) => _inner.OnTick(outputs);

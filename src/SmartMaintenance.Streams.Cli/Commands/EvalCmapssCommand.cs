@@ -20,9 +20,16 @@ internal static class EvalCmapssCommand
         var output = new Option<DirectoryInfo?>("--out") { Description = "Folder for estimates.csv (unit,rul), estimates-interval.csv, cv.md and the trained model (rul/). Default: ./cmapss-eval." };
         var model = new Option<FileInfo?>("--model") { Description = "Use this RUL model (*.meta.json) instead of training one; cross-validation is skipped." };
         var folds = new Option<int>("--folds") { Description = "Folds of the grouped (by engine) cross-validation.", DefaultValueFactory = _ => 5 };
+        var defaults = new RulTrainerOptions();
+        var defaultSpec = new RulFeatureSpec();
+        var trees = new Option<int>("--trees") { Description = "Boosted trees (hyper-parameter search; chosen by this cross-validation).", DefaultValueFactory = _ => defaults.Trees };
+        var leaves = new Option<int>("--leaves") { Description = "Leaves per tree.", DefaultValueFactory = _ => defaults.Leaves };
+        var minLeaf = new Option<int>("--min-leaf") { Description = "Minimum training rows per leaf.", DefaultValueFactory = _ => defaults.MinExamplesPerLeaf };
+        var rate = new Option<double>("--learning-rate") { Description = "Boosting learning rate.", DefaultValueFactory = _ => defaults.LearningRate };
+        var window = new Option<int>("--window") { Description = "Cycles of the long feature window (mean, slope).", DefaultValueFactory = _ => defaultSpec.Window };
         var repeat = new Option<int>("--repeat") { Description = "Replay the test split this many more times to measure warm throughput (readings/s on one thread).", DefaultValueFactory = _ => 0 };
         var cmd = new Command("cmapss", "Cross-validate the RUL model by engine on a C-MAPSS training split, train it on all training engines, and write the test engines' final RUL estimates (unit,rul).");
-        foreach (var o in new Option[] { data, split, output, model, folds, repeat })
+        foreach (var o in new Option[] { data, split, output, model, folds, repeat, trees, leaves, minLeaf, rate, window })
         {
             cmd.Options.Add(o);
         }
@@ -57,8 +64,16 @@ internal static class EvalCmapssCommand
             }
             else
             {
-                var options = new RulTrainerOptions { Folds = parse.GetValue(folds) };
-                var trained = RulTraining.TrainAndWrite(CmapssData.Read(trainPath), new RulFeatureSpec(), options, outDir, "rul-" + name.ToLowerInvariant(), 1);
+                var options = new RulTrainerOptions
+                {
+                    Folds = parse.GetValue(folds),
+                    Trees = parse.GetValue(trees),
+                    Leaves = parse.GetValue(leaves),
+                    MinExamplesPerLeaf = parse.GetValue(minLeaf),
+                    LearningRate = parse.GetValue(rate),
+                };
+                var spec = new RulFeatureSpec { Window = parse.GetValue(window) };
+                var trained = RulTraining.TrainAndWrite(CmapssData.Read(trainPath), spec, options, outDir, "rul-" + name.ToLowerInvariant(), 1);
                 var table = CmapssEvaluator.Markdown(trained.CrossValidation);
                 await File.WriteAllTextAsync(Path.Combine(outDir, "cv.md"), table, ct).ConfigureAwait(false);
                 await Console.Out.WriteLineAsync($"Cross-validation by engine ({options.Folds} folds, {name} training engines):\n\n{table}").ConfigureAwait(false);

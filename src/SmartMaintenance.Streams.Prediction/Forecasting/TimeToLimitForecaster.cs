@@ -9,8 +9,8 @@ public readonly record struct LimitForecast(long Timestamp, double Level, double
 /// <summary>
 /// Time-to-limit for an ordinary sensor with no run-to-failure history: readings are averaged into event-time buckets;
 /// over the last <c>buckets</c> bucket means a Theil–Sen line (median of pairwise slopes; robust to spikes and a few
-/// outlying buckets) gives the level now and the slope; the crossing time of the alarm limit follows, and the slope's
-/// interquantile range (pairwise slopes' quantiles) gives its interval.
+/// outlying buckets) gives the level now and the slope; the crossing time of the alarm limit follows. Its interval spans
+/// the crossings of the pairwise slopes' quantiles and of the newer half's own Theil–Sen line (accelerating wear).
 /// </summary>
 /// <remarks>One instance per sensor; allocates at creation only. A bucket mean that falls sharply back (a maintenance
 /// reset, see <see cref="IsReset"/>) clears the history, so the trend restarts from the repaired level.</remarks>
@@ -119,7 +119,60 @@ public sealed class TimeToLimitForecaster
         var level = Quantile(residuals, 0.5) + (slope * now);
         var steep = Quantile(slopes, _upper ? 1 - _quantile : _quantile);
         var shallow = Quantile(slopes, _upper ? _quantile : 1 - _quantile);
-        forecast = new LimitForecast((long)now, level, slope * 3_600_000, Crossing(level, slope), Crossing(level, steep), Crossing(level, shallow));
+        var early = Crossing(level, steep);
+        var late = Crossing(level, shallow);
+        // Accelerating wear: the newer half of the buckets runs steeper than the whole fit, so its line (level and
+        // slope of its own) widens the interval towards an earlier crossing; for steady wear it agrees with the fit.
+        if (RecentLine(now, out var recentLevel, out var recentSlope))
+        {
+            var recent = Crossing(recentLevel, recentSlope);
+            early = Math.Min(early, recent);
+            late = Math.Max(late, recent);
+        }
+        forecast = new LimitForecast((long)now, level, slope * 3_600_000, Crossing(level, slope), early, late);
+        return true;
+    }
+
+    /// <summary>Theil–Sen line over the newer half of the buckets (at least 3); reuses the slope and residual buffers.</summary>
+    private bool RecentLine(double now, out double level, out double slope)
+    {
+        level = slope = 0;
+        var cut = now - (_count / 2 * (double)_bucketMs);
+        var pairs = 0;
+        var points = 0;
+        for (var i = 0; i < _count; i++)
+        {
+            if (_t[i] < cut)
+            {
+                continue;
+            }
+            points++;
+            for (var j = i + 1; j < _count; j++)
+            {
+                if (_t[j] >= cut)
+                {
+                    _slopes[pairs++] = (_y[j] - _y[i]) / (_t[j] - _t[i]);
+                }
+            }
+        }
+        if (points < 3)
+        {
+            return false;
+        }
+        var slopes = _slopes.AsSpan(0, pairs);
+        slopes.Sort();
+        slope = Quantile(slopes, 0.5);
+        var n = 0;
+        for (var i = 0; i < _count; i++)
+        {
+            if (_t[i] >= cut)
+            {
+                _residuals[n++] = _y[i] - (slope * _t[i]);
+            }
+        }
+        var residuals = _residuals.AsSpan(0, n);
+        residuals.Sort();
+        level = Quantile(residuals, 0.5) + (slope * now);
         return true;
     }
 

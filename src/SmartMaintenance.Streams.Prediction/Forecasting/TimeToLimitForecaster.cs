@@ -10,7 +10,8 @@ public readonly record struct LimitForecast(long Timestamp, double Level, double
 /// Time-to-limit for an ordinary sensor with no run-to-failure history: readings are averaged into event-time buckets;
 /// over the last <c>buckets</c> bucket means a Theil–Sen line (median of pairwise slopes; robust to spikes and a few
 /// outlying buckets) gives the level now and the slope; the crossing time of the alarm limit follows. Its interval spans
-/// the crossings of the pairwise slopes' quantiles and of the newer half's own Theil–Sen line (accelerating wear).
+/// the crossings of the pairwise slopes' quantiles, of the newer half's own Theil–Sen line, and, when the newer half runs
+/// clearly steeper than the older, of a rate growing by that factor (accelerating wear).
 /// </summary>
 /// <remarks>One instance per sensor; allocates at creation only. A bucket mean that falls sharply back (a maintenance
 /// reset, see <see cref="IsReset"/>) clears the history, so the trend restarts from the repaired level.</remarks>
@@ -119,22 +120,40 @@ public sealed class TimeToLimitForecaster
         var level = Quantile(residuals, 0.5) + (slope * now);
         var steep = Quantile(slopes, _upper ? 1 - _quantile : _quantile);
         var shallow = Quantile(slopes, _upper ? _quantile : 1 - _quantile);
+        var central = Crossing(level, slope);
         var early = Crossing(level, steep);
         var late = Crossing(level, shallow);
         // Accelerating wear: the newer half of the buckets runs steeper than the whole fit, so its line (level and
         // slope of its own) widens the interval towards an earlier crossing; for steady wear it agrees with the fit.
-        if (RecentLine(now, out var recentLevel, out var recentSlope))
+        if (HalfLine(now, newer: true, out var recentLevel, out var recentSlope))
         {
             var recent = Crossing(recentLevel, recentSlope);
             early = Math.Min(early, recent);
             late = Math.Max(late, recent);
+            // If the rate itself grows (newer half steeper than the older by a clear factor), extrapolate that growth:
+            // rate(τ) = r·g^{τ/h} reaches the gap G at τ = h / ln g · ln(1 + G·ln g / (r·h)).
+            var toward = _upper ? recentSlope : -recentSlope;
+            if (toward > 0 && HalfLine(now, newer: false, out _, out var olderSlope))
+            {
+                var older = _upper ? olderSlope : -olderSlope;
+                var gap = _upper ? _limit - recentLevel : recentLevel - _limit;
+                var h = _count / 2 * (double)_bucketMs;
+                if (older > 0 && toward > older * 1.1 && gap > 0)
+                {
+                    var lnG = Math.Log(toward / older);
+                    var growing = h / lnG * Math.Log(1 + (gap * lnG / (toward * h)));
+                    early = Math.Min(early, growing);
+                    central = growing;
+                }
+            }
         }
-        forecast = new LimitForecast((long)now, level, slope * 3_600_000, Crossing(level, slope), early, late);
+        forecast = new LimitForecast((long)now, level, slope * 3_600_000, central, early, Math.Max(late, central));
         return true;
     }
 
-    /// <summary>Theil–Sen line over the newer half of the buckets (at least 3); reuses the slope and residual buffers.</summary>
-    private bool RecentLine(double now, out double level, out double slope)
+    /// <summary>Theil–Sen line over the newer (or older) half of the buckets (at least 3 points); reuses the slope and
+    /// residual buffers.</summary>
+    private bool HalfLine(double now, bool newer, out double level, out double slope)
     {
         level = slope = 0;
         var cut = now - (_count / 2 * (double)_bucketMs);
@@ -142,14 +161,14 @@ public sealed class TimeToLimitForecaster
         var points = 0;
         for (var i = 0; i < _count; i++)
         {
-            if (_t[i] < cut)
+            if (_t[i] >= cut != newer)
             {
                 continue;
             }
             points++;
             for (var j = i + 1; j < _count; j++)
             {
-                if (_t[j] >= cut)
+                if (_t[j] >= cut == newer)
                 {
                     _slopes[pairs++] = (_y[j] - _y[i]) / (_t[j] - _t[i]);
                 }
@@ -165,7 +184,7 @@ public sealed class TimeToLimitForecaster
         var n = 0;
         for (var i = 0; i < _count; i++)
         {
-            if (_t[i] >= cut)
+            if (_t[i] >= cut == newer)
             {
                 _residuals[n++] = _y[i] - (slope * _t[i]);
             }

@@ -10,10 +10,12 @@ public sealed class RulPredictorTests(TrainedModelFixture fixture)
 {
     private static readonly CmapssReadings Readings = new("t", CmapssEvaluator.ReplayStart, TimeSpan.FromMinutes(1));
 
-    /// <summary>Three engines interleaved cycle by cycle on one partition; each cycle's readings share one offset (an envelope).</summary>
-    private List<SensorReading> Interleaved(int engines)
+    /// <summary>The shortest engine and the two longest interleaved cycle by cycle on one partition; each cycle's readings
+    /// share one offset (an envelope). The short one falls silent early, so the idle rule is exercised too.</summary>
+    private List<SensorReading> Interleaved()
     {
-        var units = fixture.Test.Take(engines).ToList();
+        var byLength = fixture.Test.OrderBy(u => u.Cycles).ToList();
+        var units = new[] { byLength[0], byLength[^2], byLength[^1] };
         var list = new List<SensorReading>();
         var offset = 0L;
         for (var c = 0; c < units.Max(u => u.Cycles); c++)
@@ -59,18 +61,22 @@ public sealed class RulPredictorTests(TrainedModelFixture fixture)
         }
     }
 
+    // Shorter than the default so the short engine stops holding the replay back within the test's span.
+    private static readonly TimeSpan Idle = TimeSpan.FromMinutes(20);
+
     [Theory]
-    [InlineData(7, 40)]
-    [InlineData(11, 95)]
-    [InlineData(3, 120)]
-    public void Restore_by_bounded_replay_gives_the_estimates_of_an_uninterrupted_run(int seed, int crashAtCycle)
+    [InlineData(7, 10)]
+    [InlineData(11, 45)]
+    [InlineData(3, 90)]
+    public void Restore_by_bounded_replay_gives_the_estimates_of_an_uninterrupted_run(int seed, int cyclesPastTheWindow)
     {
-        var readings = Interleaved(3);
+        var readings = Interleaved();
+        var crashAtCycle = fixture.Model.Spec.Window + cyclesPastTheWindow;
         var first = readings.FindIndex(r => r.SensorType == RulChannels.Cycle && r.Value == crashAtCycle);
         Assert.True(first > 0);
         var crashAt = first + new Random(seed).Next(25);
 
-        var uninterrupted = new RulPredictor(fixture.Model);
+        var uninterrupted = new RulPredictor(fixture.Model, Idle);
         var expected = new List<RulEstimate>();
         for (var i = 0; i < readings.Count; i++)
         {
@@ -81,7 +87,7 @@ public sealed class RulPredictorTests(TrainedModelFixture fixture)
         }
 
         // The first run stops after reading crashAt − 1; a restart replays from the lowest needed offset.
-        var before = new RulPredictor(fixture.Model);
+        var before = new RulPredictor(fixture.Model, Idle);
         for (var i = 0; i < crashAt; i++)
         {
             before.OnReading(readings[i], out _);
@@ -90,7 +96,7 @@ public sealed class RulPredictorTests(TrainedModelFixture fixture)
         Assert.NotNull(needed);
         var replayFrom = readings.FindIndex(r => r.Position.Offset == needed);
         Assert.True(replayFrom > 0, "the replay is bounded: it does not start at the beginning");
-        var restored = new RulPredictor(fixture.Model);
+        var restored = new RulPredictor(fixture.Model, Idle);
         for (var i = replayFrom; i < crashAt; i++)
         {
             restored.OnReading(readings[i], out _);

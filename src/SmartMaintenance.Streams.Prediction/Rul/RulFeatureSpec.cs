@@ -16,7 +16,7 @@ public sealed record RulFeatureSpec
         ["s2", "s3", "s4", "s7", "s8", "s9", "s11", "s12", "s13", "s14", "s15", "s17", "s20", "s21"];
 
     [JsonPropertyName("channels")] public IReadOnlyList<string> Channels { get; init; } = DefaultChannels;
-    [JsonPropertyName("window")] public int Window { get; init; } = 30;
+    [JsonPropertyName("window")] public int Window { get; init; } = 80;
     [JsonPropertyName("short_window")] public int ShortWindow { get; init; } = 5;
 
     [JsonIgnore] public int FeatureCount => 1 + Channels.Count * PerChannel;

@@ -22,7 +22,8 @@ public sealed record RulIntervals
         {
             b++;
         }
-        return (Math.Max(0, estimate + Low[b]), Math.Max(0, estimate + High[b]));
+        // A bucket whose residuals lean one way (the trees are biased there) still gives an interval holding the estimate.
+        return (Math.Max(0, estimate + Math.Min(0, Low[b])), Math.Max(0, estimate + Math.Max(0, High[b])));
     }
 
     public static RulIntervals Learn(IReadOnlyList<double> predicted, IReadOnlyList<double> truth, double coverage, double[]? edges = null)

@@ -24,7 +24,7 @@ public class RulScoringBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var data = FindData();
+        var data = CmapssData.VendoredFd001();
         var trained = RulTraining.TrainAndWrite(CmapssData.Read(Path.Combine(data, "train_FD001.txt")), new RulFeatureSpec(),
             new RulTrainerOptions { Folds = 2 }, _dir, "rul-bench", 1);
         _model = RulModel.Load(trained.MetadataPath);
@@ -79,18 +79,5 @@ public class RulScoringBenchmarks
             }
         }
         return sum;
-    }
-
-    private static string FindData()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "tests", "data", "cmapss-fd001");
-            if (Directory.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-        throw new DirectoryNotFoundException("tests/data/cmapss-fd001 not found above " + AppContext.BaseDirectory);
     }
 }

@@ -19,7 +19,7 @@ public sealed class TrainedModelFixture : IDisposable
         Model = RulModel.Load(MetadataPath);
     }
 
-    public static string DataDirectory { get; } = FindData();
+    public static string DataDirectory { get; } = CmapssData.VendoredFd001();
 
     public IReadOnlyList<CmapssUnit> Train { get; }
     public IReadOnlyList<CmapssUnit> Test { get; }
@@ -30,19 +30,6 @@ public sealed class TrainedModelFixture : IDisposable
     {
         Model.Dispose();
         Directory.Delete(_dir, recursive: true);
-    }
-
-    private static string FindData()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "tests", "data", "cmapss-fd001");
-            if (Directory.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-        throw new DirectoryNotFoundException("tests/data/cmapss-fd001 not found above " + AppContext.BaseDirectory);
     }
 }
 

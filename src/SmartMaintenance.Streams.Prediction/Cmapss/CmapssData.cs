@@ -17,6 +17,21 @@ public static class CmapssData
 {
     public const int Columns = 26;
 
+    /// <summary>The FD001 split vendored in the repository (tests/data/cmapss-fd001), found upwards from the binary.</summary>
+    /// <exception cref="DirectoryNotFoundException">Not run from a build inside a clone of the repository.</exception>
+    public static string VendoredFd001()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "tests", "data", "cmapss-fd001");
+            if (Directory.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+        throw new DirectoryNotFoundException("tests/data/cmapss-fd001 not found above " + AppContext.BaseDirectory);
+    }
+
     public static IReadOnlyList<CmapssUnit> Read(string path)
     {
         var units = new List<CmapssUnit>();

@@ -34,7 +34,7 @@ public static partial class Schema
 
     public const string DetectorStateTable = "detector_state";
 
-    public static int LatestVersion => 7;
+    public static int LatestVersion => 8;
 
     /// <summary>TimescaleDB's <c>by_range</c> dimension builder appeared in 2.13.</summary>
     public static readonly Version ByRangeSince = new(2, 13);
@@ -78,7 +78,37 @@ public static partial class Schema
                 """,
             ]),
             new(7, "operator api", OperatorApiTables()),
+            new(8, "rul estimates", RulEstimates(options, ts)),
         ];
+    }
+
+    public const string RulEstimatesTable = "rul_estimates";
+
+    /// <summary>One RUL estimate per asset cycle and model version (docs/prediction.md); the key makes a replayed write an
+    /// idempotent upsert. A hypertable in timescaledb mode; a plain table otherwise (one row per asset cycle, not per reading).</summary>
+    private static List<string> RulEstimates(StorageOptions o, bool ts)
+    {
+        var list = new List<string>
+        {
+            $"""
+            CREATE TABLE IF NOT EXISTS {RulEstimatesTable} (
+                asset_id      text             NOT NULL,
+                ts            timestamptz      NOT NULL,
+                cycle         double precision NOT NULL,
+                rul           double precision NOT NULL,
+                rul_lower     double precision NOT NULL,
+                rul_upper     double precision NOT NULL,
+                model_version int              NOT NULL,
+                model_id      text             NOT NULL,
+                PRIMARY KEY (asset_id, ts, model_version)
+            )
+            """,
+        };
+        if (ts)
+        {
+            list.Add($"SELECT create_hypertable({Literal(RulEstimatesTable)}, by_range('ts', {Interval(o.ChunkInterval)}), if_not_exists => TRUE)");
+        }
+        return list;
     }
 
     /// <summary>A PostgreSQL interval literal ("INTERVAL '2 days'") for <paramref name="span"/>.</summary>

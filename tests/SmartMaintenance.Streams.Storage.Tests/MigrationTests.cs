@@ -9,7 +9,7 @@ public sealed class MigrationTests(PostgresFixture fx)
 {
     private static readonly string[] Tables =
         ["readings", "window_aggregates", "anomalies", "alerts", "alert_deliveries", "stream_offsets", "dlq_replays", "model_registry",
-         "window_rollups_hourly", "window_rollups_daily", "schema_migrations"];
+         "window_rollups_hourly", "window_rollups_daily", "schema_migrations", "rul_estimates"];
 
     [Fact]
     public async Task Migrating_an_empty_database_creates_every_table_at_the_latest_version_in_native_mode()

@@ -29,6 +29,7 @@ public sealed class TimescaleSqlTests
     [InlineData("readings", "ts")]
     [InlineData("window_aggregates", "window_start")]
     [InlineData("anomalies", "ts")]
+    [InlineData("rul_estimates", "ts")]
     public void Time_series_tables_become_hypertables_by_range_with_the_configured_chunk_interval(string table, string column)
     {
         Assert.Contains($"SELECT create_hypertable('{table}', by_range('{column}', INTERVAL '12 hours'), if_not_exists => TRUE)", Statements(StorageMode.TimescaleDb));

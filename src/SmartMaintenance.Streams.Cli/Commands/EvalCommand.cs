@@ -83,6 +83,8 @@ internal static class EvalCommand
         });
         var cmd = new Command("eval", "Evaluate the detectors on labelled data.");
         cmd.Subcommands.Add(nab);
+        cmd.Subcommands.Add(EvalCmapssCommand.Create());
+        cmd.Subcommands.Add(EvalForecastCommand.Create());
         return cmd;
     }
 }

@@ -27,6 +27,7 @@ internal static class TrainCommand
         {
             cmd.Options.Add(o);
         }
+        cmd.Subcommands.Add(TrainRulCommand.Create());
         cmd.SetAction(async (parse, ct) =>
         {
             var end = parse.GetValue(to) ?? DateTimeOffset.UtcNow;

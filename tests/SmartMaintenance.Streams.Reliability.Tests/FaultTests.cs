@@ -23,20 +23,10 @@ public sealed partial class FaultTests(KafkaFixture kafka, PostgresFixture postg
     public async Task Database_outage_loses_nothing_keeps_memory_bounded_keeps_the_assignment_and_resumes_by_itself()
     {
         var total = Scale.Readings;
-        // A cluster of this test's own: stopping the shared fixture would break the other tests.
-        var dataDir = Path.Combine(Path.GetTempPath(), $"smstream-rel-pg-{Guid.NewGuid():N}"[..36]);
-        var cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = dataDir, Port = 0 });
+        var cluster = OwnCluster();
         try
         {
-            await cluster.StartAsync();
-            await using (var admin = new NpgsqlConnection(cluster.ConnectionString + ";Pooling=false"))
-            {
-                await admin.OpenAsync();
-                await using var create = new NpgsqlCommand("CREATE DATABASE outage", admin);
-                await create.ExecuteNonQueryAsync();
-            }
-            var db = cluster.ConnectionStringFor("outage");
-            await SchemaMigrator.MigrateAsync(db + ";Pooling=false", new StorageOptions { UseTimescaleDb = false });
+            var db = await MigratedDatabaseAsync(cluster, "outage");
 
             using var run = EngineRun.Create(kafka, db);
             var producing = Input.ProduceLiveAsync(kafka, run.Input, total, Scale.ProduceOver);
@@ -269,24 +259,37 @@ public sealed partial class FaultTests(KafkaFixture kafka, PostgresFixture postg
         await run.Ledger.AssertExactlyAsync(total);
     }
 
+    /// <summary>A cluster of the test's own (stopping the shared fixture would break the other tests); started by
+    /// <see cref="MigratedDatabaseAsync"/>, destroyed by the test.</summary>
+    private static PostgresCluster OwnCluster() => new(new PostgresClusterOptions
+    {
+        DataDirectory = Path.Combine(Path.GetTempPath(), $"smstream-rel-pg-{Guid.NewGuid():N}"[..36]),
+        Port = 0,
+    });
+
+    private static async Task<string> MigratedDatabaseAsync(PostgresCluster cluster, string name)
+    {
+        await cluster.StartAsync();
+        await using (var admin = new NpgsqlConnection(cluster.ConnectionString + ";Pooling=false"))
+        {
+            await admin.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {name}", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+        var db = cluster.ConnectionStringFor(name);
+        await SchemaMigrator.MigrateAsync(db + ";Pooling=false", new StorageOptions { UseTimescaleDb = false });
+        return db;
+    }
+
     [Fact]
     public async Task Sigterm_during_a_database_outage_waits_for_the_writer_and_exits_zero()
     {
         // Regression: the command line library abandoned a graceful stop after 2 s and the engine exited 130. Here the
         // stop must take longer: the writer retries the open batch against a stopped database until Engine:ShutdownTimeout.
-        var dataDir = Path.Combine(Path.GetTempPath(), $"smstream-rel-pg-{Guid.NewGuid():N}"[..36]);
-        var cluster = new PostgresCluster(new PostgresClusterOptions { DataDirectory = dataDir, Port = 0 });
+        var cluster = OwnCluster();
         try
         {
-            await cluster.StartAsync();
-            await using (var admin = new NpgsqlConnection(cluster.ConnectionString + ";Pooling=false"))
-            {
-                await admin.OpenAsync();
-                await using var create = new NpgsqlCommand("CREATE DATABASE sigterm", admin);
-                await create.ExecuteNonQueryAsync();
-            }
-            var db = cluster.ConnectionStringFor("sigterm");
-            await SchemaMigrator.MigrateAsync(db + ";Pooling=false", new StorageOptions { UseTimescaleDb = false });
+            var db = await MigratedDatabaseAsync(cluster, "sigterm");
             using var run = EngineRun.Create(kafka, db, partitions: 2);
             run.Environment["SMSTREAM_ENGINE__SHUTDOWNTIMEOUT"] = "00:00:06";
             var readings = Input.Readings(400).ToList();

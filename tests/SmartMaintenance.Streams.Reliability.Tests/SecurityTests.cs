@@ -193,6 +193,13 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
         "Partitioned(\"ts\")", "Partitioned(\"window_start\")",
         // Operations ReplayLedger: one of two constant ON CONFLICT clauses; DbCommand bench: a database name made from a Guid
         "conflict", "benchDatabase",
+        // Schema constants of the operator API's tables (Schema.OperatorApi.cs, migration 7) and the API's stores; the stores'
+        // const column lists and join
+        "ApiKeysTable", "AuditTable", "AlertAcksTable", "AlertRevisionsTable", "SilencesTable", "SensorRegistryTable", "InstancesTable",
+        "Schema.ApiKeysTable", "Schema.AuditTable", "Schema.AlertAcksTable", "Schema.AlertRevisionsTable", "Schema.SilencesTable",
+        "Schema.SensorRegistryTable", "Schema.InstancesTable", "Columns", "AckJoin",
+        // Schema constant: the RUL estimates table (migration 8)
+        "RulEstimatesTable", "Literal(RulEstimatesTable)",
     };
 
     private static int FreePort()

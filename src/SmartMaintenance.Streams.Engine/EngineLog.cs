@@ -44,6 +44,9 @@ internal static partial class EngineLog
     [LoggerMessage(13, LogLevel.Warning, "Stored detector state of sensor {Sensor} not restored: {Reason}")]
     public static partial void StateRejected(ILogger logger, string sensor, string reason);
 
+    [LoggerMessage(15, LogLevel.Warning, "Storage: database unavailable while {Stage}, retrying: {Reason}")]
+    public static partial void DatabaseUnavailable(ILogger logger, string stage, string reason);
+
     [LoggerMessage(14, LogLevel.Warning, "Leaving the consumer group did not finish within {Timeout} (brokers unreachable?); stopping without it, the group drops this member after its session timeout")]
     public static partial void CloseTimedOut(ILogger logger, TimeSpan timeout);
 }

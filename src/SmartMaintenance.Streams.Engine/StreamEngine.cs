@@ -154,7 +154,10 @@ public sealed partial class StreamEngine
     {
         EngineLog.Starting(_logger, _options.ConsumerGroup, _topics.Readings);
         _stopping = ct;
-        await StoredOffsetCheck.VerifyAsync(_storageOptions.ConnectionString, _options.ConsumerGroup, _topics.Readings, _kafka, ct).ConfigureAwait(false);
+        if (!await VerifyStoredOffsetsAsync(ct).ConfigureAwait(false))
+        {
+            return;
+        }
         // The producers outlive both the consume loop and the writer (which flushes them before each commit), so neither
         // can see the other's producer disposed while it still works.
         using var producer = new ProducerBuilder<byte[], byte[]>(_kafka.BuildProducerConfig()).SetErrorHandler(OnProducerError).Build();
@@ -208,6 +211,39 @@ public sealed partial class StreamEngine
         if (_fatal is { } fatal)
         {
             throw new EngineFatalException(fatal.Message, fatal);
+        }
+    }
+
+    /// <summary>Refuses stored offsets that cannot belong to the topic (<see cref="StoredOffsetCheck"/>). A database that is
+    /// unreachable at start-up is waited for, as the assignment waits for it, never a reason to exit.</summary>
+    /// <returns>False when a stop was requested before the check could run.</returns>
+    private async Task<bool> VerifyStoredOffsetsAsync(CancellationToken ct)
+    {
+        var delay = TimeSpan.FromMilliseconds(200);
+        while (true)
+        {
+            try
+            {
+                await StoredOffsetCheck.VerifyAsync(_storageOptions.ConnectionString, _options.ConsumerGroup, _topics.Readings, _kafka, ct).ConfigureAwait(false);
+                return true;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return false;
+            }
+            catch (Npgsql.NpgsqlException ex) when (ex.IsTransient)
+            {
+                EngineLog.DatabaseUnavailable(_logger, "checking the stored offsets", ex.Message);
+                try
+                {
+                    await Task.Delay(delay, ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return false;
+                }
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+            }
         }
     }
 
@@ -1118,7 +1154,7 @@ public sealed partial class StreamEngine
             }
             catch (StorageException ex) when (ex.IsTransient && _fatal is null)
             {
-                EngineLog.KafkaError(_logger, "database unavailable while loading offsets: " + ex.Message);
+                EngineLog.DatabaseUnavailable(_logger, "loading offsets", ex.Message);
                 // The rebalance callback runs on the consume thread: without this, SIGTERM could never stop it.
                 if (_stopping.WaitHandle.WaitOne(delay))
                 {
@@ -1170,7 +1206,7 @@ public sealed partial class StreamEngine
             }
             catch (StorageException ex) when (ex.IsTransient && _fatal is null)
             {
-                EngineLog.KafkaError(_logger, "database unavailable while loading detector state: " + ex.Message);
+                EngineLog.DatabaseUnavailable(_logger, "loading detector state", ex.Message);
                 if (_stopping.WaitHandle.WaitOne(delay))
                 {
                     return;

@@ -78,7 +78,7 @@ public static partial class Schema
                 """,
             ]),
             new(7, "operator api", OperatorApiTables()),
-            new(8, "rul estimates", RulEstimates(options, ts)),
+            new(8, "rul estimates", RulEstimates(options, ts, timescaleVersion)),
         ];
     }
 
@@ -86,7 +86,7 @@ public static partial class Schema
 
     /// <summary>One RUL estimate per asset cycle and model version (docs/prediction.md); the key makes a replayed write an
     /// idempotent upsert. A hypertable in timescaledb mode; a plain table otherwise (one row per asset cycle, not per reading).</summary>
-    private static List<string> RulEstimates(StorageOptions o, bool ts)
+    private static List<string> RulEstimates(StorageOptions o, bool ts, Version? timescaleVersion)
     {
         var list = new List<string>
         {
@@ -106,10 +106,16 @@ public static partial class Schema
         };
         if (ts)
         {
-            list.Add($"SELECT create_hypertable({Literal(RulEstimatesTable)}, by_range('ts', {Interval(o.ChunkInterval)}), if_not_exists => TRUE)");
+            list.Add(CreateHypertable(RulEstimatesTable, "ts", o, timescaleVersion));
         }
         return list;
     }
+
+    /// <summary>create_hypertable in the server's API generation: the legacy signature before 2.13, by_range from then on.</summary>
+    private static string CreateHypertable(string table, string column, StorageOptions o, Version? timescaleVersion) =>
+        timescaleVersion is not null && timescaleVersion < ByRangeSince
+            ? $"SELECT create_hypertable({Literal(table)}, {Literal(column)}, chunk_time_interval => {Interval(o.ChunkInterval)}, if_not_exists => TRUE)"
+            : $"SELECT create_hypertable({Literal(table)}, by_range({Literal(column)}, {Interval(o.ChunkInterval)}), if_not_exists => TRUE)";
 
     /// <summary>A PostgreSQL interval literal ("INTERVAL '2 days'") for <paramref name="span"/>.</summary>
     public static string Interval(TimeSpan span)
@@ -212,9 +218,7 @@ public static partial class Schema
         {
             foreach (var (table, column) in TimeSeriesTables)
             {
-                list.Add(timescaleVersion is not null && timescaleVersion < ByRangeSince
-                    ? $"SELECT create_hypertable({Literal(table)}, {Literal(column)}, chunk_time_interval => {Interval(o.ChunkInterval)}, if_not_exists => TRUE)"
-                    : $"SELECT create_hypertable({Literal(table)}, by_range({Literal(column)}, {Interval(o.ChunkInterval)}), if_not_exists => TRUE)");
+                list.Add(CreateHypertable(table, column, o, timescaleVersion));
             }
         }
         else

@@ -329,7 +329,7 @@ public sealed partial class FaultTests(KafkaFixture kafka, PostgresFixture postg
         using var engine = run.StartEngine();
         // The retrying sink logs its attempts ("failed transiently"), the engine its own ("database unavailable").
         await EngineRun.WaitUntilAsync(() => Task.FromResult(engine.Output.Contains("failed transiently", StringComparison.Ordinal)
-                                                             || engine.Output.Contains("database unavailable while loading offsets", StringComparison.Ordinal)),
+                                                             || engine.Output.Contains("database unavailable while", StringComparison.Ordinal)),
             TimeSpan.FromSeconds(60), engine);
         var took = await engine.TerminateAsync(TimeSpan.FromSeconds(40));
         output.WriteLine($"SIGTERM to exit with the database unreachable: {took.TotalMilliseconds:F0} ms (Engine:ShutdownTimeout 5 s)");

@@ -40,7 +40,8 @@ public sealed class TimescaleDbMigrationTests(TimescaleDbFixture fx)
             }
         }
         Assert.Equal(
-            [("anomalies", "ts", TimeSpan.FromHours(6)), ("readings", "ts", TimeSpan.FromHours(6)), ("window_aggregates", "window_start", TimeSpan.FromHours(6))],
+            [("anomalies", "ts", TimeSpan.FromHours(6)), ("readings", "ts", TimeSpan.FromHours(6)), ("rul_estimates", "ts", TimeSpan.FromHours(6)),
+             ("window_aggregates", "window_start", TimeSpan.FromHours(6))],
             dims);
         Assert.Equal(2L, await TestData.ScalarAsync<long>(cs,
             $"SELECT count(*) FROM timescaledb_information.continuous_aggregates WHERE view_schema = '{schema}'"));
@@ -77,7 +78,8 @@ public sealed class TimescaleDbApiGenerationTests(TimescaleDbFixture fx)
         }
 
         var schema = await TestData.ScalarAsync<string>(cs, "SELECT current_schema()");
-        Assert.Equal(3L, await TestData.ScalarAsync<long>(cs,
+        // readings, window_aggregates, anomalies and rul_estimates.
+        Assert.Equal(4L, await TestData.ScalarAsync<long>(cs,
             $"SELECT count(*) FROM timescaledb_information.dimensions WHERE hypertable_schema = '{schema}' AND time_interval = INTERVAL '12 hours'"));
         Assert.Equal("sensor_id", await TestData.ScalarAsync<string>(cs,
             $"SELECT attname FROM timescaledb_information.compression_settings WHERE hypertable_schema = '{schema}' AND hypertable_name = 'readings' AND segmentby_column_index = 1"));

@@ -197,7 +197,7 @@ public sealed partial class SecurityTests(KafkaFixture kafka, PostgresFixture po
         // const column lists and join
         "ApiKeysTable", "AuditTable", "AlertAcksTable", "AlertRevisionsTable", "SilencesTable", "SensorRegistryTable", "InstancesTable",
         "Schema.ApiKeysTable", "Schema.AuditTable", "Schema.AlertAcksTable", "Schema.AlertRevisionsTable", "Schema.SilencesTable",
-        "Schema.SensorRegistryTable", "Schema.InstancesTable", "Columns", "AckJoin",
+        "Schema.SensorRegistryTable", "Schema.InstancesTable", "Columns", "AckJoin", "Known",
         // Schema constant: the RUL estimates table (migration 8)
         "RulEstimatesTable", "Literal(RulEstimatesTable)",
     };

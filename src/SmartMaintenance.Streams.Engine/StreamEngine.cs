@@ -1,3 +1,5 @@
+// Over 500 lines because the consume loop, batch assembly, the writer task and the partition lifecycle still share
+// this class's state; the replay rules themselves are in Lifecycle/ReplayRules.cs. Splitting it is the open redesign.
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;

@@ -1,3 +1,5 @@
+// Over 500 lines because the per-sensor state row (SMS3 layout: young logs, built ensembles, window kinds) is written,
+// read and validated in one place, so its format cannot drift between writer and reader.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using SmartMaintenance.Streams.Contracts;

@@ -1,3 +1,5 @@
+// Over 500 lines because one transaction's statements (COPY, staging upserts, fences, offsets, states) and their SQL
+// live together: the exactly-once rules of a commit are read in one file (fence decisions: OffsetFence.cs).
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,3 +1,5 @@
+// Over 500 lines: the window operator's small internal structures (time math, partition arrays, offset tracker, timer
+// queues, dedup index); each is private to the operator and tested through it. Splitting them is part of the open redesign.
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
